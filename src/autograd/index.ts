@@ -1,0 +1,5 @@
+export { GradStore, valueAndGrad, grad, vjp, hvp } from './api.js';
+export type { GradOptions, ValueAndGrad } from './api.js';
+export { backwardPass, topoSort, sumToShape } from './tape.js';
+export { gradCheck } from './gradcheck.js';
+export type { GradCheckOptions, GradCheckResult } from './gradcheck.js';

@@ -1,0 +1,64 @@
+import type { DType } from '../core/dtype.js';
+import type { Storage } from '../core/storage.js';
+
+/** Elementwise functions of one input. Output dtype equals input dtype. */
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'log1p' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'erf' | 'sin' | 'cos';
+/** Elementwise functions of two inputs (broadcast). Comparisons write 1 or 0 in the output dtype. */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+export type ReduceOp = 'sum' | 'max' | 'min';
+export type ArgReduceOp = 'argmax' | 'argmin';
+
+/** out[b] = op(A[b]) @ op(B[b]) for each batch b; A[b] starts at aOffsets[b], B[b] at bOffsets[b]. */
+export interface MatmulLayout {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  /** A[b] is stored [k, m] (read transposed) rather than [m, k]. */
+  transA: boolean;
+  /** B[b] is stored [n, k] (read transposed) rather than [k, n]. */
+  transB: boolean;
+  aOffsets: readonly number[];
+  bOffsets: readonly number[];
+}
+
+/** A tensor seen as [outer, n, inner] around one axis; the index runs along that axis with length m. */
+export interface AxisLayout {
+  outer: number;
+  n: number;
+  inner: number;
+  m: number;
+}
+
+/**
+ * The kernels every backend provides. Shapes and strides are in elements; all storages are
+ * contiguous except where a layout gives explicit strides. The plain-TypeScript `js` backend is
+ * the specification of each kernel; faster backends are tested against it.
+ */
+export interface Backend {
+  readonly name: string;
+  alloc(dtype: DType, size: number): Storage;
+  fill(out: Storage, value: number): void;
+  /** Convert element type (float to int32 truncates toward zero, like a C cast). */
+  cast(x: Storage, out: Storage): void;
+  unary(op: UnaryOp, x: Storage, out: Storage): void;
+  /** out[i] = a[ia] op b[ib] over `shape`, reading a and b with the given (broadcast) strides. */
+  binary(op: BinaryOp, a: Storage, b: Storage, out: Storage, shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
+  /** out = cond != 0 ? a : b, all read with broadcast strides over `shape`. */
+  where(cond: Storage, a: Storage, b: Storage, out: Storage, shape: readonly number[], cStrides: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
+  /** Reduce x (of `shape`) over the sorted `axes`; out holds the kept dimensions in order. */
+  reduce(op: ReduceOp, x: Storage, out: Storage, shape: readonly number[], axes: readonly number[]): void;
+  /** Index of the largest/smallest element along the middle axis of [outer, n, inner]; first one on ties. */
+  argReduce(op: ArgReduceOp, x: Storage, out: Storage, outer: number, n: number, inner: number): void;
+  matmul(a: Storage, b: Storage, out: Storage, layout: MatmulLayout): void;
+  /** dst[dstOffset + sum i_d*dstStrides[d]] = src[srcOffset + sum i_d*srcStrides[d]] over `shape`. */
+  copy(src: Storage, dst: Storage, shape: readonly number[], srcOffset: number, srcStrides: readonly number[], dstOffset: number, dstStrides: readonly number[]): void;
+  /** PyTorch gather: out[o, j, i] = x[o, idx[o, j, i], i]; idx and out are [outer, m, inner]. */
+  gather(x: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
+  /** out[o, idx[o, j, i], i] += src[o, j, i] (out must be initialised). */
+  scatterAdd(src: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
+  /** out[o, j, i] = x[o, idx[j], i]; idx has m entries. */
+  indexSelect(x: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
+  /** out[o, idx[j], i] += src[o, j, i] (out must be initialised). */
+  indexAdd(src: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
+}

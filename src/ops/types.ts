@@ -1,0 +1,45 @@
+import type { DType } from '../core/dtype.js';
+
+/**
+ * Every primitive op and the attributes it takes. Adding a name here without its definition in
+ * ops/table.ts (shape rule, forward, backward) is a compile error.
+ */
+export interface OpAttrs {
+  // elementwise, one input
+  neg: {}; exp: {}; log: {}; log1p: {}; sqrt: {}; abs: {}; sign: {}; relu: {}; sigmoid: {}; tanh: {}; erf: {}; sin: {}; cos: {};
+  // elementwise, two inputs (broadcast)
+  add: {}; sub: {}; mul: {}; div: {}; pow: {}; maximum: {}; minimum: {};
+  eq: {}; ne: {}; lt: {}; le: {}; gt: {}; ge: {};
+  where: {};
+  cast: { dtype: DType };
+  // reductions
+  sum: ReduceAttrs; max: ReduceAttrs; min: ReduceAttrs;
+  argmax: ArgAttrs; argmin: ArgAttrs;
+  // linear algebra
+  matmul: { transA: boolean; transB: boolean };
+  // movement
+  reshape: { shape: number[] };
+  permute: { perm: number[] };
+  expand: { shape: number[] };
+  slice: { begin: number[]; end: number[] };
+  pad: { pads: [number, number][]; value: number };
+  concat: { axis: number };
+  gather: { axis: number };
+  scatterAdd: { axis: number; shape: number[] };
+  indexSelect: { axis: number };
+  indexAdd: { axis: number; shape: number[] };
+}
+
+export type OpName = keyof OpAttrs;
+
+export interface ReduceAttrs {
+  /** Sorted, normalised axes. */
+  axes: number[];
+  keepdims: boolean;
+}
+
+export interface ArgAttrs {
+  /** Normalised axis; null means over all elements of the flattened tensor. */
+  axis: number | null;
+  keepdims: boolean;
+}
