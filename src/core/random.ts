@@ -41,7 +41,7 @@ export class Generator {
   }
 
   getState(): RngState {
-    return [this.s0, this.s1, this.s2, this.s3];
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
   }
 
   setState(state: readonly number[]): this {
@@ -55,7 +55,7 @@ export class Generator {
   /** A new generator seeded from this one (for giving a component its own stream). */
   fork(): Generator {
     const g = new Generator(0);
-    g.setState([this.nextUint32(), this.nextUint32(), this.nextUint32(), this.nextUint32() | 1]);
+    g.setState([this.nextUint32(), this.nextUint32(), this.nextUint32(), (this.nextUint32() | 1) >>> 0]);
     return g;
   }
 

@@ -128,27 +128,39 @@ export function std(x: Tensor, axes?: Axes, options: VarianceOptions = {}): Tens
 }
 
 /**
- * log(sum(exp(x))) without overflow: with m the (constant) maximum, log sum exp(x - m) + m. Rows
- * that are all -Infinity give -Infinity; the gradient is softmax(x).
+ * x - m with m the maximum over the axes (kept), taken as a constant: shifting by a constant
+ * changes neither softmax nor the gradient of logSumExp, and keeps every exp() <= 1. A non-finite
+ * maximum (a row of -Infinity, an Infinity or a NaN) is replaced by 0: x - x is 0 only for finite x.
  */
+function shiftByMax(x: Tensor, axes: number[]): [Tensor, Tensor] {
+  const m = noGrad(() => {
+    const mx = max(detach(x), axes, true);
+    return where(eq(sub(mx, mx), 0), mx, 0);
+  });
+  return [sub(x, m), m];
+}
+
+/** log(sum(exp(x))) without overflow: log(sum(exp(x - m))) + m. Rows of -Infinity give -Infinity; the gradient is softmax(x). */
 export function logSumExp(x: Tensor, axes?: Axes, keepdims = false): Tensor {
   requireFloat('logSumExp', x);
   const ax = normAxes('logSumExp', axes, x.rank);
-  const m = noGrad(() => {
-    const mx = max(detach(x), ax, true);
-    // a non-finite maximum (a row of -Infinity, an Infinity or a NaN) is replaced by 0: x - x is 0 only for finite x
-    return where(eq(sub(mx, mx), 0), mx, 0);
-  });
-  const out = add(log(sumOp(exp(sub(x, m)), ax, true)), m);
+  const [s, m] = shiftByMax(x, ax);
+  const out = add(log(sumOp(exp(s), ax, true)), m);
   return keepdims ? out : reshape(out, reducedShape(x.shape, ax, false));
 }
 
-/** exp(x - logSumExp(x)) along one axis: stable for any finite logits. */
+/** exp(x - m) / sum(exp(x - m)) along one axis: exact to rounding for any finite logits. */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  return exp(logSoftmax(x, axis));
+  requireFloat('softmax', x);
+  const [s] = shiftByMax(x, [normAxis('softmax', axis, x.rank)]);
+  const e = exp(s);
+  return div(e, sumOp(e, [normAxis('softmax', axis, x.rank)], true));
 }
 
-/** x - logSumExp(x) along one axis. */
+/** (x - m) - log(sum(exp(x - m))) along one axis. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  return sub(x, logSumExp(x, normAxis('logSoftmax', axis, x.rank), true));
+  requireFloat('logSoftmax', x);
+  const ax = [normAxis('logSoftmax', axis, x.rank)];
+  const [s] = shiftByMax(x, ax);
+  return sub(s, log(sumOp(exp(s), ax, true)));
 }
