@@ -1,0 +1,101 @@
+/**
+ * Built-in datasets shipped in the package's data/ folder (found relative to this module, which
+ * works from both src/ and dist/), or loaded from a directory you give.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tensor } from '../ops/index.js';
+import { TensorDataset } from './dataset.js';
+import { readCsv } from './readers/csv.js';
+import { readIdx } from './readers/idx.js';
+
+/** The package's data/ folder. */
+export function dataDir(): string {
+  return fileURLToPath(new URL('../../data/', import.meta.url));
+}
+
+export const FASHION_MNIST_CLASSES: readonly string[] = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_MNIST_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'] as const;
+
+export interface ImageClassification {
+  /** Examples [image float32 [784] in [0, 1], label int32 []]. */
+  train: TensorDataset;
+  test: TensorDataset;
+  classes: string[];
+  /** The image layout, channels first: reshape a batch to [B, ...imageShape] for convolutions. */
+  imageShape: [number, number, number];
+}
+
+/** `name` or `name.gz` inside dir, whichever exists. */
+function findFile(dir: string, name: string): string | null {
+  for (const f of [name, `${name}.gz`]) if (existsSync(join(dir, f))) return join(dir, f);
+  return null;
+}
+
+function loadIdxPair(imagesPath: string, labelsPath: string): TensorDataset {
+  const im = readIdx(imagesPath);
+  const lb = readIdx(labelsPath);
+  if (im.type !== 'uint8' || im.shape.length !== 3 || im.shape[1] !== 28 || im.shape[2] !== 28) {
+    throw new Error(`loadFashionMnist: ${imagesPath}: expected uint8 images of shape [N, 28, 28], got ${im.type} [${im.shape.join(', ')}]`);
+  }
+  if (lb.type !== 'uint8' || lb.shape.length !== 1 || lb.shape[0] !== im.shape[0]) {
+    throw new Error(`loadFashionMnist: ${labelsPath}: expected uint8 labels of shape [${im.shape[0]}], got ${lb.type} [${lb.shape.join(', ')}]`);
+  }
+  const n = im.shape[0]!;
+  // Pixels 0..255 scaled to [0, 1].
+  const x = new Float32Array(im.data.length);
+  for (let i = 0; i < x.length; i++) x[i] = im.data[i]! / 255;
+  const y = Int32Array.from(lb.data);
+  for (let i = 0; i < n; i++) {
+    if (y[i]! > 9) throw new Error(`loadFashionMnist: ${labelsPath}: label ${y[i]} at example ${i} (byte ${8 + i}); expected a class 0..9`);
+  }
+  return new TensorDataset(tensor(x, { shape: [n, 784] }), tensor(y));
+}
+
+/**
+ * Fashion-MNIST (Xiao, Rasul & Vollgraf 2017; MIT license): 28x28 grey images of 10 kinds of
+ * clothing. Without `dir`: the shipped class-balanced subset (6,000 train, 1,000 test). With
+ * `dir`: a directory holding the four IDX files (raw or .gz), e.g. the full 60,000 + 10,000 set.
+ */
+export function loadFashionMnist(options: { dir?: string } = {}): ImageClassification {
+  const dir = options.dir ?? join(dataDir(), 'fashion-mnist-subset');
+  const paths = FASHION_MNIST_FILES.map((f) => findFile(dir, f));
+  if (paths.some((p) => p === null)) {
+    const missing = FASHION_MNIST_FILES.filter((_, i) => paths[i] === null);
+    throw new Error(`loadFashionMnist: ${dir}: missing ${missing.join(', ')}; expected the files ${FASHION_MNIST_FILES.join(', ')} (each raw or with .gz)`);
+  }
+  const [trX, trY, teX, teY] = paths as string[];
+  return { train: loadIdxPair(trX!, trY!), test: loadIdxPair(teX!, teY!), classes: [...FASHION_MNIST_CLASSES], imageShape: [1, 28, 28] };
+}
+
+export interface TabularClassification {
+  /** Examples [features float32 [F], label int32 []]. */
+  dataset: TensorDataset;
+  classes: string[];
+  columns: string[];
+}
+
+/**
+ * Fisher's Iris data (1936; public domain): 150 flowers, 4 measurements in cm (sepal length and
+ * width, petal length and width), 3 species, 50 each. No train/test split is made: use randomSplit.
+ */
+export function loadIris(): TabularClassification {
+  const { features, labels, classes, columns } = readCsv(join(dataDir(), 'iris.csv'), { labelColumn: 'species' });
+  return { dataset: new TensorDataset(features, labels!), classes: classes!, columns };
+}
+
+export const BUILTIN_DATASETS = ['fashion-mnist', 'iris'] as const;
+export type BuiltinName = (typeof BUILTIN_DATASETS)[number];
+
+/** Load a built-in dataset by name. */
+export function loadBuiltin(name: 'fashion-mnist'): ImageClassification;
+export function loadBuiltin(name: 'iris'): TabularClassification;
+export function loadBuiltin(name: string): ImageClassification | TabularClassification;
+export function loadBuiltin(name: string): ImageClassification | TabularClassification {
+  switch (name) {
+    case 'fashion-mnist': return loadFashionMnist();
+    case 'iris': return loadIris();
+    default: throw new RangeError(`loadBuiltin: unknown dataset ${JSON.stringify(name)}; the built-in datasets are ${BUILTIN_DATASETS.join(', ')}`);
+  }
+}
