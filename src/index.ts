@@ -13,3 +13,8 @@ export { setBackend, getBackend, registerBackend, listBackends } from './backend
 export type { Backend } from './backend/index.js';
 export * from './ops/index.js';
 export * from './autograd/index.js';
+export * from './nn/index.js';
+export * from './optim/index.js';
+export * from './data/index.js';
+export * from './train/index.js';
+export * from './io/index.js';

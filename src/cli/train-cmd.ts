@@ -1,0 +1,168 @@
+/** `descent train`: resolve options, build data, model and optimizer, fit, report. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { manualSeed } from '../core/random.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readCheckpointMeta } from '../train/checkpoint.js';
+import { evaluate } from '../train/evaluate.js';
+import { fit } from '../train/trainer.js';
+import { buildModel, buildOptimizer, buildScheduler, clipper, lossFor, makeLoaders } from './build.js';
+import { loadData } from './data.js';
+import { nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber, UsageError } from './errors.js';
+import { progressCallback } from './progress.js';
+
+/** Every option of a run, resolved and validated; written to the run folder as config.json. */
+export interface TrainConfig {
+  data: string;
+  model: string;
+  activation: string;
+  dropout: number;
+  optimizer: 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  batchSize: number;
+  epochs: number;
+  schedule: 'none' | 'step' | 'cosine' | 'warmup-cosine' | 'onecycle' | 'exponential' | 'plateau';
+  warmupEpochs: number;
+  accumulate: number;
+  clipGradNorm?: number;
+  labelSmoothing: number;
+  valSplit: number;
+  earlyStopping?: number;
+  labelColumn: string;
+  seed: number;
+  out: string;
+  logEvery: number;
+}
+
+const KEYS = ['data', 'model', 'activation', 'dropout', 'optimizer', 'lr', 'momentum', 'nesterov', 'weightDecay', 'batchSize', 'epochs', 'schedule', 'warmupEpochs', 'accumulate', 'clipGradNorm', 'labelSmoothing', 'valSplit', 'earlyStopping', 'labelColumn', 'seed', 'out', 'logEvery'] as const;
+
+function readConfigFile(file: string): Record<string, unknown> {
+  if (!existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--config: ${file} is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new UsageError(`--config: ${file} must hold a JSON object of options`);
+  for (const k of Object.keys(cfg)) {
+    if (!(KEYS as readonly string[]).includes(k)) throw new UsageError(`--config: ${file} has an unknown option '${k}' (known: ${KEYS.join(', ')})`);
+  }
+  return cfg as Record<string, unknown>;
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+/** Flags typed on the command line win over the config file, which wins over defaults. */
+export function resolveConfig(opts: Record<string, unknown>, cmd?: Command): TrainConfig {
+  const fromFile = typeof opts.config === 'string' ? readConfigFile(opts.config) : {};
+  const pick = (k: string): unknown => {
+    const src = cmd?.getOptionValueSource(k);
+    return src === 'cli' || !(k in fromFile) ? opts[k] : fromFile[k];
+  };
+  const optional = (k: string, f: (flag: string, v: unknown) => number): number | undefined => {
+    const v = pick(k);
+    return v === undefined || v === null ? undefined : f(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`, v);
+  };
+  const valSplit = nonNegativeNumber('--val-split', pick('valSplit'));
+  if (valSplit >= 1) throw new UsageError(`--val-split must be below 1, got ${valSplit}`);
+  const dropout = nonNegativeNumber('--dropout', pick('dropout'));
+  if (dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
+  const labelSmoothing = nonNegativeNumber('--label-smoothing', pick('labelSmoothing'));
+  if (labelSmoothing > 1) throw new UsageError(`--label-smoothing must be at most 1, got ${labelSmoothing}`);
+  return {
+    data: String(pick('data')),
+    model: String(pick('model')),
+    activation: String(pick('activation')),
+    dropout,
+    optimizer: oneOf('--optimizer', pick('optimizer'), ['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'] as const),
+    lr: positiveNumber('--lr', pick('lr')),
+    momentum: nonNegativeNumber('--momentum', pick('momentum')),
+    nesterov: !!pick('nesterov'),
+    weightDecay: nonNegativeNumber('--weight-decay', pick('weightDecay')),
+    batchSize: positiveInt('--batch-size', pick('batchSize')),
+    epochs: positiveInt('--epochs', pick('epochs')),
+    schedule: oneOf('--schedule', pick('schedule'), ['none', 'step', 'cosine', 'warmup-cosine', 'onecycle', 'exponential', 'plateau'] as const),
+    warmupEpochs: nonNegativeInt('--warmup-epochs', pick('warmupEpochs')),
+    accumulate: positiveInt('--accumulate', pick('accumulate')),
+    clipGradNorm: optional('clipGradNorm', positiveNumber),
+    labelSmoothing,
+    valSplit,
+    earlyStopping: optional('earlyStopping', positiveInt),
+    labelColumn: String(pick('labelColumn')),
+    seed: nonNegativeInt('--seed', pick('seed')),
+    out: typeof pick('out') === 'string' ? String(pick('out')) : join('runs', stamp()),
+    logEvery: positiveInt('--log-every', pick('logEvery')),
+  };
+}
+
+export async function trainCommand(opts: Record<string, unknown>, cmd: Command): Promise<number> {
+  let cfg: TrainConfig;
+  const resume = typeof opts.resume === 'string' ? opts.resume : undefined;
+  if (resume) {
+    // A resumed run takes its configuration from the checkpoint; only --epochs (and output flags) may change.
+    const meta = (() => {
+      try {
+        return readCheckpointMeta(resume);
+      } catch (e) {
+        throw new UsageError(`--resume: ${(e as Error).message}`);
+      }
+    })();
+    const saved = meta.extra?.config as TrainConfig | undefined;
+    if (!saved) throw new UsageError(`--resume: ${resume} was not written by descent train (no config in checkpoint.json)`);
+    cfg = { ...saved };
+    if (cmd.getOptionValueSource('epochs') === 'cli') cfg.epochs = positiveInt('--epochs', opts.epochs);
+    if (typeof opts.out === 'string') cfg.out = opts.out;
+  } else {
+    cfg = resolveConfig(opts, cmd);
+  }
+  manualSeed(cfg.seed);
+  const data = loadData(cfg.data, { labelColumn: cfg.labelColumn, valSplit: cfg.valSplit, seed: cfg.seed });
+  const model = buildModel(cfg.model, { inputSize: data.inputSize, numClasses: data.numClasses, activation: cfg.activation, dropout: cfg.dropout, imageShape: data.imageShape });
+  const { train, validation, test } = makeLoaders(data, cfg);
+  const optimizer = buildOptimizer(cfg, model.parameters());
+  const { scheduler, interval } = buildScheduler(cfg, optimizer, train.length);
+  const loss = lossFor(cfg);
+  const json = !!opts.json;
+  const log = (s: string) => process.stderr.write(s + '\n');
+  log(`descent: training ${cfg.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data.name}: ${data.train.length.toLocaleString('en-US')} train / ${data.test.length.toLocaleString('en-US')} test examples, ${cfg.optimizer} lr ${cfg.lr}, batch ${cfg.batchSize}, ${cfg.epochs} epochs -> ${cfg.out}`);
+  writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  const result = await fit({
+    model, loss, optimizer, scheduler, schedulerInterval: interval,
+    train, validation: validation ?? test, epochs: cfg.epochs, accumulate: cfg.accumulate,
+    transformGrads: cfg.clipGradNorm ? clipper(cfg.clipGradNorm) : undefined,
+    earlyStopping: cfg.earlyStopping ? { patience: cfg.earlyStopping, monitor: 'val_loss' } : undefined,
+    callbacks: opts.progress === false ? [] : [progressCallback()],
+    outDir: cfg.out, logEvery: cfg.logEvery, resumeFrom: resume,
+    checkpointExtra: { config: cfg, model: { spec: cfg.model, inputSize: data.inputSize, numClasses: data.numClasses, activation: cfg.activation, dropout: cfg.dropout, imageShape: data.imageShape }, data: { name: data.name, classes: data.classes } },
+  });
+  const last = result.epochs[result.epochs.length - 1];
+  // The final test numbers: from the last epoch when it validated on the test split, else measured now.
+  let testLoss = last?.val_loss, testAcc = last?.val_accuracy;
+  if (validation || !last) {
+    const r = await evaluate(model, test, loss);
+    testLoss = r.loss;
+    testAcc = r.accuracy;
+  }
+  const examples = result.epochs.reduce((s, e) => s + e.examples_per_second * e.seconds, 0);
+  const trainSeconds = result.epochs.reduce((s, e) => s + e.seconds, 0);
+  const summary = {
+    test_accuracy: testAcc ?? null,
+    test_loss: testLoss ?? null,
+    train_loss: last?.train_loss ?? null,
+    examples_per_second: trainSeconds > 0 ? Math.round(examples / trainSeconds) : null,
+    epochs: result.epochs.length ? result.epochs[result.epochs.length - 1]!.epoch : 0,
+    seconds: Number(result.seconds.toFixed(2)),
+  };
+  writeFileAtomic(join(cfg.out, 'summary.json'), JSON.stringify({ ...summary, diverged: result.diverged ?? null, stopped_early: result.stoppedEarly }, null, 2) + '\n');
+  if (result.diverged) log(`descent: ${result.diverged.message}`);
+  else log(`descent: done in ${summary.seconds} s: test accuracy ${testAcc === undefined ? '-' : (testAcc * 100).toFixed(2) + '%'}, test loss ${testLoss?.toFixed(4)}; checkpoint in ${join(cfg.out, 'checkpoint')}`);
+  if (json) process.stdout.write(JSON.stringify(summary) + '\n');
+  return result.diverged ? 1 : 0;
+}

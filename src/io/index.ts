@@ -1,0 +1,3 @@
+export { saveSafetensors, loadSafetensors } from './safetensors.js';
+export type { SafetensorsFile } from './safetensors.js';
+export { writeFileAtomic } from './atomic.js';

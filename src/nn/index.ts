@@ -1,0 +1,17 @@
+/** Neural-network layers, initialisers and losses. */
+export { Module } from './module.js';
+export type { LoadStateDictResult } from './module.js';
+export { Linear, Dropout, Flatten } from './layers.js';
+export type { LinearOptions } from './layers.js';
+export { ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax, Identity } from './activations.js';
+export { Sequential, mlp } from './container.js';
+export type { ActivationName, MlpOptions } from './container.js';
+// Initialisers live in a namespace (init.zeros, init.kaimingUniform, ...): their names would
+// otherwise clash with the tensor-making ops zeros, uniform, ...
+export * as init from './init.js';
+export type { Nonlinearity, FanMode, InitOptions, KaimingOptions } from './init.js';
+export { mseLoss, l1Loss, huberLoss, smoothL1Loss, binaryCrossEntropy, binaryCrossEntropyWithLogits, klDiv, hingeLoss } from './losses.js';
+export type { KlReduction } from './losses.js';
+export { crossEntropy, nllLoss, multiMarginLoss } from './classification.js';
+export type { ClassWeightOptions, CrossEntropyOptions } from './classification.js';
+export type { Reduction, ReductionOptions } from './reduction.js';

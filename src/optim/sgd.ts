@@ -1,0 +1,79 @@
+/** Stochastic gradient descent, optionally with (Nesterov) momentum and L2 weight decay, as torch.optim.SGD. */
+import type { Tensor } from '../core/tensor.js';
+import { add, mul, neg, sub } from '../ops/index.js';
+import { checkBoolean, checkFinite, checkNonNegative } from './checks.js';
+import type { BaseHyper, ParamGroup, ParamState, ParamsInput } from './optimizer.js';
+import { Optimizer } from './optimizer.js';
+
+export interface SGDHyper extends BaseHyper {
+  /** mu: how much of the previous step direction is kept (0 = plain SGD). */
+  momentum: number;
+  /** tau: the new gradient enters the momentum buffer with weight 1 - tau (from the second step on). */
+  dampening: number;
+  /** lambda: L2 penalty, added to the gradient as lambda * theta. */
+  weightDecay: number;
+  /** Step along g + mu * b instead of b. */
+  nesterov: boolean;
+  /** Ascend the objective instead of descending. */
+  maximize: boolean;
+}
+
+export type SGDOptions = Pick<SGDHyper, 'lr'> & Partial<Omit<SGDHyper, 'lr' | 'initialLr'>>;
+
+/**
+ * For each parameter theta with gradient g, at step t:
+ *
+ *   g <- -g                         if maximize
+ *   g <- g + lambda theta           if lambda != 0
+ *   b_t = g                         at the first momentum step (no dampening: PyTorch's choice)
+ *   b_t = mu b_{t-1} + (1 - tau) g  afterwards
+ *   g <- g + mu b_t (nesterov)  or  g <- b_t
+ *   theta <- theta - lr g
+ *
+ * maximize negates the gradient before weight decay (as PyTorch's implementation does), so weight
+ * decay shrinks the weights whichever way the objective is followed.
+ */
+export class SGD extends Optimizer<SGDHyper> {
+  protected readonly stateNames = ['momentumBuffer'] as const;
+  protected readonly requiredStateNames = [] as const;
+
+  constructor(params: ParamsInput<SGDHyper>, options: SGDOptions) {
+    if (!options || typeof options !== 'object') throw new TypeError('SGD: options { lr, ... } are required (lr has no default)');
+    super('SGD', params, {
+      lr: options.lr,
+      momentum: options.momentum ?? 0,
+      dampening: options.dampening ?? 0,
+      weightDecay: options.weightDecay ?? 0,
+      nesterov: options.nesterov ?? false,
+      maximize: options.maximize ?? false,
+    });
+  }
+
+  protected validateGroup(g: SGDHyper, who: string): void {
+    checkNonNegative(who, 'momentum', g.momentum);
+    checkFinite(who, 'dampening', g.dampening);
+    checkNonNegative(who, 'weightDecay', g.weightDecay);
+    checkBoolean(who, 'nesterov', g.nesterov);
+    checkBoolean(who, 'maximize', g.maximize);
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
+      throw new RangeError(`${who}: Nesterov momentum requires momentum > 0 and dampening = 0, got momentum ${g.momentum} and dampening ${g.dampening}`);
+    }
+  }
+
+  protected update(p: Tensor, grad: Tensor, group: ParamGroup<SGDHyper>, state: ParamState): void {
+    const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
+    let g = maximize ? neg(grad) : grad;
+    if (weightDecay !== 0) g = add(g, mul(p, weightDecay));
+    if (momentum !== 0) {
+      const existing = state.buffers.momentumBuffer;
+      let buf: Tensor;
+      if (!existing) {
+        buf = this.buffer(state, 'momentumBuffer', () => mul(g, 1)); // a copy of g
+      } else {
+        buf = existing.assign(add(mul(existing, momentum), mul(g, 1 - dampening)));
+      }
+      g = nesterov ? add(g, mul(buf, momentum)) : buf;
+    }
+    p.assign(sub(p, mul(g, lr)));
+  }
+}
