@@ -14,7 +14,7 @@ import { add, detach, div, mul, sum } from '../ops/index.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { countCorrect, evaluate, forEachBatch } from './evaluate.js';
 import { MetricsLog } from './metrics-log.js';
-import type { BatchLoader, Callback, Divergence, EpochMetrics, FitResult, LossFn, Scheduler, StepOptimizer, TrainableModel } from './types.js';
+import type { BatchContext, BatchLoader, Callback, Divergence, EpochMetrics, FitResult, LossFn, Scheduler, StepOptimizer, TrainableModel } from './types.js';
 
 export interface EarlyStopping {
   monitor?: 'val_loss' | 'val_accuracy' | 'train_loss';
@@ -44,6 +44,14 @@ export interface FitOptions {
   outDir?: string;
   /** Log one step line to metrics.jsonl every this many updates (default 10). */
   logEvery?: number;
+  /**
+   * Replace the ordinary gradient of the micro-batch's mean loss (e.g. DP-SGD's clipped, noised
+   * per-example mean). Must return the batch's mean loss, the gradient store of the mean loss
+   * for every parameter, and optionally the correct count.
+   */
+  computeGrads?: (ctx: BatchContext) => { loss: number; grads: Map<Tensor, Tensor>; correct?: number };
+  /** Called after every micro-batch with the batch, before the update; a returned record is written to metrics.jsonl. */
+  stepHooks?: ((ctx: BatchContext & { step: number; epoch: number }) => Record<string, unknown> | void)[];
   /** Continue from the checkpoint in this folder (written by an earlier run). */
   resumeFrom?: string;
   /** Stored in checkpoints (how to rebuild the model, the data used...). */
@@ -146,12 +154,23 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       const [x, y] = b as [Tensor, Tensor];
       const n = x.shape[0]!;
       let c: number | undefined;
-      const { value, grads } = valueAndGrad(() => {
-        const out = model.forward(x);
-        c = countCorrect(out, y);
-        return o.loss(out, y);
-      }, params);
-      const loss = value.item();
+      let loss: number, grads: Map<Tensor, Tensor>;
+      const ctx: BatchContext = { model, loss: o.loss, x, y, params };
+      if (o.computeGrads) {
+        ({ loss, grads, correct: c } = o.computeGrads(ctx));
+      } else {
+        const r = valueAndGrad(() => {
+          const out = model.forward(x);
+          c = countCorrect(out, y);
+          return o.loss(out, y);
+        }, params);
+        loss = r.value.item();
+        grads = r.grads;
+      }
+      for (const h of o.stepHooks ?? []) {
+        const rec = h({ ...ctx, step: step + 1, epoch });
+        if (rec && log) log.write({ type: 'stats', step: step + 1, epoch, ...rec });
+      }
       batch++;
       if (!Number.isFinite(loss)) {
         diverged = divergence('loss', loss);
@@ -163,7 +182,12 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       if (c === undefined) classified = false;
       else correct += c;
       const prev: Map<Tensor, Tensor> | null = acc;
-      acc = new Map(params.map((p) => [p, keep(prev ? add(prev.get(p)!, mul(grads.get(p), n)) : mul(grads.get(p), n))]));
+      const gradOf = (p: Tensor): Tensor => {
+        const g = grads.get(p);
+        if (!g) throw new Error(`fit: the gradient store has no entry for a parameter of shape [${p.shape}]`);
+        return g;
+      };
+      acc = new Map(params.map((p) => [p, keep(prev ? add(prev.get(p)!, mul(gradOf(p), n)) : mul(gradOf(p), n))]));
       if (prev) for (const g of prev.values()) g.dispose();
       accN += n;
       accCount++;

@@ -41,6 +41,15 @@ export interface BatchLoader {
   setState?(state: never): void;
 }
 
+/** One micro-batch and what it is trained with. */
+export interface BatchContext {
+  model: TrainableModel;
+  loss: LossFn;
+  x: Tensor;
+  y: Tensor;
+  params: Tensor[];
+}
+
 /** A loss of (model output, target) reduced to the batch mean. */
 export type LossFn = (output: Tensor, target: Tensor) => Tensor;
 
