@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from './errors.js';
 import { evaluateCommand, predictCommand } from './eval-cmd.js';
+import { registerReport } from './report-cmd.js';
 import { trainCommand } from './train-cmd.js';
 
 const TRAIN_EXAMPLES = `
@@ -22,7 +23,8 @@ Data: a built-in name (fashion-mnist, iris) or a folder holding IDX files
 (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...) or CSV files (train.csv, test.csv).
 Models: linear | mlp:H1,H2,... (hidden sizes).
 Schedules: none | step | cosine | warmup-cosine | onecycle | exponential | plateau.
-The run folder gets metrics.jsonl, config.json, summary.json and checkpoint/ (docs/run-folder.md).`;
+The run folder gets metrics.jsonl, config.json, summary.json, report.html, test-predictions.json and
+checkpoint/ (docs/run-folder.md).`;
 
 function buildProgram(out: { code: number }): Command {
   const program = new Command('descent')
@@ -61,6 +63,7 @@ function buildProgram(out: { code: number }): Command {
     .option('--log-every <n>', 'write a step line to metrics.jsonl every n updates', '10')
     .option('--json', 'print the final metrics as one JSON object on the last line of stdout')
     .option('--no-progress', 'no progress bar')
+    .option('--dashboard [port]', 'serve a live dashboard on 127.0.0.1 while training (port 0 or none: any free port)')
     .addHelpText('after', TRAIN_EXAMPLES)
     .action(async (opts, cmd: Command) => {
       out.code = await trainCommand(opts, cmd);
@@ -91,6 +94,7 @@ function buildProgram(out: { code: number }): Command {
     .action(async (dir: string, opts) => {
       out.code = await predictCommand(dir, opts);
     });
+  registerReport(program);
   return program;
 }
 

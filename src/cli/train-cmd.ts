@@ -11,6 +11,13 @@ import { buildModel, buildOptimizer, buildScheduler, clipper, lossFor, makeLoade
 import { loadData } from './data.js';
 import { nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber, UsageError } from './errors.js';
 import { progressCallback } from './progress.js';
+import { startDashboard, writeReport, writeTestPredictions } from '../report/index.js';
+import { DataLoader } from '../data/loader.js';
+import { noGrad } from '../core/grad-mode.js';
+import { scope } from '../core/tensor.js';
+import { argmax } from '../ops/index.js';
+import type { Module } from '../nn/module.js';
+import type { CliData } from './data.js';
 
 /** Every option of a run, resolved and validated; written to the run folder as config.json. */
 export interface TrainConfig {
@@ -133,6 +140,13 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   const log = (s: string) => process.stderr.write(s + '\n');
   log(`descent: training ${cfg.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data.name}: ${data.train.length.toLocaleString('en-US')} train / ${data.test.length.toLocaleString('en-US')} test examples, ${cfg.optimizer} lr ${cfg.lr}, batch ${cfg.batchSize}, ${cfg.epochs} epochs -> ${cfg.out}`);
   writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+  if (opts.dashboard !== undefined) {
+    const port = opts.dashboard === true ? 0 : Number(opts.dashboard);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--dashboard: port must be an integer in 0..65535, got ${JSON.stringify(opts.dashboard)}`);
+    dashboard = await startDashboard(cfg.out, { port });
+    log(`descent: live dashboard at ${dashboard.url} (closing the page does not stop training)`);
+  }
   const result = await fit({
     model, loss, optimizer, scheduler, schedulerInterval: interval,
     train, validation: validation ?? test, epochs: cfg.epochs, accumulate: cfg.accumulate,
@@ -161,8 +175,31 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
     seconds: Number(result.seconds.toFixed(2)),
   };
   writeFileAtomic(join(cfg.out, 'summary.json'), JSON.stringify({ ...summary, diverged: result.diverged ?? null, stopped_early: result.stoppedEarly }, null, 2) + '\n');
+  const { labels, predictions } = await predictTest(model, data);
+  writeTestPredictions(cfg.out, {
+    classes: data.classes, labels, predictions,
+    images: data.imageShape ? { shape: data.imageShape, pixels: (i) => Float32Array.from(data.test.get(i)[0]!.data) } : undefined,
+  });
+  const report = writeReport(cfg.out);
+  await dashboard?.close();
+  log(`descent: report in ${report}`);
   if (result.diverged) log(`descent: ${result.diverged.message}`);
   else log(`descent: done in ${summary.seconds} s: test accuracy ${testAcc === undefined ? '-' : (testAcc * 100).toFixed(2) + '%'}, test loss ${testLoss?.toFixed(4)}; checkpoint in ${join(cfg.out, 'checkpoint')}`);
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');
   return result.diverged ? 1 : 0;
+}
+
+/** Predicted and true classes of every test example, in order. */
+async function predictTest(model: Module, data: CliData): Promise<{ labels: number[]; predictions: number[] }> {
+  const labels: number[] = [], predictions: number[] = [];
+  const wasTraining = model.training;
+  model.eval();
+  for (const [x, y] of new DataLoader(data.test, { batchSize: 512 })) {
+    scope(() => {
+      predictions.push(...noGrad(() => argmax(model.forward(x!), 1)).dataSync());
+      labels.push(...y!.dataSync());
+    });
+  }
+  model.train(wasTraining);
+  return { labels, predictions };
 }
