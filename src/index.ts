@@ -19,3 +19,4 @@ export * from './data/index.js';
 export * from './train/index.js';
 export * from './io/index.js';
 export * from './report/index.js';
+export * from './stats/index.js';

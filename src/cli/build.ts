@@ -74,9 +74,10 @@ export function buildScheduler(cfg: TrainConfig, opt: Optimizer, batchesPerEpoch
   }
 }
 
-export function lossFor(cfg: Pick<TrainConfig, 'labelSmoothing'>): (out: Tensor, y: Tensor) => Tensor {
+/** Cross-entropy, mean over the batch by default; per-example ('none') for gradient statistics and DP-SGD. */
+export function lossFor(cfg: Pick<TrainConfig, 'labelSmoothing'>): (out: Tensor, y: Tensor, o?: { reduction?: 'mean' | 'sum' | 'none' }) => Tensor {
   const labelSmoothing = cfg.labelSmoothing ?? 0;
-  return (out, y) => crossEntropy(out, y, { labelSmoothing });
+  return (out, y, o) => crossEntropy(out, y, { labelSmoothing, ...o });
 }
 
 export function clipper(maxNorm: number): (g: Map<Tensor, Tensor>) => Map<Tensor, Tensor> {

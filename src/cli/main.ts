@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from './errors.js';
 import { evaluateCommand, predictCommand } from './eval-cmd.js';
+import { registerExplain } from './explain-cmd.js';
 import { registerReport } from './report-cmd.js';
 import { trainCommand } from './train-cmd.js';
 
@@ -56,6 +57,9 @@ function buildProgram(out: { code: number }): Command {
     .option('--val-split <fraction>', 'hold out this fraction of the training data for validation (default: validate on the test split)', '0')
     .option('--early-stopping <patience>', 'stop after this many epochs without improvement of the validation loss')
     .option('--label-column <name>', 'label column for CSV data', 'label')
+    .option('--grad-stats <every>', 'log gradient statistics (noise scale, per-example gradient norms) every n updates')
+    .option('--dp-clip <C>', 'DP-SGD: clip each per-example gradient to this L2 norm')
+    .option('--dp-noise <sigma>', 'DP-SGD: Gaussian noise multiplier (noise std = sigma * C on the clipped sum)')
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', '0')
     .option('--out <dir>', 'run folder (default runs/<date-time>)')
     .option('--config <file>', 'JSON file of options (same names in camelCase); flags given on the command line win')
@@ -95,6 +99,7 @@ function buildProgram(out: { code: number }): Command {
       out.code = await predictCommand(dir, opts);
     });
   registerReport(program);
+  registerExplain(program);
   return program;
 }
 

@@ -11,6 +11,8 @@ import { buildModel, buildOptimizer, buildScheduler, clipper, lossFor, makeLoade
 import { loadData } from './data.js';
 import { nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber, UsageError } from './errors.js';
 import { progressCallback } from './progress.js';
+import { batchSizeAdvice, dpSgdGradients, dpSgdMetadata, gradientStatsHook } from '../stats/index.js';
+import { Generator } from '../core/random.js';
 import { startDashboard, writeReport, writeTestPredictions } from '../report/index.js';
 import { DataLoader } from '../data/loader.js';
 import { noGrad } from '../core/grad-mode.js';
@@ -43,9 +45,12 @@ export interface TrainConfig {
   seed: number;
   out: string;
   logEvery: number;
+  gradStats?: number;
+  dpClip?: number;
+  dpNoise?: number;
 }
 
-const KEYS = ['data', 'model', 'activation', 'dropout', 'optimizer', 'lr', 'momentum', 'nesterov', 'weightDecay', 'batchSize', 'epochs', 'schedule', 'warmupEpochs', 'accumulate', 'clipGradNorm', 'labelSmoothing', 'valSplit', 'earlyStopping', 'labelColumn', 'seed', 'out', 'logEvery'] as const;
+const KEYS = ['data', 'model', 'activation', 'dropout', 'optimizer', 'lr', 'momentum', 'nesterov', 'weightDecay', 'batchSize', 'epochs', 'schedule', 'warmupEpochs', 'accumulate', 'clipGradNorm', 'labelSmoothing', 'valSplit', 'earlyStopping', 'labelColumn', 'seed', 'out', 'logEvery', 'gradStats', 'dpClip', 'dpNoise'] as const;
 
 function readConfigFile(file: string): Record<string, unknown> {
   if (!existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
@@ -83,7 +88,7 @@ export function resolveConfig(opts: Record<string, unknown>, cmd?: Command): Tra
   if (dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const labelSmoothing = nonNegativeNumber('--label-smoothing', pick('labelSmoothing'));
   if (labelSmoothing > 1) throw new UsageError(`--label-smoothing must be at most 1, got ${labelSmoothing}`);
-  return {
+  const cfg: TrainConfig = {
     data: String(pick('data')),
     model: String(pick('model')),
     activation: String(pick('activation')),
@@ -106,7 +111,13 @@ export function resolveConfig(opts: Record<string, unknown>, cmd?: Command): Tra
     seed: nonNegativeInt('--seed', pick('seed')),
     out: typeof pick('out') === 'string' ? String(pick('out')) : join('runs', stamp()),
     logEvery: positiveInt('--log-every', pick('logEvery')),
+    gradStats: optional('gradStats', positiveInt),
+    dpClip: optional('dpClip', positiveNumber),
+    dpNoise: optional('dpNoise', nonNegativeNumber),
   };
+  if ((cfg.dpClip === undefined) !== (cfg.dpNoise === undefined)) throw new UsageError('DP-SGD needs both --dp-clip and --dp-noise');
+  if (cfg.dpClip !== undefined && cfg.accumulate > 1) throw new UsageError('DP-SGD cannot be combined with --accumulate: averaging noisy micro-batches changes the noise');
+  return cfg;
 }
 
 export async function trainCommand(opts: Record<string, unknown>, cmd: Command): Promise<number> {
@@ -152,6 +163,8 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
     train, validation: validation ?? test, epochs: cfg.epochs, accumulate: cfg.accumulate,
     transformGrads: cfg.clipGradNorm ? clipper(cfg.clipGradNorm) : undefined,
     earlyStopping: cfg.earlyStopping ? { patience: cfg.earlyStopping, monitor: 'val_loss' } : undefined,
+    stepHooks: cfg.gradStats ? [gradientStatsHook({ every: cfg.gradStats })] : undefined,
+    computeGrads: cfg.dpClip !== undefined ? dpSgdGradients({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, generator: new Generator(cfg.seed + 7) }) : undefined,
     callbacks: opts.progress === false ? [] : [progressCallback()],
     outDir: cfg.out, logEvery: cfg.logEvery, resumeFrom: resume,
     checkpointExtra: { config: cfg, model: { spec: cfg.model, inputSize: data.inputSize, numClasses: data.numClasses, activation: cfg.activation, dropout: cfg.dropout, imageShape: data.imageShape }, data: { name: data.name, classes: data.classes } },
@@ -174,7 +187,13 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
     epochs: result.epochs.length ? result.epochs[result.epochs.length - 1]!.epoch : 0,
     seconds: Number(result.seconds.toFixed(2)),
   };
-  writeFileAtomic(join(cfg.out, 'summary.json'), JSON.stringify({ ...summary, diverged: result.diverged ?? null, stopped_early: result.stoppedEarly }, null, 2) + '\n');
+  const privacy = cfg.dpClip !== undefined ? dpSgdMetadata({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, batchSize: cfg.batchSize, datasetSize: data.train.length, steps: result.steps }) : undefined;
+  writeFileAtomic(join(cfg.out, 'summary.json'), JSON.stringify({ ...summary, diverged: result.diverged ?? null, stopped_early: result.stoppedEarly, ...(privacy ? { privacy } : {}) }, null, 2) + '\n');
+  if (privacy) log(`descent: DP-SGD with C = ${cfg.dpClip}, sigma = ${cfg.dpNoise} over ${result.steps} steps: epsilon = ${privacy.epsilon === null ? 'unbounded (no noise)' : privacy.epsilon.toFixed(3)} at delta = ${privacy.delta}`);
+  if (cfg.gradStats) {
+    const noiseScale = lastStatsValue(join(cfg.out, 'metrics.jsonl'));
+    if (noiseScale !== undefined) log(`descent: ${batchSizeAdvice(noiseScale, cfg.batchSize)}`);
+  }
   const { labels, predictions } = await predictTest(model, data);
   writeTestPredictions(cfg.out, {
     classes: data.classes, labels, predictions,
@@ -202,4 +221,14 @@ async function predictTest(model: Module, data: CliData): Promise<{ labels: numb
   }
   model.train(wasTraining);
   return { labels, predictions };
+}
+
+/** The smoothed noise scale of the last 'stats' line of a run's metrics. */
+function lastStatsValue(file: string): number | undefined {
+  const lines = readFileSync(file, 'utf8').trim().split('\n').reverse();
+  for (const l of lines) {
+    const r = JSON.parse(l) as { type?: string; noise_scale_ema?: number };
+    if (r.type === 'stats' && typeof r.noise_scale_ema === 'number') return r.noise_scale_ema;
+  }
+  return undefined;
 }
