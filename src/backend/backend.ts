@@ -31,6 +31,26 @@ export interface AxisLayout {
 }
 
 /**
+ * Sliding windows over the last two axes of an NCHW tensor [n, c, h, w]: window (oh, ow) covers rows
+ * oh*strideH + i*dilationH (i < kh) and columns ow*strideW + j*dilationW (j < kw); there are
+ * outH x outW windows. Padding is applied beforehand (the input is already padded).
+ */
+export interface WindowLayout {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  dilationH: number;
+  dilationW: number;
+  outH: number;
+  outW: number;
+}
+
+/**
  * The kernels every backend provides. Shapes and strides are in elements; all storages are
  * contiguous except where a layout gives explicit strides. The plain-TypeScript `js` backend is
  * the specification of each kernel; faster backends are tested against it.
@@ -61,4 +81,19 @@ export interface Backend {
   indexSelect(x: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
   /** out[o, idx[j], i] += src[o, j, i] (out must be initialised). */
   indexAdd(src: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
+
+  // Optional kernels: a backend may provide a faster version; when it does not, the op calls the
+  // plain-TypeScript reference in backend/js/conv.ts, which works on any backend's storage views.
+
+  /**
+   * col2im, the adjoint of im2col: out (NCHW, layout; every element written) is zero plus, for
+   * each entry of cols [c, kh, kw, n, outH, outW] in order, that entry added at the pixel
+   * [n, c, oh*strideH + i*dilationH, ow*strideW + j*dilationW] it stands for.
+   */
+  col2im?(cols: Storage, out: Storage, layout: WindowLayout): void;
+  /**
+   * For each window of x (NCHW, layout), the flat index h*w_in + w within its [h, w] plane of the
+   * largest element (the first on ties; a NaN wins); out is int32 [n, c, outH*outW].
+   */
+  windowArgmax?(x: Storage, out: Storage, layout: WindowLayout): void;
 }

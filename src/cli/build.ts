@@ -7,6 +7,7 @@ import type { ActivationName } from '../nn/container.js';
 import { mlp, Sequential } from '../nn/container.js';
 import { Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
+import { buildModelFromSpec } from './model-spec.js';
 import { Adagrad, Adam, AdamW, CosineAnnealingLR, ExponentialLR, LinearLR, OneCycleLR, ReduceLROnPlateau, RMSprop, SequentialLR, SGD, StepLR, clipGradNorm } from '../optim/index.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Scheduler } from '../train/types.js';
@@ -36,7 +37,9 @@ export function buildModel(spec: string, info: Omit<ModelInfo, 'spec'>): Module 
     if (hidden.some((h) => h <= 0)) throw new UsageError(`--model ${spec}: hidden sizes must be positive`);
     return mlp([info.inputSize, ...hidden, info.numClasses], { activation: info.activation as ActivationName, dropout: info.dropout });
   }
-  throw new UsageError(`--model: unknown model ${JSON.stringify(spec)}; expected linear or mlp:H1,H2,... (e.g. mlp:512,256)`);
+  const other = buildModelFromSpec(spec, info);
+  if (other) return other;
+  throw new UsageError(`--model: unknown model ${JSON.stringify(spec)}; expected linear, mlp:H1,H2,... (e.g. mlp:512,256), cnn, or a layer spec such as conv:32x3,pool:2,flatten,dense:128`);
 }
 
 export function buildOptimizer(cfg: TrainConfig, params: Tensor[]): Optimizer {

@@ -9,6 +9,7 @@ import { evaluateCommand, predictCommand } from './eval-cmd.js';
 import { registerExplain } from './explain-cmd.js';
 import { registerReport } from './report-cmd.js';
 import { trainCommand } from './train-cmd.js';
+import { MODEL_SPEC_HELP } from './model-spec.js';
 
 const TRAIN_EXAMPLES = `
 Examples:
@@ -22,7 +23,9 @@ Examples:
 
 Data: a built-in name (fashion-mnist, iris) or a folder holding IDX files
 (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...) or CSV files (train.csv, test.csv).
-Models: linear | mlp:H1,H2,... (hidden sizes).
+Models: linear | mlp:H1,H2,... (hidden sizes) | cnn | a layer spec:
+${MODEL_SPEC_HELP}
+Convolutional models (cnn or any spec with conv) default to --schedule onecycle.
 Schedules: none | step | cosine | warmup-cosine | onecycle | exponential | plateau.
 The run folder gets metrics.jsonl, config.json, summary.json, report.html, test-predictions.json and
 checkpoint/ (docs/run-folder.md).`;
@@ -39,7 +42,7 @@ function buildProgram(out: { code: number }): Command {
     .command('train')
     .description('train a model and evaluate it on the test split after every epoch')
     .option('--data <name|dir>', 'built-in data set name or a folder of IDX/CSV files', 'fashion-mnist')
-    .option('--model <spec>', 'model: linear or mlp:H1,H2,...', 'mlp:256,128')
+    .option('--model <spec>', 'model: linear, mlp:H1,H2,..., cnn, or a layer spec (below)', 'mlp:256,128')
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'gelu', 'tanh', 'sigmoid', 'elu', 'leakyRelu']).default('relu'))
     .option('--dropout <p>', 'dropout probability after each hidden layer', '0')
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad']).default('sgd'))
@@ -49,7 +52,7 @@ function buildProgram(out: { code: number }): Command {
     .option('--weight-decay <wd>', 'weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw)', '0')
     .option('--batch-size <n>', 'examples per mini-batch', '64')
     .option('--epochs <n>', 'passes over the training data', '10')
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(['none', 'step', 'cosine', 'warmup-cosine', 'onecycle', 'exponential', 'plateau']).default('cosine'))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule (default: cosine for mlp/linear, onecycle for convolutional models)').choices(['none', 'step', 'cosine', 'warmup-cosine', 'onecycle', 'exponential', 'plateau']))
     .option('--warmup-epochs <n>', 'linear warm-up length for warmup-cosine', '1')
     .option('--accumulate <n>', 'micro-batches per update (gradient accumulation)', '1')
     .option('--clip-grad-norm <max>', 'clip the global gradient norm to this value')

@@ -100,7 +100,8 @@ export function resolveConfig(opts: Record<string, unknown>, cmd?: Command): Tra
     weightDecay: nonNegativeNumber('--weight-decay', pick('weightDecay')),
     batchSize: positiveInt('--batch-size', pick('batchSize')),
     epochs: positiveInt('--epochs', pick('epochs')),
-    schedule: oneOf('--schedule', pick('schedule'), ['none', 'step', 'cosine', 'warmup-cosine', 'onecycle', 'exponential', 'plateau'] as const),
+    // The presets' recipes: cosine annealing for MLPs, one-cycle for convolutional networks.
+    schedule: oneOf('--schedule', pick('schedule') ?? (/^(linear|mlp:)/.test(String(pick('model'))) ? 'cosine' : 'onecycle'), ['none', 'step', 'cosine', 'warmup-cosine', 'onecycle', 'exponential', 'plateau'] as const),
     warmupEpochs: nonNegativeInt('--warmup-epochs', pick('warmupEpochs')),
     accumulate: positiveInt('--accumulate', pick('accumulate')),
     clipGradNorm: optional('clipGradNorm', positiveNumber),

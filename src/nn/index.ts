@@ -1,7 +1,16 @@
 /** Neural-network layers, initialisers and losses. */
 export { Module } from './module.js';
 export type { LoadStateDictResult } from './module.js';
-export { Linear, Dropout, Flatten } from './layers.js';
+export { Linear, Dropout, Dropout2d, AlphaDropout, Flatten, Unflatten } from './layers.js';
+export { Conv2d } from './conv.js';
+export type { Conv2dLayerOptions } from './conv.js';
+export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, GlobalAvgPool2d } from './pooling.js';
+export { BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm } from './norm.js';
+export type { BatchNormOptions, LayerNormOptions, GroupNormOptions } from './norm.js';
+export { Embedding } from './embedding.js';
+export type { EmbeddingOptions } from './embedding.js';
+export { Residual } from './residual.js';
+export type { ResidualOptions } from './residual.js';
 export type { LinearOptions } from './layers.js';
 export { ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax, Identity } from './activations.js';
 export { Sequential, mlp } from './container.js';

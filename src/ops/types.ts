@@ -28,6 +28,10 @@ export interface OpAttrs {
   scatterAdd: { axis: number; shape: number[] };
   indexSelect: { axis: number };
   indexAdd: { axis: number; shape: number[] };
+  // convolution and pooling (NCHW; see ops/conv.ts)
+  im2col: WindowAttrs;
+  col2im: WindowAttrs & { shape: number[] };
+  windowArgmax: WindowAttrs;
 }
 
 export type OpName = keyof OpAttrs;
@@ -42,4 +46,11 @@ export interface ArgAttrs {
   /** Normalised axis; null means over all elements of the flattened tensor. */
   axis: number | null;
   keepdims: boolean;
+}
+
+/** Sliding windows over the last two axes of an NCHW tensor: [height, width] pairs. */
+export interface WindowAttrs {
+  kernel: [number, number];
+  stride: [number, number];
+  dilation: [number, number];
 }

@@ -86,6 +86,15 @@ const PRIMITIVES: { [K in OpName]: Check } = {
   scatterAdd: [{ label: 'duplicate targets add up', f: (s) => d.scatterAdd(s, 1, idx([2, 2, 0, 1], [2, 2]), [2, 3]), inputs: [rn([2, 2])] }],
   indexSelect: [{ label: 'rows 2, 0, 2', f: (x) => d.indexSelect(x, 0, idx([2, 0, 2])), inputs: [rn([3, 2])] }],
   indexAdd: [{ label: 'into 4 rows', f: (s) => d.indexAdd(s, 0, idx([3, 1, 3]), [4, 2]), inputs: [rn([3, 2])] }],
+  im2col: [
+    { label: '[2,2,4,5] 2x3 windows', f: (x) => d.im2col(x, [2, 3]), inputs: [rn([2, 2, 4, 5])] },
+    { label: 'stride 2, dilation [1,2], padding 1 (overlapping)', f: (x) => d.im2col(x, 3, { stride: 2, dilation: [1, 2], padding: 1 }), inputs: [rn([1, 2, 5, 6])] },
+  ],
+  col2im: [
+    { label: 'overlapping 2x2 windows, stride 1', f: (c) => d.col2im(c, [2, 1, 3, 4], 2), inputs: [rn([1, 2, 2, 2, 2, 3])] },
+    { label: 'stride [2,1], dilation 2', f: (c) => d.col2im(c, [1, 2, 6, 5], 2, { stride: [2, 1], dilation: 2 }), inputs: [rn([2, 2, 2, 1, 2, 3])] },
+  ],
+  windowArgmax: 'not differentiable',
 };
 
 const COMPOSED: Record<string, Case[]> = {
@@ -104,6 +113,26 @@ const COMPOSED: Record<string, Case[]> = {
   rsqrt: unary(d.rsqrt, pos),
   linear: [{ label: 'x [5,3], W [2,3], b [2]', f: (x, w, b) => d.linear(x, w, b), inputs: [rn([5, 3]), rn([2, 3]), rn([2])] }],
   stack: [{ label: 'three [2] on axis 1', f: (a, b, c) => d.stack([a, b, c], 1), inputs: [rn([2]), rn([2]), rn([2])] }],
+  conv2d: [
+    { label: 'x [2,3,5,4], w [4,3,3,2], bias', f: (x, w, b) => d.conv2d(x, w, b), inputs: [rn([2, 3, 5, 4]), rn([4, 3, 3, 2]), rn([4])] },
+    { label: 'stride 2, padding [1,2]', f: (x, w) => d.conv2d(x, w, null, { stride: 2, padding: [1, 2] }), inputs: [rn([1, 2, 5, 5]), rn([3, 2, 3, 3])] },
+    { label: 'dilation 2, padding same', f: (x, w, b) => d.conv2d(x, w, b, { dilation: 2, padding: 'same' }), inputs: [rn([2, 1, 5, 6]), rn([2, 1, 3, 2]), rn([2])] },
+    { label: 'groups 2 (4 -> 6 channels)', f: (x, w, b) => d.conv2d(x, w, b, { groups: 2, stride: [1, 2] }), inputs: [rn([2, 4, 4, 5]), rn([6, 2, 2, 2]), rn([6])] },
+    { label: 'depthwise (groups = channels), 1x1 kernel', f: (x, w) => d.conv2d(x, w, null, { groups: 3 }), inputs: [rn([1, 3, 3, 3]), rn([3, 1, 1, 1])] },
+  ],
+  unfold: [{ label: 'PyTorch layout, stride 2, padding 1', f: (x) => d.unfold(x, 2, { stride: 2, padding: 1 }), inputs: [rn([2, 2, 3, 4])] }],
+  fold: [{ label: 'PyTorch layout, overlapping, padding 1', f: (c) => d.fold(c, [3, 4], 2, { padding: 1 }), inputs: [rn([2, 8, 20])] }],
+  maxPool2d: [
+    { label: '2x2, stride 2, odd size', f: (x) => d.maxPool2d(x, 2), inputs: [rn([2, 3, 5, 5])] },
+    { label: '3x3, stride 2, padding 1 (overlapping)', f: (x) => d.maxPool2d(x, 3, { stride: 2, padding: 1 }), inputs: [rn([1, 2, 6, 5])] },
+    { label: 'dilation 2', f: (x) => d.maxPool2d(x, 2, { stride: 1, dilation: 2 }), inputs: [rn([1, 1, 5, 5])] },
+  ],
+  avgPool2d: [
+    { label: '2x2', f: (x) => d.avgPool2d(x, 2), inputs: [rn([2, 2, 4, 5])] },
+    { label: '3x3, stride 2, padding 1, countIncludePad false', f: (x) => d.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false }), inputs: [rn([1, 2, 5, 6])] },
+  ],
+  adaptiveAvgPool2d: [{ label: '[5,7] -> [3,2] (uneven bins)', f: (x) => d.adaptiveAvgPool2d(x, [3, 2]), inputs: [rn([2, 2, 5, 7])] }],
+  globalAvgPool2d: [{ label: '[2,3,4,5]', f: (x) => d.globalAvgPool2d(x), inputs: [rn([2, 3, 4, 5])] }],
   'flatten/transpose/squeeze/unsqueeze/narrow': [{ label: 'chain', f: (x) => d.narrow(d.squeeze(d.unsqueeze(d.transpose(d.flatten(x, 1)), 0)), 0, 1, 3), inputs: [rn([2, 3, 2])] }],
 };
 
