@@ -1,10 +1,17 @@
 import type { Backend } from './backend.js';
 import { jsBackend } from './js/index.js';
+import { wasmBackend, wasmFeatures } from './wasm/index.js';
 
+export { setNumThreads, getNumThreads, wasmFeatures, sgdStep, adamStep } from './wasm/index.js';
+export type { SgdOptions, AdamOptions } from './wasm/index.js';
+export type { WasmFeatures } from './wasm/module.js';
 export type { Backend, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, MatmulLayout, AxisLayout } from './backend.js';
 
 const backends = new Map<string, Backend>([['js', jsBackend]]);
-let current: Backend = jsBackend;
+if (wasmFeatures().simd) backends.set('wasm', wasmBackend);
+// The default: the wasm backend wherever the runtime has WebAssembly SIMD (the whole suite passes
+// on it, DESCENT_BACKEND=wasm), else the reference backend.
+let current: Backend = backends.get('wasm') ?? jsBackend;
 
 export function registerBackend(b: Backend): void {
   backends.set(b.name, b);

@@ -1,0 +1,119 @@
+/**
+ * Training speed of the benchmark CNN (issue 6): input 1x28x28; conv3x3(1->32) ReLU maxpool2;
+ * conv3x3(32->64) ReLU maxpool2; flatten; dense(1600->128) ReLU; dense(128->10); batch 64; SGD with
+ * momentum 0.9; softmax cross-entropy. Random Fashion-MNIST-sized inputs (speed does not depend on
+ * the values). Run alone: `node --import tsx bench/cnn.ts [--quick]`; it prints JSON lines, then a
+ * table, for the js reference backend and the default backend.
+ *
+ * Work per example (multiply-adds x 2), from the layer shapes:
+ *   forward   conv1 26*26*32*9*2 = 389,376; conv2 11*11*64*288*2 = 4,460,544;
+ *             dense1 1600*128*2 = 409,600; dense2 128*10*2 = 2,560            -> 5,262,080
+ *   backward  weight gradients, the same products again                     -> 5,262,080
+ *             input gradients of every layer but the first                   -> 4,872,704
+ *   total 15,396,864 FLOP = 15.4 MFLOP per example (pooling, ReLU and the loss not counted).
+ */
+import os from 'node:os';
+import { pathToFileURL } from 'node:url';
+import * as d from '../src/index.js';
+import { getNumThreads, setNumThreads } from '../src/backend/index.js';
+import * as nn from '../src/nn/index.js';
+
+const BATCH = 64;
+
+/** FLOP per example for forward + backward, computed from the shapes above. */
+export function cnnFlopsPerExample(): number {
+  const conv = (oh: number, ow: number, o: number, cin: number, k: number) => oh * ow * o * cin * k * k * 2;
+  const layers = [conv(26, 26, 32, 1, 3), conv(11, 11, 64, 32, 3), 1600 * 128 * 2, 128 * 10 * 2];
+  const forward = layers.reduce((a, b) => a + b, 0);
+  const inputGrads = forward - layers[0]!; // the image needs no gradient
+  return forward * 2 + inputGrads;
+}
+
+export function makeCnn(generator: d.Generator): nn.Sequential {
+  return new nn.Sequential(
+    new nn.Conv2d(1, 32, 3, { generator }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(32, 64, 3, { generator }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Flatten(), new nn.Linear(1600, 128, { generator }), new nn.ReLU(), new nn.Linear(128, 10, { generator }),
+  );
+}
+
+export interface CnnBenchOptions {
+  /** Shorter time budgets. */
+  quick?: boolean;
+  /** Backends to measure (default: 'js' and the default backend, with one and all threads for wasm). */
+  configs?: [backend: string, threads: number][];
+}
+
+export interface CnnResult {
+  name: 'cnn-train';
+  backend: string;
+  threads: number;
+  batch: number;
+  examples_per_s: number;
+  gflops_effective: number;
+  iters: number;
+  seconds: number;
+}
+
+function defaultConfigs(): [string, number][] {
+  const def = d.getBackend().name;
+  const configs: [string, number][] = [['js', 1]];
+  if (def === 'wasm') {
+    const all = os.availableParallelism();
+    if (all > 1) configs.push(['wasm', 1]);
+    configs.push(['wasm', Math.max(getNumThreads(), all)]);
+  } else if (def !== 'js') {
+    configs.push([def, 1]);
+  }
+  return configs;
+}
+
+export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult[]> {
+  const before = d.getBackend().name;
+  const threadsBefore = getNumThreads();
+  const results: CnnResult[] = [];
+  const flops = cnnFlopsPerExample();
+  try {
+    for (const [backend, threads] of options.configs ?? defaultConfigs()) {
+      d.setBackend(backend);
+      if (backend === 'wasm') setNumThreads(threads);
+      const g = new d.Generator(0);
+      const net = makeCnn(g);
+      const x = d.keep(d.rand([BATCH, 1, 28, 28], { generator: g }));
+      const y = d.keep(d.randint(0, 10, [BATCH], { generator: g }));
+      const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
+      const step = () => d.scope(() => {
+        const { grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
+        opt.step(grads);
+      });
+      // the reference backend is two orders of magnitude slower: a couple of steps tell its rate
+      const budget = backend === 'js' ? (options.quick ? 0.5 : 3) : options.quick ? 1 : 4;
+      step();
+      step();
+      const t0 = performance.now();
+      let iters = 0, seconds = 0;
+      while (iters < 2 || seconds < budget) {
+        step();
+        iters++;
+        seconds = (performance.now() - t0) / 1000;
+      }
+      const eps = (BATCH * iters) / seconds;
+      results.push({ name: 'cnn-train', backend, threads: backend === 'wasm' ? threads : 1, batch: BATCH, examples_per_s: Math.round(eps), gflops_effective: Number(((eps * flops) / 1e9).toFixed(2)), iters, seconds: Number(seconds.toFixed(2)) });
+      x.dispose();
+      y.dispose();
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    d.setBackend(before);
+    if (before === 'wasm') setNumThreads(threadsBefore);
+  }
+  return results;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const results = await benchCnn({ quick: process.argv.includes('--quick') });
+  for (const r of results) console.log(JSON.stringify(r));
+  console.log(`\nbenchmark CNN, batch ${BATCH}, ${(cnnFlopsPerExample() / 1e6).toFixed(1)} MFLOP per example (forward + backward); cores=${os.availableParallelism()}; node ${process.version}`);
+  console.log(`${'backend'.padEnd(8)} ${'threads'.padStart(7)} ${'examples/s'.padStart(11)} ${'GFLOP/s'.padStart(8)}`);
+  for (const r of results) console.log(`${r.backend.padEnd(8)} ${String(r.threads).padStart(7)} ${String(r.examples_per_s).padStart(11)} ${String(r.gflops_effective).padStart(8)}`);
+}

@@ -1,0 +1,46 @@
+/** Timing helpers: run a function until a time budget is spent and report the rate. */
+import * as d from '../src/index.js';
+import { setNumThreads } from '../src/backend/index.js';
+
+export interface Result {
+  name: string;
+  backend: string;
+  threads: number;
+  gflops?: number;
+  examples_per_s?: number;
+  ratio_vs_js?: number;
+  iters: number;
+  seconds: number;
+}
+
+/**
+ * Calls fn (after `warmup` untimed calls) until `budget` seconds have passed, timing it in windows
+ * of about a tenth of the budget; reports the best window's seconds per call. On a machine shared
+ * with other work the best window is the closest to the code's own speed (the mean mixes in
+ * however much CPU others took at the time).
+ */
+export function timeIt(fn: () => void, budget: number, warmup = 1, minIters = 1): { perIter: number; iters: number; seconds: number } {
+  for (let i = 0; i < warmup; i++) fn();
+  const t0 = performance.now();
+  let iters = 0;
+  let seconds = 0;
+  let best = Infinity;
+  while (iters < minIters || seconds < budget) {
+    const w0 = performance.now();
+    let n = 0;
+    do {
+      fn();
+      n++;
+    } while ((performance.now() - w0) / 1000 < budget / 10);
+    best = Math.min(best, (performance.now() - w0) / 1000 / n);
+    iters += n;
+    seconds = (performance.now() - t0) / 1000;
+  }
+  return { perIter: best, iters, seconds };
+}
+
+/** Select a backend and thread count for what follows. */
+export function useBackend(name: string, threads: number): void {
+  d.setBackend(name);
+  if (name === 'wasm') setNumThreads(threads);
+}

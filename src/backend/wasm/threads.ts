@@ -1,0 +1,171 @@
+/**
+ * A pool of worker threads that run exported kernels of the same Wasm module on the same shared
+ * memory. A parallel call is a list of tasks (kernel + up to 12 i32 arguments) written to a
+ * control block in that memory; the calling thread and the workers it wakes claim tasks one at a
+ * time until none is left, so a thread that the OS deschedules (other processes on the machine)
+ * delays only the task it holds, not a fixed share of the work.
+ *
+ * Control block, in int32 words:
+ *   [0] claim   (round << 24) | (count << 12) | next: claimed by compare-and-swap, so a thread still
+ *               finishing an old round can never take a task of the next one
+ *   [1] done    tasks finished this round (the caller waits until it equals count)
+ *   [2] failed  set when a kernel threw on a worker
+ *   [16 * (1 + t) ...]       task t: kernel index, then its 12 arguments   (t < MAX_TASKS)
+ *   [16 * (1 + MAX_TASKS + w)]  worker w's wake-up word: bumped (and notified) to start it
+ * Workers are unref'd, so an idle pool never keeps the process alive. Only Node's worker_threads
+ * are used; elsewhere the pool has no workers and the calling thread runs every task.
+ */
+import type { WasmHeap } from './memory.js';
+
+export const MAX_TASKS = 4095;
+const MAX_WORKERS = 64;
+const MAX_ARGS = 12;
+const REC = 16; // words per record
+/** Polls of a control word before a thread sleeps in Atomics.wait (tens of microseconds). */
+const SPIN = 20000;
+/** An argument with this value is replaced by the scratch address of the thread that runs the task. */
+export const SCRATCH = -1;
+
+/**
+ * Claim and run tasks until none is left: the loop both the calling thread and the workers run.
+ * (Its source is also pasted into the worker, so it uses nothing from its surroundings.)
+ */
+function serve(I: Int32Array, base: number, run: (fn: number, args: number[]) => void, onFail: (e: unknown) => void): number {
+  let ran = 0;
+  for (;;) {
+    const c = Atomics.load(I, base);
+    const next = c & 0xfff, count = (c >>> 12) & 0xfff;
+    if (next >= count) return ran;
+    if (Atomics.compareExchange(I, base, c, c + 1) !== c) continue;
+    const rec = base + 16 * (1 + next);
+    try {
+      run(I[rec]!, Array.from(I.subarray(rec + 1, rec + 13)));
+    } catch (e) {
+      onFail(e);
+    }
+    ran++;
+    Atomics.add(I, base + 1, 1);
+    Atomics.notify(I, base + 1);
+  }
+}
+
+// The worker: instantiate the module on the shared memory, then serve rounds as the process lives.
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, base, wake, names, scratch } = workerData;
+const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
+const fns = names.map((n) => inst.exports[n]);
+const I = new Int32Array(memory.buffer);
+const serve = ${serve.toString()};
+let last = 0;
+for (;;) {
+  // spin a little before sleeping: in a training loop the next call usually comes within
+  // microseconds, and waking from Atomics.wait costs tens of them
+  for (let i = 0; i < ${SPIN} && Atomics.load(I, wake) === last; i++);
+  Atomics.wait(I, wake, last);
+  last = Atomics.load(I, wake);
+  serve(I, base, (fn, args) => fns[fn](...args.map((a) => (a === ${SCRATCH} ? scratch : a))), () => Atomics.store(I, base + 2, 1));
+}
+`;
+
+export interface Task {
+  /** Index into the pool's kernel names. */
+  fn: number;
+  args: readonly number[];
+}
+
+interface NodeWorker {
+  unref(): void;
+}
+type WorkerCtor = new (src: string, opts: { eval: true; workerData: unknown }) => NodeWorker;
+
+export class ThreadPool {
+  private readonly workers: NodeWorker[] = [];
+  private readonly ctrl: number;
+  private readonly base: number;
+  private readonly I: Int32Array;
+  private round = 0;
+
+  /**
+   * `run(fn, args)` runs a kernel on the calling thread; `scratch(t)` is the scratch block of
+   * thread t (0: the calling thread, w + 1: worker w); `Worker` is Node's worker_threads
+   * constructor (null where there is none: the pool then has no workers).
+   */
+  constructor(
+    private readonly heap: WasmHeap,
+    private readonly module: WebAssembly.Module,
+    private readonly names: readonly string[],
+    private readonly run: (fn: number, args: readonly number[]) => void,
+    private readonly scratch: (thread: number) => number,
+    private readonly Worker: WorkerCtor | null,
+    readonly maxWorkers: number,
+  ) {
+    if (maxWorkers > MAX_WORKERS) throw new RangeError(`ThreadPool: at most ${MAX_WORKERS} workers, got ${maxWorkers}`);
+    const bytes = 4 * REC * (1 + MAX_TASKS + MAX_WORKERS);
+    this.ctrl = heap.malloc(bytes);
+    this.I = new Int32Array(heap.memory.buffer);
+    this.I.fill(0, this.ctrl >> 2, (this.ctrl + bytes) >> 2);
+    this.base = this.ctrl >> 2;
+  }
+
+  /** Workers started so far (they start on first use). */
+  get started(): number {
+    return this.workers.length;
+  }
+
+  /** How many tasks can run at once: the calling thread plus the workers it may start. */
+  capacity(): number {
+    return 1 + (this.Worker === null ? 0 : this.maxWorkers);
+  }
+
+  private wakeWord(w: number): number {
+    return this.base + REC * (1 + MAX_TASKS + w);
+  }
+
+  private ensure(n: number): void {
+    if (this.Worker === null) return;
+    while (this.workers.length < Math.min(n, this.maxWorkers)) {
+      const wake = this.wakeWord(this.workers.length);
+      const scratch = this.scratch(this.workers.length + 1);
+      const w = new this.Worker(WORKER_SOURCE, { eval: true, workerData: { module: this.module, memory: this.heap.memory, base: this.base, wake, names: this.names, scratch } });
+      w.unref();
+      this.workers.push(w);
+    }
+  }
+
+  /**
+   * Run the tasks on this thread and up to `threads - 1` workers, returning when all are done.
+   * Tasks must be independent (each writes its own part of the output).
+   */
+  runAll(tasks: readonly Task[], threads: number): void {
+    const n = tasks.length;
+    if (n === 0) return;
+    if (n > MAX_TASKS) throw new RangeError(`ThreadPool: at most ${MAX_TASKS} tasks per call, got ${n}`);
+    const I = this.I, base = this.base;
+    for (let t = 0; t < n; t++) {
+      const { fn, args } = tasks[t]!;
+      if (args.length > MAX_ARGS) throw new RangeError(`ThreadPool: a task takes at most ${MAX_ARGS} arguments, got ${args.length}`);
+      const rec = base + REC * (1 + t);
+      I[rec] = fn;
+      for (let i = 0; i < args.length; i++) I[rec + 1 + i] = args[i]!;
+    }
+    Atomics.store(I, base + 1, 0);
+    Atomics.store(I, base + 2, 0);
+    this.round = (this.round + 1) & 0x7f;
+    Atomics.store(I, base, (this.round << 24) | (n << 12));
+    const helpers = Math.min(threads - 1, n - 1);
+    this.ensure(helpers);
+    for (let w = 0; w < Math.min(helpers, this.workers.length); w++) {
+      Atomics.add(I, this.wakeWord(w), 1);
+      Atomics.notify(I, this.wakeWord(w));
+    }
+    const mine = this.scratch(0);
+    let error: unknown = null;
+    serve(I, base, (fn, args) => this.run(fn, args.map((a) => (a === SCRATCH ? mine : a))), (e) => { error ??= e; });
+    // wait for the tasks workers still hold
+    for (let i = 0; i < SPIN && Atomics.load(I, base + 1) !== n; i++);
+    for (let d = Atomics.load(I, base + 1); d !== n; d = Atomics.load(I, base + 1)) Atomics.wait(I, base + 1, d);
+    if (error !== null) throw error;
+    if (I[base + 2] !== 0) throw new Error(`wasm backend: a kernel (${this.names[tasks[0]!.fn]}) failed on a worker thread`);
+  }
+}

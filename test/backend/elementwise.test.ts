@@ -1,0 +1,173 @@
+/**
+ * The wasm backend's elementwise, reduction and copy kernels against the reference backend. These
+ * kernels perform the same IEEE operations as the reference, so results must be identical
+ * (+0/-0 and NaN included), except sums, whose float64 additions run in another order.
+ */
+import '../helpers.js';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { BinaryOp, ReduceOp, UnaryOp } from '../../src/backend/backend.js';
+import { contiguousStrides, shapeSize } from '../../src/core/shape.js';
+import { Generator } from '../../src/index.js';
+import { assertSame, assertUlp, jsBackend, pair, randomValues, release, wasmBackend } from './kernels.js';
+
+const g = new Generator(11);
+const LENGTHS = [1, 3, 7, 33, 257, 1023];
+const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
+const UNARY: UnaryOp[] = ['neg', 'exp', 'log', 'log1p', 'sqrt', 'abs', 'sign', 'relu', 'sigmoid', 'tanh', 'erf', 'sin', 'cos'];
+
+/** Strides reading a tensor of `own` shape broadcast to `shape` (0 along broadcast axes). */
+function bstrides(own: number[], shape: number[]): number[] {
+  const c = contiguousStrides(own);
+  return shape.map((d, i) => (own[i] === 1 && d !== 1 ? 0 : c[i]!));
+}
+
+function binaryCase(op: BinaryOp, shape: number[], aShape: number[], bShape: number[], dtype: 'float32' | 'float64' | 'int32' = 'float32'): void {
+  const conv = (v: Float64Array) => (dtype === 'int32' ? v.map((x) => (Number.isFinite(x) ? Math.round(x * 10) : 3)) : v);
+  const [aj, aw] = pair(dtype, conv(randomValues(g, shapeSize(aShape), true)));
+  const [bj, bw] = pair(dtype, conv(randomValues(g, shapeSize(bShape), true)));
+  const n = shapeSize(shape);
+  const oj = jsBackend.alloc(dtype, n), ow = wasmBackend.alloc(dtype, n);
+  const as = bstrides(aShape, shape), bs = bstrides(bShape, shape);
+  jsBackend.binary(op, aj, bj, oj, shape, as, bs);
+  wasmBackend.binary(op, aw, bw, ow, shape, as, bs);
+  assertSame(ow.data, oj.data, `${op} ${dtype} [${aShape}] with [${bShape}] -> [${shape}]`);
+  release(aj, aw, bj, bw, oj, ow);
+}
+
+describe('wasm elementwise kernels vs reference', () => {
+  it('binary ops, same shape, every length (with NaN, +-0, +-Infinity among the values)', () => {
+    for (const op of BINARY) for (const n of LENGTHS) binaryCase(op, [n], [n], [n]);
+  });
+
+  it('binary ops with broadcasting: scalar either side, row bias, column vector, 3-D outer blocks', () => {
+    for (const op of BINARY) {
+      binaryCase(op, [33, 7], [33, 7], [1, 1]);
+      binaryCase(op, [257], [1], [257]);
+      binaryCase(op, [33, 257], [33, 257], [257]);
+      binaryCase(op, [7, 33], [1, 33], [7, 33]);
+      binaryCase(op, [7, 33], [7, 33], [7, 1]);
+      binaryCase(op, [3, 5, 9], [3, 1, 9], [1, 5, 9]);
+      binaryCase(op, [3, 5, 9], [3, 5, 1], [1, 1, 9]);
+      binaryCase(op, [], [], []);
+    }
+  });
+
+  it('float64 and int32 operands (reference path) agree too', () => {
+    for (const op of ['add', 'mul', 'maximum', 'lt'] as const) {
+      binaryCase(op, [5, 7], [5, 7], [7], 'float64');
+      binaryCase(op, [5, 7], [5, 7], [5, 1], 'int32');
+    }
+  });
+
+  it('unary ops on every length', () => {
+    for (const op of UNARY) for (const n of LENGTHS) {
+      const [xj, xw] = pair('float32', randomValues(g, n, true).map((v) => (op === 'log' || op === 'sqrt' ? Math.abs(v) * 3 : v * 3)));
+      const oj = jsBackend.alloc('float32', n), ow = wasmBackend.alloc('float32', n);
+      jsBackend.unary(op, xj, oj);
+      wasmBackend.unary(op, xw, ow);
+      // exp, sigmoid and tanh are evaluated in float64 to ~1e-14 and rounded once, as the
+      // reference; they may differ from it by one ulp when the value is that close to a tie
+      if (op === 'exp' || op === 'sigmoid' || op === 'tanh') assertUlp(ow.data as Float32Array, oj.data as Float32Array, 1, `${op} n=${n}`);
+      else assertSame(ow.data, oj.data, `${op} n=${n}`);
+      release(xj, xw, oj, ow);
+    }
+  });
+
+  it('exp, sigmoid, tanh across their whole float32 range (overflow, underflow, the tanh series switch at 0.01)', () => {
+    const xs = [-200, -104.5, -103.9, -87.5, -20, -1, -0.0100001, -0.0099999, -1e-8, -0, 0, 1e-30, 0.5, 9, 15, 88.72, 88.73, 89.5, 1e4, Infinity, -Infinity, NaN];
+    const v = new Float64Array(4099);
+    for (let i = 0; i < v.length; i++) v[i] = i < xs.length ? xs[i]! : (g.nextFloat64() - 0.5) * 2 ** (g.nextFloat64() * 16 - 8);
+    for (const op of ['exp', 'sigmoid', 'tanh'] as const) {
+      const [xj, xw] = pair('float32', v);
+      const oj = jsBackend.alloc('float32', v.length), ow = wasmBackend.alloc('float32', v.length);
+      jsBackend.unary(op, xj, oj);
+      wasmBackend.unary(op, xw, ow);
+      assertUlp(ow.data as Float32Array, oj.data as Float32Array, 1, op);
+      // exp(88.73) = 3.43e38 > FLT_MAX = 3.40e38 (ln FLT_MAX = 88.7228) overflows; exp(-104.5) < 2^-150 underflows to 0
+      if (op === 'exp') assert.deepEqual([ow.data[16], ow.data[1]], [Infinity, 0]);
+      release(xj, xw, oj, ow);
+    }
+  });
+});
+
+function reduceCase(op: ReduceOp, shape: number[], axes: number[], special: boolean): void {
+  const [xj, xw] = pair('float32', randomValues(g, shapeSize(shape), special));
+  const n = shapeSize(shape.filter((_, i) => !axes.includes(i)));
+  const oj = jsBackend.alloc('float32', n), ow = wasmBackend.alloc('float32', n);
+  jsBackend.reduce(op, xj, oj, shape, axes);
+  wasmBackend.reduce(op, xw, ow, shape, axes);
+  const label = `${op} [${shape}] over [${axes}]`;
+  if (op !== 'sum') assertSame(ow.data, oj.data, label);
+  else {
+    // float64 partial sums in another order: at most a rounding of the float32 result apart
+    for (let i = 0; i < n; i++) {
+      const x = ow.data[i]!, y = oj.data[i]!;
+      if (Number.isNaN(y)) assert.ok(Number.isNaN(x), label);
+      else assert.ok(x === y || Math.abs(x - y) <= 2 ** -23 * Math.abs(y), `${label}: element ${i}: ${x} vs ${y}`);
+    }
+  }
+  release(xj, xw, oj, ow);
+}
+
+describe('wasm fill', () => {
+  it('zero (memory.fill), -0 and other values, over junk, in every dtype', () => {
+    for (const dtype of ['float32', 'float64', 'int32'] as const) {
+      for (const value of [0, -0, 3.5, -7]) {
+        const s = wasmBackend.alloc(dtype, 1023);
+        s.data.fill(9);
+        wasmBackend.fill(s, value);
+        const want = dtype === 'int32' ? Math.trunc(value) | 0 : value;
+        assertSame(s.data, new Array(1023).fill(want), `fill ${dtype} ${Object.is(value, -0) ? '-0' : value}`);
+        release(s);
+      }
+    }
+  });
+});
+
+describe('wasm reductions vs reference', () => {
+  it('sum, max, min over the last axis, leading axes, middle axes and everything', () => {
+    for (const op of ['sum', 'max', 'min'] as const) {
+      for (const n of LENGTHS) reduceCase(op, [3, n], [1], false);
+      for (const n of LENGTHS) reduceCase(op, [n, 5], [0], false);
+      reduceCase(op, [33, 257], [0], false);
+      reduceCase(op, [4, 7, 9], [1], false);
+      reduceCase(op, [4, 7, 9, 2], [1, 2], false);
+      reduceCase(op, [4, 7, 9], [0, 1, 2], false);
+      reduceCase(op, [4, 7, 9], [0, 2], false); // not one run of axes: reference path
+      reduceCase(op, [33, 7], [0], true);
+      reduceCase(op, [7, 33], [1], true);
+    }
+  });
+});
+
+describe('wasm strided copy vs reference', () => {
+  it('permute, expand and slice layouts of float32, int32 and float64', () => {
+    for (const dtype of ['float32', 'int32', 'float64'] as const) {
+      const shape = [7, 33, 5];
+      const src = randomValues(g, 7 * 33 * 5).map((v) => Math.round(v * 100));
+      const cases: [number[], number, number[], number][] = [
+        [[33 * 5, 1, 33], 0, contiguousStrides(shape), 0], // permute: read [7,5,33] as [7,33,5]
+        [[0, 5, 1], 0, contiguousStrides(shape), 0], // expand the first axis
+        [[33 * 5, 5, 1], 0, [1, 7, 7 * 33], 0], // write transposed
+        [[33 * 5, 5, 1], 0, contiguousStrides(shape), 0], // contiguous rows (memory.copy)
+      ];
+      for (const [ss, so, ds, dof] of cases) {
+        const [sj, sw] = pair(dtype, src);
+        const dj = jsBackend.alloc(dtype, 7 * 33 * 5), dw = wasmBackend.alloc(dtype, 7 * 33 * 5);
+        jsBackend.copy(sj, dj, shape, so, ss, dof, ds);
+        wasmBackend.copy(sw, dw, shape, so, ss, dof, ds);
+        assertSame(dw.data, dj.data, `copy ${dtype} src strides [${ss}] dst strides [${ds}]`);
+        release(sj, sw, dj, dw);
+      }
+      // a slice [2:5, 1:32:2, 4] of the source, written into the middle of a bigger buffer
+      const [sj, sw] = pair(dtype, src);
+      const dj = jsBackend.alloc(dtype, 100), dw = wasmBackend.alloc(dtype, 100);
+      const sub = [3, 16, 1], ss = [33 * 5, 10, 1], so = 2 * 33 * 5 + 5 + 4;
+      jsBackend.copy(sj, dj, sub, so, ss, 10, [16, 1, 1]);
+      wasmBackend.copy(sw, dw, sub, so, ss, 10, [16, 1, 1]);
+      assertSame(dw.data, dj.data, `slice copy ${dtype}`);
+      release(sj, sw, dj, dw);
+    }
+  });
+});
