@@ -3,8 +3,7 @@
  * MODEL_SPEC_HELP). Inputs arrive flat, [N, inputSize]; the model unflattens them to NCHW
  * [N, ...imageShape] itself, so datasets and loaders stay unchanged.
  */
-import { ELU, GELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh } from '../nn/activations.js';
-import { Sequential } from '../nn/container.js';
+import { ACTIVATION_NAMES, activationModule, Sequential } from '../nn/container.js';
 import { Conv2d } from '../nn/conv.js';
 import { Dropout, Dropout2d, Flatten, Linear, Unflatten } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
@@ -41,15 +40,6 @@ export interface ModelSpecInfo {
   dropout: number;
 }
 
-const ACTIVATION_MODULES: Record<string, () => Module> = {
-  relu: () => new ReLU(),
-  leakyRelu: () => new LeakyReLU(),
-  elu: () => new ELU(),
-  gelu: () => new GELU(),
-  tanh: () => new Tanh(),
-  sigmoid: () => new Sigmoid(),
-  softplus: () => new Softplus(),
-};
 
 const LAYER_TOKEN = /^(conv|pool|maxpool|avgpool|gap|bn|res|drop|flatten|dense)(:|$)/;
 
@@ -74,8 +64,8 @@ export function buildModelFromSpec(spec: string, info: ModelSpecInfo): Module | 
   const text = spec === 'cnn' ? CNN_PRESET : spec;
   const tokens = text.split(',').map((t) => t.trim());
   if (!LAYER_TOKEN.test(tokens[0]!)) return null;
-  const makeAct = ACTIVATION_MODULES[info.activation];
-  if (!makeAct) throw new UsageError(`--activation must be one of ${Object.keys(ACTIVATION_MODULES).join(', ')}, got ${JSON.stringify(info.activation)}`);
+  if (!activationModule(info.activation)) throw new UsageError(`--activation must be one of ${ACTIVATION_NAMES.join(', ')}, got ${JSON.stringify(info.activation)}`);
+  const makeAct = (): Module => activationModule(info.activation)!;
   const net = new Sequential();
   let shape: Shape = { kind: 'vector', f: info.inputSize };
   /** The activation (and dropout) owed by the last conv/dense/res, appended after an optional bn. */

@@ -57,6 +57,13 @@ const ACTIVATIONS: { [K in ActivationName]: () => Module } = {
   identity: () => new Identity(),
 };
 
+/** A new activation module by name ('relu', 'gelu', ...); undefined for an unknown name. */
+export function activationModule(name: string): Module | undefined {
+  return Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name as ActivationName]() : undefined;
+}
+
+export const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as ActivationName[];
+
 export interface MlpOptions {
   /** The nonlinearity between layers: a name, or a function making a fresh module (default 'relu'). */
   activation?: ActivationName | (() => Module);
