@@ -7,6 +7,8 @@ export interface Result {
   backend: string;
   threads: number;
   gflops?: number;
+  examples_per_second?: number;
+  /** The old name of examples_per_second, still written by bench/cnn.ts; readers accept both. */
   examples_per_s?: number;
   ratio_vs_js?: number;
   iters: number;
@@ -30,6 +32,37 @@ export function timeIt(fn: () => void, budget: number, warmup = 1, minIters = 1)
     let n = 0;
     do {
       fn();
+      n++;
+    } while ((performance.now() - w0) / 1000 < budget / 10);
+    best = Math.min(best, (performance.now() - w0) / 1000 / n);
+    iters += n;
+    seconds = (performance.now() - t0) / 1000;
+  }
+  return { perIter: best, iters, seconds };
+}
+
+/** A result's rate: GFLOP/s for GEMM rows, examples per second for training rows. */
+export function rateOf(r: Result): number {
+  const rate = r.gflops ?? r.examples_per_second ?? r.examples_per_s;
+  if (rate === undefined) throw new Error(`bench: result ${r.name} (${r.backend}) has neither gflops nor examples_per_second`);
+  return rate;
+}
+
+/**
+ * timeIt for work that completes asynchronously (jax-js's blockUntilReady): the same best-window
+ * rule, awaiting each call before the next.
+ */
+export async function timeItAsync(fn: () => Promise<unknown> | unknown, budget: number, warmup = 1, minIters = 1): Promise<{ perIter: number; iters: number; seconds: number }> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const t0 = performance.now();
+  let iters = 0;
+  let seconds = 0;
+  let best = Infinity;
+  while (iters < minIters || seconds < budget) {
+    const w0 = performance.now();
+    let n = 0;
+    do {
+      await fn();
       n++;
     } while ((performance.now() - w0) / 1000 < budget / 10);
     best = Math.min(best, (performance.now() - w0) / 1000 / n);

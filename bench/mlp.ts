@@ -12,7 +12,10 @@ export interface Mlp {
   velocity: Tensor[];
 }
 
-const SIZES = [784, 512, 256, 10];
+/** The workload every backend and peer library runs: layer sizes, SGD learning rate and momentum. */
+export const SIZES = [784, 512, 256, 10] as const;
+export const LR = 0.05;
+export const MOMENTUM = 0.9;
 
 export function makeMlp(generator: d.Generator): Mlp {
   const params: Tensor[] = [];
@@ -36,7 +39,7 @@ function loss(params: Tensor[], x: Tensor, y: Tensor): Tensor {
   return d.neg(d.mean(d.gather(logp, 1, d.reshape(y, [-1, 1]))));
 }
 
-export function trainStep(net: Mlp, x: Tensor, y: Tensor, lr = 0.01, momentum = 0.9): number {
+export function trainStep(net: Mlp, x: Tensor, y: Tensor, lr = LR, momentum = MOMENTUM): number {
   return d.scope(() => {
     const { value, grads } = d.valueAndGrad(() => loss(net.params, x, y), net.params);
     d.noGrad(() => {
@@ -51,7 +54,7 @@ export function trainStep(net: Mlp, x: Tensor, y: Tensor, lr = 0.01, momentum = 
 }
 
 /** The same step with the update done by the one-pass fused SGD-momentum kernel (in place). */
-export function trainStepFused(net: Mlp, x: Tensor, y: Tensor, lr = 0.01, momentum = 0.9): number {
+export function trainStepFused(net: Mlp, x: Tensor, y: Tensor, lr = LR, momentum = MOMENTUM): number {
   return d.scope(() => {
     const { value, grads } = d.valueAndGrad(() => loss(net.params, x, y), net.params);
     net.params.forEach((p, i) => sgdStep(p.storage, grads.get(p).storage, net.velocity[i]!.storage, { lr, momentum }));

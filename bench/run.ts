@@ -1,27 +1,37 @@
 /**
  * `npm run bench`: GEMM GFLOP/s (n = 128..1024) and MLP 784-512-256-10 training examples/s
  * (batch 32, 128, 512) on the js reference backend and the wasm backend (one thread and all
- * threads). Prints one JSON object per line, then a table; speeds are also given as a ratio to
- * the js backend measured in the same run. Each rate is the best of ~10 timing windows (see
- * measure.ts). `--quick` shortens every budget.
+ * threads), the same workloads on TF.js's wasm backend and jax-js (peers.ts), the CNN, the
+ * per-example gradients, and the time from process start to the first finished training step
+ * (startup.ts). Prints one JSON object per line, then a table; every rate is also given as a
+ * ratio to the js reference backend on the same workload in the same run. Each rate is the best
+ * of ~10 timing windows (see measure.ts). `--quick` shortens every budget.
  */
 import os from 'node:os';
 import * as d from '../src/index.js';
 import { wasmFeatures } from '../src/backend/index.js';
 import { benchCnn } from './cnn.js';
 import { makeMlp, trainStep, trainStepFused } from './mlp.js';
+import { benchPeers } from './peers.js';
 import { benchPerExample } from './per-example.js';
+import { benchStartup } from './startup.js';
 import type { Result } from './measure.js';
-import { timeIt, useBackend } from './measure.js';
+import { rateOf, timeIt, useBackend } from './measure.js';
 
 const quick = process.argv.includes('--quick');
 const allThreads = os.availableParallelism();
 const configs: [string, number][] = [['js', 1], ['wasm', 1]];
 if (allThreads > 1) configs.push(['wasm', allThreads]);
 const results: Result[] = [];
+/** The js reference backend's rate per workload; a variant such as '_fused_sgd' shares its base's. */
+const jsRates = new Map<string, number>();
+const workload = (name: string) => name.replace(/_fused_sgd$/, '');
 
-function emit(r: Result, jsRate: number | undefined): void {
-  const rate = r.gflops ?? r.examples_per_s!;
+/** Records a row; its ratio is to the js row of the same workload, which is always emitted first. */
+function emit(r: Result): void {
+  const rate = rateOf(r);
+  if (r.backend === 'js') jsRates.set(workload(r.name), rate);
+  const jsRate = jsRates.get(workload(r.name));
   if (jsRate !== undefined) r.ratio_vs_js = Number((rate / jsRate).toFixed(2));
   results.push(r);
   console.log(JSON.stringify(r));
@@ -29,15 +39,13 @@ function emit(r: Result, jsRate: number | undefined): void {
 
 // ---------------------------------------------------------------------------------- GEMM --
 for (const n of [128, 256, 512, 1024]) {
-  let jsRate: number | undefined;
   for (const [backend, threads] of configs) {
     useBackend(backend, threads);
     const a = d.keep(d.randn([n, n])), b = d.keep(d.randn([n, n]));
     const budget = quick ? 0.1 : backend === 'js' ? 0.6 : 1;
     const t = timeIt(() => d.scope(() => { d.matmul(a, b); }), budget);
     const gflops = Number(((2 * n ** 3) / t.perIter / 1e9).toFixed(2));
-    if (backend === 'js') jsRate = gflops;
-    emit({ name: `gemm_${n}`, backend, threads, gflops, iters: t.iters, seconds: Number(t.seconds.toFixed(2)) }, jsRate);
+    emit({ name: `gemm_${n}`, backend, threads, gflops, iters: t.iters, seconds: Number(t.seconds.toFixed(2)) });
     a.dispose();
     b.dispose();
   }
@@ -45,7 +53,6 @@ for (const n of [128, 256, 512, 1024]) {
 
 // ------------------------------------------------------------------------------------ MLP --
 for (const batch of [32, 128, 512]) {
-  let jsRate: number | undefined;
   // the last configuration repeats all-threads wasm with the fused SGD-momentum kernel
   for (const [backend, threads, fused] of [...configs, [...configs[configs.length - 1]!, true] as const] as [string, number, boolean?][]) {
     useBackend(backend, threads);
@@ -57,30 +64,39 @@ for (const batch of [32, 128, 512]) {
     const step = fused ? trainStepFused : trainStep;
     const t = timeIt(() => step(net, x, y), budget, 2);
     const eps = Number((batch / t.perIter).toFixed(0));
-    if (backend === 'js') jsRate = eps;
-    emit({ name: `mlp_784_512_256_10_b${batch}${fused ? '_fused_sgd' : ''}`, backend, threads, examples_per_s: eps, iters: t.iters, seconds: Number(t.seconds.toFixed(2)) }, jsRate);
+    emit({ name: `mlp_784_512_256_10_b${batch}${fused ? '_fused_sgd' : ''}`, backend, threads, examples_per_second: eps, iters: t.iters, seconds: Number(t.seconds.toFixed(2)) });
     for (const t2 of [...net.params, ...net.velocity, x, y]) t2.dispose();
   }
 }
 
+// ------------------------------------------- the same GEMM and MLP on TF.js and jax-js --
+for (const r of await benchPeers({ quick })) emit(r);
+
 // ---------------------------------------------------------------------- CNN (issue 6) --
-{
-  let jsRate: number | undefined;
-  for (const r of await benchCnn({ quick })) {
-    if (r.backend === 'js') jsRate = r.examples_per_s;
-    emit({ ...r }, jsRate);
-  }
-}
+for (const r of await benchCnn({ quick })) emit({ ...r });
 
 // ------------------------------------------------- per-example gradients (issue 5) --
 // Reported as time relative to one ordinary backward pass on the same batch, same command.
 for (const r of benchPerExample(quick)) console.log(JSON.stringify({ ...r, backend: d.getBackend().name, threads: d.getBackend().name === 'wasm' ? allThreads : 1 }));
 
+// ------------------------------------------ process start to first training step --
+// Fresh child processes, so it runs last, with this process idle.
+const startup = await benchStartup({ quick });
+for (const r of startup) console.log(JSON.stringify(r));
+
 // ---------------------------------------------------------------------------------- table --
 const f = wasmFeatures();
+const ratio = (x: number | undefined) => (x !== undefined ? x.toFixed(2) + 'x' : '').padStart(7);
 console.log(`\nwasm features: simd=${f.simd} relaxedSimd=${f.relaxedSimd} threads=${f.threads}; cores=${allThreads}; node ${process.version}`);
-console.log(`${'benchmark'.padEnd(34)} ${'backend'.padEnd(8)} ${'threads'.padStart(7)} ${'rate'.padStart(12)} ${'unit'.padEnd(11)} ${'vs js'.padStart(7)}`);
-for (const r of results) {
-  const [rate, unit] = r.gflops !== undefined ? [r.gflops, 'GFLOP/s'] : [r.examples_per_s!, 'examples/s'];
-  console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(8)} ${String(r.threads).padStart(7)} ${String(rate).padStart(12)} ${unit.padEnd(11)} ${(r.ratio_vs_js !== undefined ? r.ratio_vs_js.toFixed(2) + 'x' : '').padStart(7)}`);
+console.log(`${'benchmark'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'rate'.padStart(12)} ${'unit'.padEnd(11)} ${'vs js'.padStart(7)}`);
+// rows of one workload together (Descent's, then the peers'), workloads in the order first run
+const order = [...new Set(results.map((r) => workload(r.name)))];
+const grouped = order.flatMap((w) => results.filter((r) => workload(r.name) === w));
+for (const r of grouped) {
+  const unit = r.gflops !== undefined ? 'GFLOP/s' : 'examples/s';
+  console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)}`);
+}
+console.log(`\n${'process start to first step'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'median ms'.padStart(12)} ${'loaded from'.padEnd(11)} ${'vs js'.padStart(7)}  (target < 300 ms; ${startup[0]?.runs ?? 0} runs for Descent's default backend)`);
+for (const r of startup) {
+  console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.ms).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_js)}`);
 }
