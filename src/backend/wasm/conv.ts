@@ -2,8 +2,10 @@
  * The optional convolution kernels in WebAssembly, float32, with the reference's exact order of
  * operations (backend/js/conv.ts), so results are bit-identical.
  *
- *   col2im_f32(cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW): out = 0, then each
- *     column entry (ch, i, j, b, oh, ow) in order added to pixel (b, ch, oh sh + i dh, ow sw + j dw).
+ *   col2im_f32(cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW, cCount): each column
+ *     entry (ch, i, j, b, oh, ow), ch < cCount, in order added to pixel (b, ch, oh sh + i dh,
+ *     ow sw + j dw) of out [n, c, h, w], which the caller has zeroed. Channels never share a pixel,
+ *     so threads take disjoint channel ranges (cols and out advanced to the first one).
  *     One (ch, i, j, b, oh) row touches outW distinct pixels, so with sw = 1 it adds four at a time.
  *   winargmax_f32(x, out, planes, h, w, kh, kw, sh, sw, dh, dw, outH, outW): per window the in-plane
  *     index of the largest element, the first on ties, the first NaN if any (int32 out). Without
@@ -12,13 +14,12 @@
 import type { ModuleBuilder } from './asm.js';
 
 export function emitConv(mod: ModuleBuilder): void {
-  mod.func('col2im_f32', Array(14).fill('i32'), [], (f, cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW) => {
+  mod.func('col2im_f32', Array(15).fill('i32'), [], (f, cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW, cCount) => {
     const ch = f.local('i32'), i = f.local('i32'), j = f.local('i32'), b = f.local('i32'), oh = f.local('i32'), ow = f.local('i32');
     const row = f.local('i32'), q = f.local('i32'), k = f.local('i32'), vecEnd = f.local('i32');
-    f.get(out).i32(0).get(n).get(c).i32_mul().get(h).i32_mul().get(w).i32_mul().i32(4).i32_mul().memory_fill();
     f.get(cols).set(k);
     f.get(outW).i32(-4).i32_and().set(vecEnd);
-    f.for_(ch, () => f.i32(0), () => f.get(c), 1, () => {
+    f.for_(ch, () => f.i32(0), () => f.get(cCount), 1, () => {
       f.for_(i, () => f.i32(0), () => f.get(kh), 1, () => {
         f.for_(j, () => f.i32(0), () => f.get(kw), 1, () => {
           f.for_(b, () => f.i32(0), () => f.get(n), 1, () => {

@@ -5,7 +5,10 @@
  * gather/scatterAdd/indexSelect/indexAdd; col2im and max pooling's window argmax. Everything else
  * (float64 and int32 arithmetic, pow, log/log1p/erf/sin/cos, where, cast, arg-reductions, float64
  * scatter/index additions, layouts the kernels do not take) runs the reference backend's loops
- * directly on the Wasm memory views: same results, no copies.
+ * directly on the Wasm memory views: same results, no copies. Large calls of the memory-bound
+ * kernels (elementwise, row sums, copies, gathers, col2im, window argmax, zero fill) are cut into
+ * ranges that the thread pool runs at once (parallel.ts); each range writes its own part of the
+ * output with the same operations, so the bits do not depend on the number of threads.
  */
 import { bytesPerElement } from '../../core/dtype.js';
 import { contiguousStrides, shapeSize } from '../../core/shape.js';
@@ -17,6 +20,8 @@ import { SIMD_BINARY, SIMD_UNARY } from './elementwise.js';
 import type { SimdBinary } from './elementwise.js';
 import { MR, NR } from './gemm.js';
 import { forEachBlock, toBlocks } from './layout.js';
+import type { Blocks } from './layout.js';
+import { PARALLEL_MIN_ELEMENTS, parallelCalls, parallelFor } from './parallel.js';
 import { WasmStorage } from './memory.js';
 import { runtime } from './runtime.js';
 import { SIMD_TRANSCENDENTAL } from './transcendental.js';
@@ -58,6 +63,7 @@ function allF32(...ss: Storage[]): boolean {
 function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: number, b: number, rsB: number, csB: number, c: number): void {
   const rt = runtime();
   const threads = Math.min(rt.threads, rt.pool.capacity());
+  if (k >= SPLIT_K_MIN_K && m * n <= SPLIT_K_MAX_MN) return gemmSplitK(m, n, k, a, rsA, csA, b, rsB, csB, c, threads);
   const blocks = Math.min(2 * threads, Math.floor((m * n * k) / PARALLEL_MIN_MACS));
   if (threads <= 1 || blocks < 2) {
     rt.kernel('gemm_f32')(m, n, k, a, rsA * 4, csA * 4, b, rsB * 4, csB * 4, c, n * 4, rt.workArea(0));
@@ -81,6 +87,75 @@ function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: numb
   rt.pool.runAll(tasks, threads);
 }
 
+/**
+ * Strided copy of 32-bit elements (byte pointers, element strides): the layout reduced to blocks of
+ * up to four dimensions, each one copy4d_32 call; a single block is split across threads along its
+ * first dimension longer than 1, several blocks run as separate tasks.
+ */
+function copy32(ps: number, pd: number, shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[], apart: boolean): void {
+  const bl = toBlocks(shape, [srcStrides, dstStrides]);
+  const r = bl.outer.length, cut = Math.max(0, r - 2);
+  // the last two outer dimensions (padded with size-1 ones) go to the kernel; the rest loop here
+  const dims = bl.outer.slice(cut), ss = bl.outerStrides[0]!.slice(cut), ds = bl.outerStrides[1]!.slice(cut);
+  while (dims.length < 2) { dims.push(1); ss.push(0); ds.push(0); }
+  const js: Blocks = { ...bl, outer: bl.outer.slice(0, cut), outerStrides: bl.outerStrides.map((s) => s.slice(0, cut)) };
+  const [sr, dr] = bl.rowStride as [number, number];
+  const [sc, dc] = bl.colStride as [number, number];
+  // the four kernel dimensions with their byte strides: [size, src stride, dst stride]
+  const k4: [number, number, number][] = [[dims[0]!, ss[0]! * 4, ds[0]! * 4], [dims[1]!, ss[1]! * 4, ds[1]! * 4], [bl.rows, sr * 4, dr * 4], [bl.cols, sc * 4, dc * 4]];
+  const argsAt = (s: number, d: number, k: [number, number, number][]): number[] =>
+    [s, d, k[0]![0], k[1]![0], k[2]![0], k[3]![0], k[0]![1], k[1]![1], k[2]![1], k[3]![1], k[0]![2], k[1]![2], k[2]![2], k[3]![2], apart ? 1 : 0];
+  const total = shapeSize(shape);
+  if (js.outer.length === 0) {
+    // one block: split its first dimension longer than 1 (rows at the latest: cols is split never)
+    const axis = k4.findIndex(([n], i) => n > 1 || i === 2);
+    const [, sStep, dStep] = k4[axis]!;
+    parallelFor('copy4d_32', k4[axis]![0], total, (s, len) => {
+      const k = k4.map((e, i) => (i === axis ? [len, e[1], e[2]] : e) as [number, number, number]);
+      return argsAt(ps + s * sStep, pd + s * dStep, k);
+    });
+    return;
+  }
+  const calls: number[][] = [];
+  forEachBlock(js, ([so, doff]) => { calls.push(argsAt(ps + so! * 4, pd + doff! * 4, k4)); });
+  if (total >= PARALLEL_MIN_ELEMENTS && calls.length <= 1024) {
+    parallelCalls('copy4d_32', calls);
+  } else {
+    const k = runtime().kernel('copy4d_32');
+    for (const a of calls) k(...a);
+  }
+}
+
+/** A product with a small output and a long shared dimension (a weight gradient summed over many pixels). */
+const SPLIT_K_MIN_K = 8192, SPLIT_K_MAX_MN = 4096, SPLIT_K_SLICES = 4;
+
+/**
+ * C = sum over s of A[:, K_s] B[K_s, :] for SPLIT_K_SLICES fixed slices K_s of the shared dimension,
+ * each a GEMM of its own, then the partial products added in slice order. Cutting rows or columns
+ * of such a product would give each thread a sliver of C and make every one pack all of the long
+ * operand; slices share that work out. The slices and the order of the sums do not depend on the
+ * number of threads, so neither do the results.
+ */
+function gemmSplitK(m: number, n: number, k: number, a: number, rsA: number, csA: number, b: number, rsB: number, csB: number, c: number, threads: number): void {
+  const rt = runtime();
+  const len = Math.ceil(k / SPLIT_K_SLICES), mn = m * n;
+  const partial = rt.heap.malloc((SPLIT_K_SLICES - 1) * mn * 4);
+  try {
+    const fn = rt.fnIndex('gemm_f32');
+    const tasks: Task[] = [];
+    for (let s = 0, p0 = 0; p0 < k; s++, p0 += len) {
+      const dst = s === 0 ? c : partial + (s - 1) * mn * 4;
+      tasks.push({ fn, args: [m, n, Math.min(len, k - p0), a + p0 * csA * 4, rsA * 4, csA * 4, b + p0 * rsB * 4, rsB * 4, csB * 4, dst, n * 4, SCRATCH] });
+    }
+    if (threads > 1) rt.pool.runAll(tasks, threads);
+    else for (const t of tasks) rt.kernel('gemm_f32')(...t.args.map((v) => (v === SCRATCH ? rt.workArea(0) : v)));
+    const add = rt.kernel('bin_add_vv');
+    for (let s = 1; s < tasks.length; s++) add(c, 0, partial + (s - 1) * mn * 4, 0, c, 1, mn);
+  } finally {
+    rt.heap.freeBlock(partial, (SPLIT_K_SLICES - 1) * mn * 4);
+  }
+}
+
 export const wasmBackend: Backend = {
   name: 'wasm',
 
@@ -91,7 +166,8 @@ export const wasmBackend: Backend = {
   fill(out, value) {
     if (isWasm(out) && value === 0 && !Object.is(value, -0)) {
       // all-zero bits: memory.fill
-      runtime().heap.zero(out.writePtr(), out.size * bytesPerElement(out.dtype));
+      const p = out.writePtr(), bytes = out.size * bytesPerElement(out.dtype);
+      parallelFor('zero', bytes >> 4, bytes >> 2, (s, len) => [p + s * 16, s * 16 + len * 16 >= (bytes & ~15) ? bytes - s * 16 : len * 16]);
       return;
     }
     willWrite(out);
@@ -105,7 +181,8 @@ export const wasmBackend: Backend = {
 
   unary(op, x, out) {
     if (simdUnary.has(op) && allF32(x, out)) {
-      runtime().kernel(`un_${op}`)(rd(x), wr(out), out.size);
+      const px = rd(x), po = wr(out);
+      parallelFor(`un_${op}`, out.size, out.size, (s, len) => [px + s * 4, po + s * 4, len], 16);
       return;
     }
     willWrite(out);
@@ -119,10 +196,24 @@ export const wasmBackend: Backend = {
       const ac = bl.colStride[1]!, bc = bl.colStride[2]!;
       const pat = ac === 1 && bc === 1 ? 'vv' : ac === 1 && bc === 0 ? 'vs' : ac === 0 && bc === 1 ? 'sv' : bl.cols === 1 ? 'vv' : null;
       if (pat !== null) {
-        const k = runtime().kernel(`bin_${op as SimdBinary}_${pat}`);
+        const name = `bin_${op as SimdBinary}_${pat}`;
         const pa = rd(a), pb = rd(b), po = wr(out);
         const aRow = bl.rowStride[1]! * 4, bRow = bl.rowStride[2]! * 4;
-        forEachBlock(bl, ([oo, ao, bo]) => k(pa + ao! * 4, aRow, pb + bo! * 4, bRow, po + oo! * 4, bl.rows, bl.cols));
+        const { rows, cols } = bl;
+        if (bl.outer.length === 0 && rows === 1) {
+          // one long row: ranges of it (an 's' operand is one repeated element and stays put)
+          parallelFor(name, cols, cols, (s, len) => [pa + s * ac * 4, aRow, pb + s * bc * 4, bRow, po + s * 4, 1, len], 16);
+        } else if (bl.outer.length === 0) {
+          parallelFor(name, rows, rows * cols, (s, len) => [pa + s * aRow, aRow, pb + s * bRow, bRow, po + s * cols * 4, len, cols]);
+        } else {
+          const calls: number[][] = [];
+          forEachBlock(bl, ([oo, ao, bo]) => { calls.push([pa + ao! * 4, aRow, pb + bo! * 4, bRow, po + oo! * 4, rows, cols]); });
+          if (shapeSize(shape) >= PARALLEL_MIN_ELEMENTS && calls.length <= 1024) parallelCalls(name, calls);
+          else {
+            const k = runtime().kernel(name);
+            for (const c of calls) k(...c);
+          }
+        }
         return;
       }
     }
@@ -145,7 +236,7 @@ export const wasmBackend: Backend = {
       const rt = runtime();
       const px = rd(x), po = wr(out);
       if (inner === 1) {
-        rt.kernel(`red_rows_${op}`)(px, po, outer, r);
+        parallelFor(`red_rows_${op}`, outer, outer * r, (s, len) => [px + s * r * 4, po + s * 4, len, r]);
       } else {
         const k = rt.kernel(`red_cols_${op}`);
         const acc = rt.heap.malloc(inner * 8);
@@ -191,8 +282,9 @@ export const wasmBackend: Backend = {
       return jsBackend.copy(src, dst, shape, srcOffset, srcStrides, dstOffset, dstStrides);
     }
     const eb = bytesPerElement(src.dtype);
+    if (eb === 4) return copy32(src.readPtr() + srcOffset * 4, dst.readPtr() + dstOffset * 4, shape, srcStrides, dstStrides, src !== dst);
     const bl = toBlocks(shape, [srcStrides, dstStrides]);
-    const k = runtime().kernel(eb === 4 ? 'copy2d_32' : 'copy2d_64');
+    const k = runtime().kernel('copy2d_64');
     // the destination may be written only in part (pad, concat): it reads as zeros elsewhere
     const ps = src.readPtr() + srcOffset * eb, pd = dst.readPtr() + dstOffset * eb;
     const [sr, dr] = bl.rowStride as [number, number];
@@ -202,7 +294,8 @@ export const wasmBackend: Backend = {
 
   gather(x, idx, out, l) {
     if (isWasm(x) && isWasm(idx) && isWasm(out) && x.dtype !== 'float64' && idx.dtype === 'int32') {
-      runtime().kernel('gather_32')(rd(x), rd(idx), wr(out), l.outer, l.n, l.inner, l.m);
+      const px = rd(x), pi = rd(idx), po = wr(out), per = l.m * l.inner;
+      parallelFor('gather_32', l.outer, l.outer * per, (s, len) => [px + s * l.n * l.inner * 4, pi + s * per * 4, po + s * per * 4, len, l.n, l.inner, l.m]);
       return;
     }
     willWrite(out);
@@ -210,7 +303,9 @@ export const wasmBackend: Backend = {
   },
   scatterAdd(src, idx, out, l) {
     if (allF32(src, out) && isWasm(idx) && idx.dtype === 'int32') {
-      runtime().kernel('scatteradd_f32')(rd(src), rd(idx), rd(out), l.outer, l.n, l.inner, l.m);
+      // different outer slices add into different slices of out: they may run at once
+      const ps = rd(src), pi = rd(idx), po = rd(out), per = l.m * l.inner;
+      parallelFor('scatteradd_f32', l.outer, l.outer * per, (s, len) => [ps + s * per * 4, pi + s * per * 4, po + s * l.n * l.inner * 4, len, l.n, l.inner, l.m]);
       return;
     }
     jsBackend.scatterAdd(src, idx, out, l);
@@ -236,7 +331,10 @@ export const wasmBackend: Backend = {
       willWrite(out);
       return col2imReference(cols, out, l);
     }
-    runtime().kernel('col2im_f32')(rd(cols), wr(out), l.n, l.c, l.h, l.w, l.kh, l.kw, l.strideH, l.strideW, l.dilationH, l.dilationW, l.outH, l.outW);
+    const rt = runtime();
+    const pc = rd(cols), po = wr(out), plane = l.h * l.w, colsPerChannel = l.kh * l.kw * l.n * l.outH * l.outW;
+    rt.heap.zero(po, l.n * l.c * plane * 4);
+    parallelFor('col2im_f32', l.c, l.c * colsPerChannel, (s, len) => [pc + s * colsPerChannel * 4, po + s * plane * 4, l.n, l.c, l.h, l.w, l.kh, l.kw, l.strideH, l.strideW, l.dilationH, l.dilationW, l.outH, l.outW, len]);
   },
 
   windowArgmax(x, out, l: WindowLayout) {
@@ -244,6 +342,7 @@ export const wasmBackend: Backend = {
       willWrite(out);
       return windowArgmaxReference(x, out, l);
     }
-    runtime().kernel('winargmax_f32')(rd(x), wr(out), l.n * l.c, l.h, l.w, l.kh, l.kw, l.strideH, l.strideW, l.dilationH, l.dilationW, l.outH, l.outW);
+    const px = rd(x), po = wr(out), planes = l.n * l.c, inPlane = l.h * l.w, outPlane = l.outH * l.outW;
+    parallelFor('winargmax_f32', planes, planes * inPlane, (s, len) => [px + s * inPlane * 4, po + s * outPlane * 4, len, l.h, l.w, l.kh, l.kw, l.strideH, l.strideW, l.dilationH, l.dilationW, l.outH, l.outW]);
   },
 };

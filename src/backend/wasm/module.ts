@@ -10,7 +10,7 @@ import { emitConv } from './conv.js';
 import { emitFused } from './fused-emit.js';
 import { emitGemm } from './gemm.js';
 import { emitGatherScatter, emitIndexKernels } from './indexing.js';
-import { emitCopy2d, emitReduceCols, emitReduceRows } from './reduce.js';
+import { emitCopy2d, emitCopy4d, emitReduceCols, emitReduceRows } from './reduce.js';
 import { emitTranscendental, SIMD_TRANSCENDENTAL } from './transcendental.js';
 
 export interface WasmFeatures {
@@ -70,6 +70,7 @@ export function buildModule(memory: { initial: number; maximum: number; shared: 
   emitConv(m);
   emitCopy2d(m, 4);
   emitCopy2d(m, 8);
+  emitCopy4d(m);
   emitGatherScatter(m);
   emitIndexKernels(m);
   const bytes = m.bytes();

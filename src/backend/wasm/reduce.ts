@@ -149,3 +149,51 @@ export function emitCopy2d(mod: ModuleBuilder, bytes: 4 | 8): Func {
     });
   });
 }
+
+/**
+ * copy4d_32(src, dst, n0, n1, rows, cols, s0, s1, sRow, sCol, d0, d1, dRow, dCol, apart): element
+ * (a, b, r, j) of a [n0, n1, rows, cols] block of 32-bit values moves from src + a s0 + b s1 +
+ * r sRow + j sCol to dst + a d0 + b d1 + r dRow + j dCol (strides in bytes). Four dimensions per
+ * call, so an im2col (six dimensions) costs a few calls from JS rather than one per short row;
+ * rows with unit strides on both sides move four elements at a time. When `apart` (source and
+ * destination do not overlap) a row's last cols mod 4 elements move as the vector of its last four,
+ * rewriting a few with the same values: an 11-wide im2col row is three vector moves, not 2 + 3.
+ */
+export function emitCopy4d(mod: ModuleBuilder): Func {
+  return mod.func('copy4d_32', Array(15).fill('i32'), [], (f, src, dst, n0, n1, rows, cols, s0, s1, sRow, sCol, d0, d1, dRow, dCol, apart) => {
+    const a = f.local('i32'), b = f.local('i32'), r = f.local('i32'), j = f.local('i32');
+    const s = f.local('i32'), d = f.local('i32'), unit = f.local('i32'), vecEnd = f.local('i32'), tail = f.local('i32');
+    f.get(sCol).i32(4).i32_eq().get(dCol).i32(4).i32_eq().i32_and().set(unit);
+    f.get(cols).i32(-4).i32_and().set(vecEnd);
+    // the overlapping last vector: unit steps, at least four elements, a ragged end, no aliasing
+    f.get(unit).get(apart).i32_and().get(cols).i32(4).i32_ge_s().i32_and().get(cols).i32(3).i32_and().i32(0).i32_ne().i32_and().set(tail);
+    f.for_(a, () => f.i32(0), () => f.get(n0), 1, () => {
+      f.for_(b, () => f.i32(0), () => f.get(n1), 1, () => {
+        f.for_(r, () => f.i32(0), () => f.get(rows), 1, () => {
+          f.get(src).get(a).get(s0).i32_mul().i32_add().get(b).get(s1).i32_mul().i32_add().get(r).get(sRow).i32_mul().i32_add().set(s);
+          f.get(dst).get(a).get(d0).i32_mul().i32_add().get(b).get(d1).i32_mul().i32_add().get(r).get(dRow).i32_mul().i32_add().set(d);
+          f.i32(0).set(j);
+          f.get(unit).if_(() => {
+            f.for_(j, () => f.i32(0), () => f.get(vecEnd), 4, () => {
+              f.get(d).get(s).v128_load().v128_store();
+              f.get(s).i32(16).i32_add().set(s);
+              f.get(d).i32(16).i32_add().set(d);
+            });
+            f.get(tail).if_(() => {
+              // s, d point just past the whole vectors; the last four elements end cols - vecEnd further
+              f.get(d).get(cols).get(vecEnd).i32_sub().i32(4).i32_mul().i32(16).i32_sub().i32_add();
+              f.get(s).get(cols).get(vecEnd).i32_sub().i32(4).i32_mul().i32(16).i32_sub().i32_add();
+              f.v128_load().v128_store();
+              f.get(cols).set(j);
+            });
+          });
+          f.for_(j, () => f.get(j), () => f.get(cols), 1, () => {
+            f.get(d).get(s).i32_load().i32_store();
+            f.get(s).get(sCol).i32_add().set(s);
+            f.get(d).get(dCol).i32_add().set(d);
+          });
+        });
+      });
+    });
+  });
+}

@@ -1,6 +1,6 @@
 /**
  * A pool of worker threads that run exported kernels of the same Wasm module on the same shared
- * memory. A parallel call is a list of tasks (kernel + up to 12 i32 arguments) written to a
+ * memory. A parallel call is a list of tasks (kernel + up to 15 i32 arguments) written to a
  * control block in that memory; the calling thread and the workers it wakes claim tasks one at a
  * time until none is left, so a thread that the OS deschedules (other processes on the machine)
  * delays only the task it holds, not a fixed share of the work.
@@ -10,7 +10,7 @@
  *               finishing an old round can never take a task of the next one
  *   [1] done    tasks finished this round (the caller waits until it equals count)
  *   [2] failed  set when a kernel threw on a worker
- *   [16 * (1 + t) ...]       task t: kernel index, then its 12 arguments   (t < MAX_TASKS)
+ *   [16 * (1 + t) ...]       task t: kernel index, then its 15 arguments   (t < MAX_TASKS)
  *   [16 * (1 + MAX_TASKS + w)]  worker w's wake-up word: bumped (and notified) to start it
  * Workers are unref'd, so an idle pool never keeps the process alive. Only Node's worker_threads
  * are used; elsewhere the pool has no workers and the calling thread runs every task.
@@ -19,7 +19,7 @@ import type { WasmHeap } from './memory.js';
 
 export const MAX_TASKS = 4095;
 const MAX_WORKERS = 64;
-const MAX_ARGS = 12;
+const MAX_ARGS = 15;
 const REC = 16; // words per record
 /** Polls of a control word before a thread sleeps in Atomics.wait (tens of microseconds). */
 const SPIN = 20000;
@@ -39,7 +39,7 @@ function serve(I: Int32Array, base: number, run: (fn: number, args: number[]) =>
     if (Atomics.compareExchange(I, base, c, c + 1) !== c) continue;
     const rec = base + 16 * (1 + next);
     try {
-      run(I[rec]!, Array.from(I.subarray(rec + 1, rec + 13)));
+      run(I[rec]!, Array.from(I.subarray(rec + 1, rec + 16)));
     } catch (e) {
       onFail(e);
     }
