@@ -49,7 +49,7 @@ export interface CnnResult {
   backend: string;
   threads: number;
   batch: number;
-  examples_per_s: number;
+  examples_per_second: number;
   gflops_effective: number;
   iters: number;
   seconds: number;
@@ -98,7 +98,7 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
         seconds = (performance.now() - t0) / 1000;
       }
       const eps = (BATCH * iters) / seconds;
-      results.push({ name: 'cnn-train', backend, threads: backend === 'wasm' ? threads : 1, batch: BATCH, examples_per_s: Math.round(eps), gflops_effective: Number(((eps * flops) / 1e9).toFixed(2)), iters, seconds: Number(seconds.toFixed(2)) });
+      results.push({ name: 'cnn-train', backend, threads: backend === 'wasm' ? threads : 1, batch: BATCH, examples_per_second: Math.round(eps), gflops_effective: Number(((eps * flops) / 1e9).toFixed(2)), iters, seconds: Number(seconds.toFixed(2)) });
       x.dispose();
       y.dispose();
       await new Promise((r) => setImmediate(r));
@@ -115,5 +115,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   for (const r of results) console.log(JSON.stringify(r));
   console.log(`\nbenchmark CNN, batch ${BATCH}, ${(cnnFlopsPerExample() / 1e6).toFixed(1)} MFLOP per example (forward + backward); cores=${os.availableParallelism()}; node ${process.version}`);
   console.log(`${'backend'.padEnd(8)} ${'threads'.padStart(7)} ${'examples/s'.padStart(11)} ${'GFLOP/s'.padStart(8)}`);
-  for (const r of results) console.log(`${r.backend.padEnd(8)} ${String(r.threads).padStart(7)} ${String(r.examples_per_s).padStart(11)} ${String(r.gflops_effective).padStart(8)}`);
+  for (const r of results) console.log(`${r.backend.padEnd(8)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(11)} ${String(r.gflops_effective).padStart(8)}`);
 }

@@ -8,8 +8,6 @@ export interface Result {
   threads: number;
   gflops?: number;
   examples_per_second?: number;
-  /** The old name of examples_per_second, still written by bench/cnn.ts; readers accept both. */
-  examples_per_s?: number;
   ratio_vs_js?: number;
   iters: number;
   seconds: number;
@@ -43,7 +41,7 @@ export function timeIt(fn: () => void, budget: number, warmup = 1, minIters = 1)
 
 /** A result's rate: GFLOP/s for GEMM rows, examples per second for training rows. */
 export function rateOf(r: Result): number {
-  const rate = r.gflops ?? r.examples_per_second ?? r.examples_per_s;
+  const rate = r.gflops ?? r.examples_per_second;
   if (rate === undefined) throw new Error(`bench: result ${r.name} (${r.backend}) has neither gflops nor examples_per_second`);
   return rate;
 }
