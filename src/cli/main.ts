@@ -69,7 +69,7 @@ function buildProgram(out: { code: number }): Command {
     .option('--resume <checkpoint-dir>', 'continue a run from its checkpoint folder')
     .option('--log-every <n>', 'write a step line to metrics.jsonl every n updates', '10')
     .option('--json', 'print the final metrics as one JSON object on the last line of stdout')
-    .option('--no-progress', 'no progress bar')
+    .option('--no-progress', 'no progress bar (a line per epoch is still printed)')
     .option('--dashboard [port]', 'serve a live dashboard on 127.0.0.1 while training (port 0 or none: any free port)')
     .addHelpText('after', TRAIN_EXAMPLES)
     .action(async (opts, cmd: Command) => {

@@ -6,8 +6,9 @@ function pct(v: number | undefined): string {
   return v === undefined ? '-' : `${(v * 100).toFixed(1)}%`;
 }
 
-export function progressCallback(stream: NodeJS.WriteStream = process.stderr): Callback {
-  const tty = !!stream.isTTY;
+/** With bar: false (or when the stream is not a terminal) only the line per epoch is written. */
+export function progressCallback(stream: NodeJS.WriteStream = process.stderr, options: { bar?: boolean } = {}): Callback {
+  const tty = !!stream.isTTY && options.bar !== false;
   let bar: cliProgress.SingleBar | undefined;
   let epochs = 0, started = 0, seen = 0, lossSum = 0, correct = 0, classified = true;
   return {

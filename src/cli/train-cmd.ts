@@ -166,7 +166,7 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
     earlyStopping: cfg.earlyStopping ? { patience: cfg.earlyStopping, monitor: 'val_loss' } : undefined,
     stepHooks: cfg.gradStats ? [gradientStatsHook({ every: cfg.gradStats })] : undefined,
     computeGrads: cfg.dpClip !== undefined ? dpSgdGradients({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, generator: new Generator(cfg.seed + 7) }) : undefined,
-    callbacks: opts.progress === false ? [] : [progressCallback()],
+    callbacks: [progressCallback(process.stderr, { bar: opts.progress !== false })],
     outDir: cfg.out, logEvery: cfg.logEvery, resumeFrom: resume,
     checkpointExtra: { config: cfg, model: { spec: cfg.model, inputSize: data.inputSize, numClasses: data.numClasses, activation: cfg.activation, dropout: cfg.dropout, imageShape: data.imageShape }, data: { name: data.name, classes: data.classes } },
   });
