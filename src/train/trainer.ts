@@ -109,29 +109,35 @@ export async function fit(o: FitOptions): Promise<FitResult> {
 
     const update = (): void => {
       if (!acc || stop) return;
-      const sumGrads: Map<Tensor, Tensor> = acc;
-      // sum_i n_i * grad(mean loss_i) / sum_i n_i = grad of the mean loss over all examples
-      let grads = new Map([...sumGrads].map(([p, g]) => [p, div(g, accN)] as [Tensor, Tensor]));
-      for (const g of sumGrads.values()) g.dispose();
+      const held: Map<Tensor, Tensor> = acc;
+      const groupSize = accCount;
       acc = null;
-      accN = accCount = 0;
-      const normSq = finiteNormSq(grads);
-      if (!Number.isFinite(normSq)) {
-        diverged = divergence('gradient', normSq);
-        return;
+      try {
+        // One micro-batch: its mean-loss gradient as it is. Several: the held sum of n_i * grad_i
+        // over sum_i n_i, which is the gradient of the mean loss over all their examples.
+        let grads = groupSize === 1 ? held : new Map([...held].map(([p, g]) => [p, div(g, accN)] as [Tensor, Tensor]));
+        accN = accCount = 0;
+        const normSq = finiteNormSq(grads);
+        if (!Number.isFinite(normSq)) {
+          diverged = divergence('gradient', normSq);
+          return;
+        }
+        if (o.transformGrads) grads = o.transformGrads(grads);
+        // Keep the weights from before the update. Optimizers that replace a parameter's storage
+        // (assign) leave the old storage to a detached view for free; one that writes in place is
+        // detected and copied from then on.
+        const before = params.map((p) => keep(inPlace ? noGrad(() => add(p, 0)) : detach(p)));
+        optimizer.step(grads);
+        if (!inPlace && params.some((p, i) => p.storage === before[i]!.storage)) inPlace = true;
+        if (previous) for (const t of previous) t.dispose();
+        previous = before;
+        step++;
+        if (o.scheduler && o.schedulerInterval === 'step') o.scheduler.step();
+        gradNorm = Math.sqrt(normSq);
+      } finally {
+        // the held tensors were kept out of the step's scope, so they are freed here
+        for (const g of held.values()) g.dispose();
       }
-      if (o.transformGrads) grads = o.transformGrads(grads);
-      // Keep the weights from before the update. Optimizers that replace a parameter's storage
-      // (assign) leave the old storage to a detached view for free; one that writes in place is
-      // detected and copied from then on.
-      const before = params.map((p) => keep(inPlace ? noGrad(() => add(p, 0)) : detach(p)));
-      optimizer.step(grads);
-      if (!inPlace && params.some((p, i) => p.storage === before[i]!.storage)) inPlace = true;
-      if (previous) for (const t of previous) t.dispose();
-      previous = before;
-      step++;
-      if (o.scheduler && o.schedulerInterval === 'step') o.scheduler.step();
-      gradNorm = Math.sqrt(normSq);
     };
     let gradNorm: number | undefined;
 
@@ -187,8 +193,14 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         if (!g) throw new Error(`fit: the gradient store has no entry for a parameter of shape [${p.shape}]`);
         return g;
       };
-      acc = new Map(params.map((p) => [p, keep(prev ? add(prev.get(p)!, mul(gradOf(p), n)) : mul(gradOf(p), n))]));
-      if (prev) for (const g of prev.values()) g.dispose();
+      // The first micro-batch of a group is held as it is (no extra pass when there is no
+      // accumulation); from the second on, the group holds sum_i n_i * grad_i.
+      if (!prev) acc = new Map(params.map((p) => [p, keep(gradOf(p))]));
+      else {
+        const prevScale = accCount === 1 ? accN : 1;
+        acc = new Map(params.map((p) => [p, keep(add(prevScale === 1 ? prev.get(p)! : mul(prev.get(p)!, prevScale), mul(gradOf(p), n)))]));
+        for (const g of prev.values()) g.dispose();
+      }
       accN += n;
       accCount++;
       gradNorm = undefined;
