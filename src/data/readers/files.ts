@@ -1,5 +1,6 @@
 /** File helpers shared by the readers: whole-file reads with gzip detection, atomic writes. */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 /** True when the bytes start with the gzip magic number 1f 8b. */
@@ -25,13 +26,19 @@ export function readMaybeGzip(who: string, path: string): { bytes: Buffer; gzipp
 
 let tmpCounter = 0;
 
-/** Write bytes to `path` atomically: a temporary file beside it, flushed, then renamed over it. */
-export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): void {
+/**
+ * Write to `path` atomically: a temporary file beside it (its folder is created if needed),
+ * flushed, then renamed over it, so readers see the old content or the new, never half of it.
+ */
+export function writeFileAtomic(path: string, chunks: Uint8Array | string | readonly (Uint8Array | string)[]): void {
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
+  const list = typeof chunks === 'string' || chunks instanceof Uint8Array ? [chunks] : chunks;
   let fd: number | null = null;
   try {
     fd = openSync(tmp, 'w');
-    for (const c of chunks) {
+    for (const chunk of list) {
+      const c = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
       let at = 0;
       while (at < c.length) at += writeSync(fd, c, at, c.length - at);
     }
