@@ -7,10 +7,14 @@
  *       for each MC-tall row block of A:                pack A[mc x kc] into MR-tall strips
  *         for each NR strip, for each MR strip:         C[MR x NR] (+)= A_strip B_strip (micro-kernel)
  *
- * The micro-kernel keeps the MR x NR tile of C in MR*NR/4 v128 registers (4 x 12: twelve
+ * The micro-kernel keeps the MR x NR tile of C in MR*NR/4 v128 registers (4 x 8: eight
  * accumulators of four lanes); each step p broadcasts one element of A per row and multiplies it
- * with the NR/4 vectors of row p of the B strip (4 x 12 measured fastest of 4x8, 5x8, 6x8, 8x8,
- * 4x12 and 4x16 on Zen 3 under V8). Packing reads A(i, p) and B(p, j) through arbitrary element
+ * with the NR/4 vectors of row p of the B strip. The loop is NOT unrolled: V8's optimiser hoists
+ * every load of an unrolled body to its top, and with x64's 15 allocatable vector registers the
+ * accumulators then spill to the stack on every step (seen with --print-wasm-code). MR*NR/4
+ * accumulators + NR/4 B vectors + MR broadcasts must fit in 15: 4 x 8 uses 14 and runs at
+ * ~50 GFLOP/s per core on Zen 4 (n = 512), where 4 x 12 unrolled 4x (19 live values, spilling)
+ * ran at ~31 and 4 x 8 unrolled 2x at ~25 (bench/gemm-variants.ts). Packing reads A(i, p) and B(p, j) through arbitrary element
  * strides, so A^T and B^T are read straight from their stored layouts and never materialised.
  * Edge tiles are computed in full into a scratch tile (packing pads with zeros) and the valid part
  * is copied out. The first KC slice stores into C, later ones add: C need not be initialised.
@@ -20,7 +24,7 @@ import type { Func, Local, ModuleBuilder } from './asm.js';
 import { emitPackA, emitPackB } from './pack.js';
 
 export const MR = 4;
-export const NR = 12;
+export const NR = 8;
 export const KC = 256;
 export const MC = 128;
 export const NC = 2040;
@@ -28,7 +32,7 @@ export const NC = 2040;
 export const GEMM_WORK_BYTES = (MC * KC + KC * NC + 3 * 64) * 4;
 
 /** Emits: gemm_f32(m, n, k, A, rsA, csA, B, rsB, csB, C, ldc, work). */
-export function emitGemm(mod: ModuleBuilder, relaxed: boolean, cfg: { mr: number; nr: number; unroll: number } = { mr: MR, nr: NR, unroll: 4 }): Func {
+export function emitGemm(mod: ModuleBuilder, relaxed: boolean, cfg: { mr: number; nr: number; unroll: number } = { mr: MR, nr: NR, unroll: 1 }): Func {
   // (the tile shape is a parameter so variants can be compared; the exported constants are the default)
   const { mr: MR, nr: NR, unroll: UNROLL } = cfg;
   const NV = NR / 4;
