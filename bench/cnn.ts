@@ -2,8 +2,9 @@
  * Training speed of the benchmark CNN (issue 6): input 1x28x28; conv3x3(1->32) ReLU maxpool2;
  * conv3x3(32->64) ReLU maxpool2; flatten; dense(1600->128) ReLU; dense(128->10); batch 64; SGD with
  * momentum 0.9; softmax cross-entropy. Random Fashion-MNIST-sized inputs (speed does not depend on
- * the values). Run alone: `node --import tsx bench/cnn.ts [--quick]`; it prints JSON lines, then a
- * table, for the js reference backend and the default backend.
+ * the values). The rate is the mean over a timed run that follows an untimed warm-up. Run alone:
+ * `node --import tsx bench/cnn.ts [--quick]`; it prints JSON lines, then a table, for the js
+ * reference backend and the default backend.
  *
  * Work per example (multiply-adds x 2), from the layer shapes:
  *   forward   conv1 26*26*32*9*2 = 389,376; conv2 11*11*64*288*2 = 4,460,544;
@@ -88,8 +89,11 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
       });
       // the reference backend is two orders of magnitude slower: a couple of steps tell its rate
       const budget = backend === 'js' ? (options.quick ? 0.5 : 3) : options.quick ? 1 : 4;
-      step();
-      step();
+      // Warm-up, untimed: V8 optimises the JS side of the ~150 ops of a step over the first few
+      // dozen steps (a step takes ~1.5x its steady time at first), and the worker threads start.
+      const warmup = backend === 'js' ? 0 : options.quick ? 0.3 : 1;
+      const w0 = performance.now();
+      for (let i = 0; i < 2 || performance.now() - w0 < warmup * 1000; i++) step();
       const t0 = performance.now();
       let iters = 0, seconds = 0;
       while (iters < 2 || seconds < budget) {

@@ -1,0 +1,49 @@
+import * as d from '../src/index.js';
+import { getBackend, setNumThreads } from '../src/backend/index.js';
+import * as nn from '../src/nn/index.js';
+import { makeCnn } from './cnn.js';
+const threads = Number(process.argv[2] ?? 2);
+setNumThreads(threads);
+const b = getBackend() as any;
+const times = new Map<string, { t: number; n: number }>();
+let on = false;
+for (const k of Object.keys(b)) {
+  const f = b[k];
+  if (typeof f !== 'function' || k === 'alloc') continue;
+  b[k] = function (...args: any[]) {
+    if (!on) return f.apply(this, args);
+    const t0 = performance.now();
+    const r = f.apply(this, args);
+    const dt = performance.now() - t0;
+    let key = k;
+    if (k === 'matmul') { const l = args[3]; key += ` m${l.m} n${l.n} k${l.k} tA${+l.transA} tB${+l.transB} b${l.batch}`; }
+    else if (k === 'unary' || k === 'binary' || k === 'reduce') key += ` ${args[0]} ${k==='unary'? args[1].size : (args[4]??'')}${k==='reduce' ? ' ax'+args[4] : ''}`;
+    else if (k === 'copy') key += ` [${args[2]}]`;
+    const e = times.get(key) ?? { t: 0, n: 0 };
+    e.t += dt; e.n++; times.set(key, e);
+    return r;
+  };
+}
+const g = new d.Generator(0);
+const net = makeCnn(g);
+const x = d.keep(d.rand([64, 1, 28, 28], { generator: g }));
+const y = d.keep(d.randint(0, 10, [64], { generator: g }));
+const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
+const step = () => d.scope(() => {
+  const { grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
+  opt.step(grads);
+});
+for (let i = 0; i < 5; i++) step();
+const N = 40;
+let t0 = performance.now();
+for (let i = 0; i < N; i++) step();
+const plain = (performance.now() - t0) / N;
+on = true;
+t0 = performance.now();
+for (let i = 0; i < N; i++) step();
+const total = (performance.now() - t0) / N;
+let sum = 0;
+const rows = [...times.entries()].sort((a, b) => b[1].t - a[1].t);
+for (const [k, e] of rows) { sum += e.t; }
+console.log(`plain step ${plain.toFixed(2)} ms (${(64000 / plain).toFixed(0)} ex/s); profiled ${total.toFixed(2)} ms, in kernels ${(sum / N).toFixed(2)} ms`);
+for (const [k, e] of rows.slice(0, 40)) console.log(`${(e.t / N).toFixed(3).padStart(8)} ms  x${(e.n / N).toFixed(0)}  ${k}`);
