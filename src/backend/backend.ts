@@ -3,8 +3,12 @@ import type { Storage } from '../core/storage.js';
 
 /** Elementwise functions of one input. Output dtype equals input dtype. */
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'log1p' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'erf' | 'sin' | 'cos';
-/** Elementwise functions of two inputs (broadcast). Comparisons write 1 or 0 in the output dtype. */
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+/**
+ * Elementwise functions of two inputs (broadcast). Comparisons write 1 or 0 in the output dtype.
+ * reluBackward(g, x) is g where x > 0 and 0 elsewhere (also where g is NaN), in one pass: ReLU's
+ * backward, as PyTorch's threshold_backward.
+ */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'reluBackward';
 export type ReduceOp = 'sum' | 'max' | 'min';
 export type ArgReduceOp = 'argmax' | 'argmin';
 

@@ -37,7 +37,7 @@ export const unaryOps: OpTable<UnaryName> = {
   sqrt: unaryDef('sqrt', true, (g, { out }) => [div(g, mul(out, 2))]), // d sqrt x = 1/(2 sqrt x)
   abs: unaryDef('abs', false, (g, { inputs: [x] }) => [mul(g, sign(x!))]),
   sign: unaryDef('sign', false, null),
-  relu: unaryDef('relu', false, (g, { inputs: [x] }) => [mul(g, gt(x!, 0))]), // 0 at x = 0, as PyTorch
+  relu: unaryDef('relu', false, (g, { inputs: [x] }) => [reluBackward(g, x!)]), // 0 at x = 0, as PyTorch
   sigmoid: unaryDef('sigmoid', true, (g, { out }) => [mul(g, mul(out, sub(1, out)))]), // s(1-s)
   tanh: unaryDef('tanh', true, (g, { out }) => [mul(g, sub(1, mul(out, out)))]), // 1 - tanh^2
   erf: unaryDef('erf', true, (g, { inputs: [x] }) => [mul(g, mul(exp(neg(mul(x!, x!))), SQRT_PI_OVER_2))]), // 2/sqrt(pi) e^{-x^2}
@@ -62,7 +62,7 @@ export const cos = (x: Tensor): Tensor => apply('cos', unaryOps.cos, [x], {});
 
 // ----------------------------------------------------------------------------------- binary --
 
-type ArithName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum';
+type ArithName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'reluBackward';
 type CompareName = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 
 function sameDType(op: string, a: Tensor, b: Tensor): DType {
@@ -106,6 +106,8 @@ export const binaryOps: OpTable<ArithName | CompareName> = {
   ]),
   maximum: binaryDef('maximum', extremumGrad((a, b) => gt(a, b))),
   minimum: binaryDef('minimum', extremumGrad((a, b) => lt(a, b))),
+  // linear in g, with the same gate; piecewise constant in x (derivative 0 wherever it exists)
+  reluBackward: binaryDef('reluBackward', (g, { inputs: [, x], needs }) => [needs[0] ? reluBackward(g, x!) : null, null]),
   eq: binaryDef('eq', null),
   ne: binaryDef('ne', null),
   lt: binaryDef('lt', null),
@@ -138,6 +140,8 @@ export const div = bin('div');
 export const pow = bin('pow');
 export const maximum = bin('maximum');
 export const minimum = bin('minimum');
+/** ReLU's backward in one pass: g where x > 0, 0 elsewhere (even where g is NaN), as PyTorch's threshold_backward. */
+export const reluBackward = bin('reluBackward');
 /** Comparisons give masks: 1 where true, 0 where false, in the inputs' dtype. */
 export const eq = bin('eq');
 export const ne = bin('ne');

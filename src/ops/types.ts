@@ -8,7 +8,7 @@ export interface OpAttrs {
   // elementwise, one input
   neg: {}; exp: {}; log: {}; log1p: {}; sqrt: {}; abs: {}; sign: {}; relu: {}; sigmoid: {}; tanh: {}; erf: {}; sin: {}; cos: {};
   // elementwise, two inputs (broadcast)
-  add: {}; sub: {}; mul: {}; div: {}; pow: {}; maximum: {}; minimum: {};
+  add: {}; sub: {}; mul: {}; div: {}; pow: {}; maximum: {}; minimum: {}; reluBackward: {};
   eq: {}; ne: {}; lt: {}; le: {}; gt: {}; ge: {};
   where: {};
   cast: { dtype: DType };

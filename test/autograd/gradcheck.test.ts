@@ -36,6 +36,8 @@ const PRIMITIVES: { [K in OpName]: Check } = {
   add: binary(d.add), sub: binary(d.sub), mul: binary(d.mul), div: binary(d.div, rn, away),
   pow: [...binary(d.pow, pos, rn), { label: 'constant exponent 3 on signed base', f: (a) => d.pow(a, 3), inputs: [rn([2, 3])] }],
   maximum: binary(d.maximum), minimum: binary(d.minimum),
+  // x kept away from the kink, where the derivative in x is 0 (the rule returns none)
+  reluBackward: binary(d.reluBackward, rn, away),
   eq: 'not differentiable', ne: 'not differentiable', lt: 'not differentiable', le: 'not differentiable', gt: 'not differentiable', ge: 'not differentiable',
   where: [
     { label: 'broadcast cond [3,1], a [3,4], b [4]', f: (a, b) => d.where(d.tensor([[1], [0], [1]], { dtype: 'float64' }), a, b), inputs: [rn([3, 4]), rn([4])] },

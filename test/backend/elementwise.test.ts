@@ -13,7 +13,7 @@ import { assertSame, assertUlp, jsBackend, pair, randomValues, release, wasmBack
 
 const g = new Generator(11);
 const LENGTHS = [1, 3, 7, 33, 257, 1023];
-const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
+const BINARY: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'reluBackward'];
 const UNARY: UnaryOp[] = ['neg', 'exp', 'log', 'log1p', 'sqrt', 'abs', 'sign', 'relu', 'sigmoid', 'tanh', 'erf', 'sin', 'cos'];
 
 /** Strides reading a tensor of `own` shape broadcast to `shape` (0 along broadcast axes). */

@@ -26,6 +26,16 @@ describe('elementwise', () => {
     assertClose(d.rsqrt(f64([4])), [0.5]);
   });
 
+  it('reluBackward passes g where x > 0 only, NaN gradients included (as threshold_backward)', () => {
+    const g = f64([5, NaN, 7, NaN, -3]);
+    const x = f64([-1, -2, 0, 4, 1e-300]);
+    // x > 0 at the last two positions only; masked positions are 0 even where g is NaN
+    assert.deepEqual(d.reluBackward(g, x).toArray(), [0, 0, 0, NaN, -3]);
+    // relu's gradient is exactly this gate: 0 at x = 0, as PyTorch
+    const xs = f64([-1, 0, 2]);
+    assert.deepEqual(d.grad(() => d.sum(d.mul(d.relu(xs), f64([2, 3, 4]))), [xs]).get(xs).toArray(), [0, 0, 4]);
+  });
+
   it('log(0) is -Infinity, not NaN', () => {
     assert.deepEqual(d.log(d.tensor([0])).toArray(), [-Infinity]);
     assert.deepEqual(d.logSoftmax(d.tensor([0, -Infinity])).toArray(), [0, -Infinity]);

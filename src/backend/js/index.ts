@@ -54,6 +54,7 @@ const BINARY: { [K in BinaryOp]: (a: number, b: number) => number } = {
   le: (a, b) => (a <= b ? 1 : 0),
   gt: (a, b) => (a > b ? 1 : 0),
   ge: (a, b) => (a >= b ? 1 : 0),
+  reluBackward: (a, b) => (b > 0 ? a : 0),
 };
 
 /**

@@ -12,7 +12,7 @@ import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { Func, Local, ModuleBuilder } from './asm.js';
 
 /** The binary ops with a SIMD kernel; pow goes to the reference loop. */
-export const SIMD_BINARY = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const satisfies readonly BinaryOp[];
+export const SIMD_BINARY = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'reluBackward'] as const satisfies readonly BinaryOp[];
 export type SimdBinary = (typeof SIMD_BINARY)[number];
 export const SIMD_UNARY = ['neg', 'abs', 'sqrt', 'relu', 'sign'] as const satisfies readonly UnaryOp[];
 export type SimdUnary = (typeof SIMD_UNARY)[number];
@@ -42,6 +42,8 @@ function vecBinary(f: Func, op: SimdBinary, a: Local, b: Local): void {
     case 'le': return cmp(() => f.f32x4_le());
     case 'gt': return cmp(() => f.f32x4_gt());
     case 'ge': return cmp(() => f.f32x4_ge());
+    // a's bits where b > 0 (all-ones lanes), +0 elsewhere
+    case 'reluBackward': f.get(a).get(b).v128_const_f32(0).f32x4_gt().v128_and(); return;
   }
 }
 
@@ -68,6 +70,7 @@ function scalarBinary(f: Func, op: SimdBinary, a: Local, b: Local): void {
     case 'le': return cmp(() => f.f32_le());
     case 'gt': return cmp(() => f.f32_gt());
     case 'ge': return cmp(() => f.f32_ge());
+    case 'reluBackward': f.get(a).f32(0).get(b).f32(0).f32_gt().select(); return;
   }
 }
 
