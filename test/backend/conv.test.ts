@@ -22,6 +22,9 @@ const LAYOUTS = [
   layout(2, 4, 8, 8, 2, 2, 2, 2, 1, 1),
   layout(1, 2, 7, 7, 3, 3, 2, 2, 1, 1),
   layout(2, 3, 26, 26, 2, 2, 2, 2, 1, 1), // max pooling 2x2: four windows per vector, then a tail
+  layout(2, 2, 11, 11, 2, 2, 2, 2, 1, 1), // odd size: the last row and column belong to no window
+  layout(1, 3, 9, 17, 2, 2, 2, 2, 1, 1),
+  layout(1, 1, 4, 16, 2, 2, 2, 2, 1, 1), // windows end exactly at the row's end
   layout(1, 2, 21, 21, 3, 3, 2, 2, 1, 1),
   layout(1, 1, 9, 30, 2, 3, 1, 1, 2, 2),
 ];
