@@ -134,7 +134,12 @@ describe('wasm reductions vs reference', () => {
       reduceCase(op, [4, 7, 9], [1], false);
       reduceCase(op, [4, 7, 9, 2], [1, 2], false);
       reduceCase(op, [4, 7, 9], [0, 1, 2], false);
-      reduceCase(op, [4, 7, 9], [0, 2], false); // not one run of axes: reference path
+      // axes apart: the kept axes are gathered first by a copy, then rows are reduced
+      reduceCase(op, [4, 7, 9], [0, 2], false);
+      reduceCase(op, [5, 3, 7, 9], [0, 2, 3], false); // batch norm's statistics over N, H, W
+      reduceCase(op, [5, 3, 7, 9], [0, 2, 3], true);
+      reduceCase(op, [2, 3, 4, 5, 6], [1, 3], false);
+      reduceCase(op, [64, 9, 33], [0, 2], false); // large enough to run on the threads
       reduceCase(op, [33, 7], [0], true);
       reduceCase(op, [7, 33], [1], true);
     }

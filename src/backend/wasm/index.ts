@@ -248,6 +248,26 @@ export const wasmBackend: Backend = {
       }
       return;
     }
+    if (axes.length > 0 && allF32(x, out) && shapeSize(shape) > 0) {
+      // Axes apart ([N, C, H, W] over [0, 2, 3]: batch norm's statistics, a conv bias's gradient):
+      // copy x with the kept axes first and the reduced ones last, then reduce rows. One extra
+      // pass over x, instead of the reference loop's per-element index arithmetic (~30x slower).
+      const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+      const perm = [...kept, ...axes];
+      const pshape = perm.map((i) => shape[i]!);
+      const xStrides = contiguousStrides(shape);
+      const outer = shapeSize(kept.map((i) => shape[i]!)), r = shapeSize(axes.map((i) => shape[i]!));
+      const rt = runtime();
+      const tmp = rt.heap.malloc(outer * r * 4);
+      try {
+        copy32(rd(x), tmp, pshape, perm.map((i) => xStrides[i]!), contiguousStrides(pshape), true);
+        const po = wr(out);
+        parallelFor(`red_rows_${op}`, outer, outer * r, (s, len) => [tmp + s * r * 4, po + s * 4, len, r]);
+      } finally {
+        rt.heap.freeBlock(tmp, outer * r * 4);
+      }
+      return;
+    }
     willWrite(out);
     jsBackend.reduce(op, x, out, shape, axes);
   },
