@@ -1,7 +1,16 @@
+/**
+ * Where a training step of the benchmark CNN spends its time: every backend kernel call is timed
+ * and grouped by kernel and shape (matmul by m, n, k and transposes), per step. Not part of
+ * `npm run bench`; run `node --import tsx bench/profile-cnn.ts [threads] [model spec]` when tuning
+ * kernels (the spec is the CLI's --model grammar, e.g. conv:32x3same,bn,pool:2,res:32,gap,dense:64).
+ * The timings wrap synchronous calls, so the JS dispatch between kernels shows as the gap between
+ * "profiled" and "in kernels".
+ */
 import * as d from '../src/index.js';
 import { getBackend, setNumThreads } from '../src/backend/index.js';
 import * as nn from '../src/nn/index.js';
 import { makeCnn } from './cnn.js';
+import { buildModelFromSpec } from '../src/cli/model-spec.js';
 const threads = Number(process.argv[2] ?? 2);
 setNumThreads(threads);
 const b = getBackend() as any;
@@ -25,8 +34,9 @@ for (const k of Object.keys(b)) {
   };
 }
 const g = new d.Generator(0);
-const net = makeCnn(g);
-const x = d.keep(d.rand([64, 1, 28, 28], { generator: g }));
+const spec = process.argv[3];
+const net = spec ? buildModelFromSpec(spec, { inputSize: 784, numClasses: 10, imageShape: [1, 28, 28], activation: 'relu', dropout: 0 })! : makeCnn(g);
+const x = d.keep(d.rand(spec ? [64, 784] : [64, 1, 28, 28], { generator: g }));
 const y = d.keep(d.randint(0, 10, [64], { generator: g }));
 const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
 const step = () => d.scope(() => {

@@ -1,3 +1,8 @@
+/**
+ * Steady-state step time of the benchmark CNN: 10 untimed steps, then the median and best of
+ * repeated 30-step windows. `node --import tsx bench/step-cnn.ts [threads] [windows]`. For quick
+ * A/B checks while tuning; `npm run bench` is the measurement of record.
+ */
 import * as d from '../src/index.js';
 import { setNumThreads } from '../src/backend/index.js';
 import * as nn from '../src/nn/index.js';

@@ -57,7 +57,7 @@ export function emitGemm(mod: ModuleBuilder, relaxed: boolean, cfg: { mr: number
       }
     };
     f.get(kc).set(p);
-    // unrolled main loop while p >= UNROLL
+    // main loop (unrolled UNROLL times) while p >= UNROLL, then the remaining steps one by one
     f.block(() => f.loop(() => {
       f.get(p).i32(UNROLL).i32_lt_s().br_if(1);
       for (let u = 0; u < UNROLL; u++) step(u * MR * 4, u * NR * 4);
@@ -65,7 +65,7 @@ export function emitGemm(mod: ModuleBuilder, relaxed: boolean, cfg: { mr: number
       f.get(pb).i32(UNROLL * NR * 4).i32_add().set(pb);
       f.get(p).i32(UNROLL).i32_sub().set(p).br(0);
     }));
-    f.block(() => f.loop(() => {
+    if (UNROLL > 1) f.block(() => f.loop(() => {
       f.get(p).i32_eqz().br_if(1);
       step(0, 0);
       f.get(pa).i32(MR * 4).i32_add().set(pa);
