@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import type { MatmulLayout, WindowLayout } from '../../src/backend/backend.js';
 import { getNumThreads, setNumThreads } from '../../src/backend/index.js';
 import { col2imReference, windowArgmaxReference } from '../../src/backend/js/conv.js';
+import { parallelCalls } from '../../src/backend/wasm/parallel.js';
 import { contiguousStrides } from '../../src/core/shape.js';
 import { Generator } from '../../src/index.js';
 import { assertSame, jsBackend, pair, randomValues, release, wasmBackend } from './kernels.js';
@@ -120,5 +121,31 @@ describe('wasm kernels split across threads', () => {
       assertSame(aw.data, aj.data, 'scatter-add (repeated indices)');
       release(xj, xw, sj, sw, z, ij, iw, gj, gw, aj, aw);
     });
+  });
+
+  it('a kernel that traps on a worker reports the trap, and the pool goes on working', async () => {
+    const before = getNumThreads();
+    setNumThreads(2);
+    try {
+      const big = wasmBackend.alloc('float32', 1 << 24); // 64 MiB
+      const p = (big as unknown as { writePtr(): number }).writePtr();
+      parallelCalls('zero', [[p, 1 << 20], [p, 1 << 20]]); // start the worker
+      await new Promise((r) => setTimeout(r, 300));
+      // a long fill first (the calling thread takes it), then fills past the 2 GiB maximum that
+      // trap: the worker meets them while the calling thread is busy
+      const bad = Array.from({ length: 8 }, () => [0x7ff00000 + 0x100000, 16]);
+      const messages: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        assert.throws(() => parallelCalls('zero', [[p, 1 << 26], ...bad]), (e: Error) => (messages.push(e.message), true));
+      }
+      for (const m of messages) assert.match(m, /memory access out of bounds/);
+      assert.ok(messages.some((m) => /a kernel \(zero\) failed on a worker thread: memory access out of bounds/.test(m)), messages.join('\n'));
+      big.data.fill(5);
+      wasmBackend.fill(big, 0);
+      assert.ok(big.data.every((v) => Object.is(v, 0)), 'zero fill after the failures');
+      release(big);
+    } finally {
+      setNumThreads(before);
+    }
   });
 });

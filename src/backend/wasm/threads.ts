@@ -12,6 +12,8 @@
  *   [2] failed  set when a kernel threw on a worker
  *   [16 * (1 + t) ...]       task t: kernel index, then its 15 arguments   (t < MAX_TASKS)
  *   [16 * (1 + MAX_TASKS + w)]  worker w's wake-up word: bumped (and notified) to start it
+ *   [16 * (1 + MAX_TASKS + MAX_WORKERS) ...]  the first failing worker's error message: its length,
+ *               then its UTF-16 code units (at most MAX_MESSAGE)
  * Workers are unref'd, so an idle pool never keeps the process alive. Only Node's worker_threads
  * are used; elsewhere the pool has no workers and the calling thread runs every task.
  */
@@ -21,6 +23,7 @@ export const MAX_TASKS = 4095;
 const MAX_WORKERS = 64;
 const MAX_ARGS = 15;
 const REC = 16; // words per record
+const MAX_MESSAGE = 240;
 /** Polls of a control word before a thread sleeps in Atomics.wait (tens of microseconds). */
 const SPIN = 20000;
 /** An argument with this value is replaced by the scratch address of the thread that runs the task. */
@@ -52,7 +55,7 @@ function serve(I: Int32Array, base: number, run: (fn: number, args: number[]) =>
 // The worker: instantiate the module on the shared memory, then serve rounds as the process lives.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, base, wake, names, scratch } = workerData;
+const { module, memory, base, wake, names, scratch, message } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = names.map((n) => inst.exports[n]);
 const I = new Int32Array(memory.buffer);
@@ -64,7 +67,13 @@ for (;;) {
   for (let i = 0; i < ${SPIN} && Atomics.load(I, wake) === last; i++);
   Atomics.wait(I, wake, last);
   last = Atomics.load(I, wake);
-  serve(I, base, (fn, args) => fns[fn](...args.map((a) => (a === ${SCRATCH} ? scratch : a))), () => Atomics.store(I, base + 2, 1));
+  serve(I, base, (fn, args) => fns[fn](...args.map((a) => (a === ${SCRATCH} ? scratch : a))), (e) => {
+    // the first failure this round leaves its message for the calling thread
+    if (Atomics.compareExchange(I, base + 2, 0, 1) !== 0) return;
+    const text = String(e && e.message ? e.message : e).slice(0, ${MAX_MESSAGE});
+    for (let i = 0; i < text.length; i++) I[message + 1 + i] = text.charCodeAt(i);
+    I[message] = text.length;
+  });
 }
 `;
 
@@ -101,7 +110,7 @@ export class ThreadPool {
     readonly maxWorkers: number,
   ) {
     if (maxWorkers > MAX_WORKERS) throw new RangeError(`ThreadPool: at most ${MAX_WORKERS} workers, got ${maxWorkers}`);
-    const bytes = 4 * REC * (1 + MAX_TASKS + MAX_WORKERS);
+    const bytes = 4 * (REC * (1 + MAX_TASKS + MAX_WORKERS) + 1 + MAX_MESSAGE);
     this.ctrl = heap.malloc(bytes);
     this.I = new Int32Array(heap.memory.buffer);
     this.I.fill(0, this.ctrl >> 2, (this.ctrl + bytes) >> 2);
@@ -118,6 +127,10 @@ export class ThreadPool {
     return 1 + (this.Worker === null ? 0 : this.maxWorkers);
   }
 
+  private messageWord(): number {
+    return this.base + REC * (1 + MAX_TASKS + MAX_WORKERS);
+  }
+
   private wakeWord(w: number): number {
     return this.base + REC * (1 + MAX_TASKS + w);
   }
@@ -127,7 +140,8 @@ export class ThreadPool {
     while (this.workers.length < Math.min(n, this.maxWorkers)) {
       const wake = this.wakeWord(this.workers.length);
       const scratch = this.scratch(this.workers.length + 1);
-      const w = new this.Worker(WORKER_SOURCE, { eval: true, workerData: { module: this.module, memory: this.heap.memory, base: this.base, wake, names: this.names, scratch } });
+      const message = this.messageWord();
+      const w = new this.Worker(WORKER_SOURCE, { eval: true, workerData: { module: this.module, memory: this.heap.memory, base: this.base, wake, names: this.names, scratch, message } });
       w.unref();
       this.workers.push(w);
     }
@@ -166,6 +180,10 @@ export class ThreadPool {
     for (let i = 0; i < SPIN && Atomics.load(I, base + 1) !== n; i++);
     for (let d = Atomics.load(I, base + 1); d !== n; d = Atomics.load(I, base + 1)) Atomics.wait(I, base + 1, d);
     if (error !== null) throw error;
-    if (I[base + 2] !== 0) throw new Error(`wasm backend: a kernel (${this.names[tasks[0]!.fn]}) failed on a worker thread`);
+    if (I[base + 2] !== 0) {
+      const at = this.messageWord();
+      const text = String.fromCharCode(...I.subarray(at + 1, at + 1 + I[at]!));
+      throw new Error(`wasm backend: a kernel (${this.names[tasks[0]!.fn]}) failed on a worker thread: ${text}`);
+    }
   }
 }
