@@ -49,6 +49,15 @@ describe('wasm heap', () => {
     const dst = wasmBackend.alloc('float32', 10);
     wasmBackend.copy(one, dst, [5], 0, [1], 0, [2]);
     assert.deepEqual([...dst.data], [1, 0, 1, 0, 1, 0, 1, 0, 1, 0]);
+    // a copy that writes all of it (a permute) skips the clearing and leaves no junk either
+    const src = wasmBackend.alloc('float32', 6);
+    src.data.set([1, 2, 3, 4, 5, 6]);
+    const junk3 = wasmBackend.alloc('float32', 6);
+    junk3.data.fill(5);
+    junk3.release();
+    const t = wasmBackend.alloc('float32', 6);
+    wasmBackend.copy(src, t, [3, 2], 0, [1, 3], 0, [2, 1]); // [2, 3] -> [3, 2] transpose
+    assert.deepEqual([...t.data], [1, 4, 2, 5, 3, 6]);
   });
 
   it('growth re-creates views on the new buffer and keeps the contents', () => {

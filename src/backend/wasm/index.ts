@@ -302,11 +302,15 @@ export const wasmBackend: Backend = {
       return jsBackend.copy(src, dst, shape, srcOffset, srcStrides, dstOffset, dstStrides);
     }
     const eb = bytesPerElement(src.dtype);
-    if (eb === 4) return copy32(src.readPtr() + srcOffset * 4, dst.readPtr() + dstOffset * 4, shape, srcStrides, dstStrides, src !== dst);
+    // A copy that fills the whole destination (permute, im2col, expand, slice) need not have it
+    // cleared first; pad and concat write only part of theirs, which must read as zeros elsewhere.
+    const whole = dstOffset === 0 && shapeSize(shape) === dst.size && shape.every((d, i) => d === 1 || dstStrides[i] === contiguousStrides(shape)[i]);
+    const pd0 = whole && src !== dst ? dst.writePtr() : dst.readPtr();
+    if (eb === 4) return copy32(src.readPtr() + srcOffset * 4, pd0 + dstOffset * 4, shape, srcStrides, dstStrides, src !== dst);
     const bl = toBlocks(shape, [srcStrides, dstStrides]);
     const k = runtime().kernel('copy2d_64');
     // the destination may be written only in part (pad, concat): it reads as zeros elsewhere
-    const ps = src.readPtr() + srcOffset * eb, pd = dst.readPtr() + dstOffset * eb;
+    const ps = src.readPtr() + srcOffset * eb, pd = pd0 + dstOffset * eb;
     const [sr, dr] = bl.rowStride as [number, number];
     const [sc, dc] = bl.colStride as [number, number];
     forEachBlock(bl, ([so, doff]) => k(ps + so! * eb, sr * eb, sc * eb, pd + doff! * eb, dr * eb, dc * eb, bl.rows, bl.cols));
