@@ -23,7 +23,7 @@ import { contiguousStrides, shapeStr, shapesEqual } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
 import { add } from './elementwise.js';
 import { matmul } from './matmul.js';
-import { noteIndexBound, pad, permute, reshape, slice } from './movement.js';
+import { pad, permute, reshape, slice } from './movement.js';
 import type { OpTable } from './run.js';
 import { apply } from './run.js';
 import type { WindowAttrs } from './types.js';
@@ -98,7 +98,6 @@ export const convOps: OpTable<'im2col' | 'col2im' | 'windowArgmax'> = {
       const l = layoutOf('windowArgmax', x!.shape, a);
       if (b.windowArgmax) b.windowArgmax(x!.storage, out, l);
       else windowArgmaxReference(x!.storage, out, l);
-      noteIndexBound(out, l.h * l.w); // flat in-plane indices: gather and scatterAdd need not scan them
     },
     backward: null,
   },

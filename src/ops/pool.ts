@@ -16,7 +16,7 @@ import type { Pair } from './conv.js';
 import { convOps, im2col, padSpatial, toPair } from './conv.js';
 import { div } from './elementwise.js';
 import { matmul } from './matmul.js';
-import { gather, permute, reshape } from './movement.js';
+import { gather, noteIndexBound, permute, reshape } from './movement.js';
 import { mean, sum } from './reduce.js';
 import { apply } from './run.js';
 import type { WindowAttrs } from './types.js';
@@ -47,6 +47,9 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, options: PoolOptions = {}
   const { a, pad } = poolAttrs('maxPool2d', x, kernelSize, options);
   const xp = padSpatial(x, [pad[0], pad[0], pad[1], pad[1]], -Infinity);
   const idx = apply('windowArgmax', convOps.windowArgmax, [xp], a); // [N, C, OH OW], int32
+  // flat in-plane indices < H W by the kernel's construction, in a tensor no caller can reach and
+  // change: gather and its backward's scatterAdd need not scan them
+  noteIndexBound(idx.storage, xp.shape[2]! * xp.shape[3]!);
   const [n, c, hp, wp] = xp.shape as [number, number, number, number];
   const out = gather(reshape(xp, [n, c, hp * wp]), 2, idx);
   const oh = Math.floor((hp - a.dilation[0] * (a.kernel[0] - 1) - 1) / a.stride[0]) + 1;

@@ -174,6 +174,16 @@ describe('windowArgmax kernels', () => {
       assert.deepEqual(flat(d.windowArgmax(x, [1, 2], { stride: [1, 2] })), [0, 3], dtype);
     }
   });
+
+  it('indices a user holds are range-checked by gather and scatterAdd even after being changed in place', () => {
+    const x = d.reshape(d.arange(16), [1, 1, 4, 4]);
+    const idx = d.windowArgmax(x, 2, { stride: 2 }); // [[[5, 7, 13, 15]]]
+    assert.deepEqual(flat(idx), [5, 7, 13, 15]);
+    idx.data[0] = 20;
+    assert.throws(() => d.gather(d.reshape(x, [1, 1, 16]), 2, idx), /gather: index 20 is out of range for a dimension of size 16/);
+    idx.data[0] = -5;
+    assert.throws(() => d.scatterAdd(d.ones([1, 1, 4]), 2, idx, [1, 1, 16]), /scatterAdd: index -5 is out of range/);
+  });
 });
 
 describe('backends agree on odd sizes (wasm fast paths vs the js reference)', () => {

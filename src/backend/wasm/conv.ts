@@ -108,7 +108,8 @@ export function emitConv(mod: ModuleBuilder): void {
         f.get(pool2).if_(() => {
           f.block(() => f.loop(() => {
             f.get(ow).i32(4).i32_add().get(outW).i32_gt_s().br_if(1);
-            f.get(ow).i32(3).i32_add().get(sw).i32_mul().get(lastCol).i32_add().get(w).i32_gt_s().br_if(1);
+            // the loads cover columns 2 ow .. 2 ow + 7 of two rows
+            f.get(ow).i32(4).i32_add().i32(2).i32_mul().get(w).i32_gt_s().br_if(1);
             f.get(oh).get(sh).i32_mul().get(w).i32_mul().get(ow).get(sw).i32_mul().i32_add().set(start);
             f.get(base).get(start).i32(4).i32_mul().i32_add().set(ptr);
             f.get(start).i32x4_splat().get(offs).i32x4_add().set(vidx);

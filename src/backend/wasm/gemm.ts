@@ -11,10 +11,11 @@
  * accumulators of four lanes); each step p broadcasts one element of A per row and multiplies it
  * with the NR/4 vectors of row p of the B strip. The loop is NOT unrolled: V8's optimiser hoists
  * every load of an unrolled body to its top, and with x64's 15 allocatable vector registers the
- * accumulators then spill to the stack on every step (seen with --print-wasm-code). MR*NR/4
- * accumulators + NR/4 B vectors + MR broadcasts must fit in 15: 4 x 8 uses 14 and runs at
- * ~50 GFLOP/s per core on Zen 4 (n = 512), where 4 x 12 unrolled 4x (19 live values, spilling)
- * ran at ~31 and 4 x 8 unrolled 2x at ~25 (bench/gemm-variants.ts). Packing reads A(i, p) and B(p, j) through arbitrary element
+ * accumulators then spill to the stack on every step (seen with --print-wasm-code). V8 also loads
+ * the MR broadcasts of a step into separate registers, so MR*NR/4 accumulators + NR/4 B vectors +
+ * MR broadcasts must fit in 15: 4 x 8 uses 14 and runs at ~49 GFLOP/s per core on Zen 4
+ * (n = 512), where 4 x 12 unrolled 4x (spilling) ran at ~31 and 4 x 8 unrolled 2x at ~25
+ * (bench/gemm-variants.ts). Packing reads A(i, p) and B(p, j) through arbitrary element
  * strides, so A^T and B^T are read straight from their stored layouts and never materialised.
  * Edge tiles are computed in full into a scratch tile (packing pads with zeros) and the valid part
  * is copied out. The first KC slice stores into C, later ones add: C need not be initialised.

@@ -304,7 +304,8 @@ export const wasmBackend: Backend = {
     const eb = bytesPerElement(src.dtype);
     // A copy that fills the whole destination (permute, im2col, expand, slice) need not have it
     // cleared first; pad and concat write only part of theirs, which must read as zeros elsewhere.
-    const whole = dstOffset === 0 && shapeSize(shape) === dst.size && shape.every((d, i) => d === 1 || dstStrides[i] === contiguousStrides(shape)[i]);
+    const cs = contiguousStrides(shape);
+    const whole = dstOffset === 0 && shapeSize(shape) === dst.size && shape.every((d, i) => d === 1 || dstStrides[i] === cs[i]);
     const pd0 = whole && src !== dst ? dst.writePtr() : dst.readPtr();
     if (eb === 4) return copy32(src.readPtr() + srcOffset * 4, pd0 + dstOffset * 4, shape, srcStrides, dstStrides, src !== dst);
     const bl = toBlocks(shape, [srcStrides, dstStrides]);

@@ -12,8 +12,9 @@
  *   [2] failed  set when a kernel threw on a worker
  *   [16 * (1 + t) ...]       task t: kernel index, then its 15 arguments   (t < MAX_TASKS)
  *   [16 * (1 + MAX_TASKS + w)]  worker w's wake-up word: bumped (and notified) to start it
- *   [16 * (1 + MAX_TASKS + MAX_WORKERS) ...]  the first failing worker's error message: its length,
- *               then its UTF-16 code units (at most MAX_MESSAGE)
+ *   [16 * (1 + MAX_TASKS + MAX_WORKERS) ...]  the first failure on a worker this round: the
+ *               message's length, the failing kernel's index, then the message's UTF-16 code units
+ *               (at most MAX_MESSAGE)
  * Workers are unref'd, so an idle pool never keeps the process alive. Only Node's worker_threads
  * are used; elsewhere the pool has no workers and the calling thread runs every task.
  */
@@ -33,7 +34,7 @@ export const SCRATCH = -1;
  * Claim and run tasks until none is left: the loop both the calling thread and the workers run.
  * (Its source is also pasted into the worker, so it uses nothing from its surroundings.)
  */
-function serve(I: Int32Array, base: number, run: (fn: number, args: number[]) => void, onFail: (e: unknown) => void): number {
+function serve(I: Int32Array, base: number, run: (fn: number, args: number[]) => void, onFail: (e: unknown, fn: number) => void): number {
   let ran = 0;
   for (;;) {
     const c = Atomics.load(I, base);
@@ -44,7 +45,7 @@ function serve(I: Int32Array, base: number, run: (fn: number, args: number[]) =>
     try {
       run(I[rec]!, Array.from(I.subarray(rec + 1, rec + 16)));
     } catch (e) {
-      onFail(e);
+      onFail(e, I[rec]!);
     }
     ran++;
     Atomics.add(I, base + 1, 1);
@@ -67,11 +68,14 @@ for (;;) {
   for (let i = 0; i < ${SPIN} && Atomics.load(I, wake) === last; i++);
   Atomics.wait(I, wake, last);
   last = Atomics.load(I, wake);
-  serve(I, base, (fn, args) => fns[fn](...args.map((a) => (a === ${SCRATCH} ? scratch : a))), (e) => {
+  serve(I, base, (fn, args) => fns[fn](...args.map((a) => (a === ${SCRATCH} ? scratch : a))), (e, fn) => {
     // the first failure this round leaves its message for the calling thread
     if (Atomics.compareExchange(I, base + 2, 0, 1) !== 0) return;
-    const text = String(e && e.message ? e.message : e).slice(0, ${MAX_MESSAGE});
-    for (let i = 0; i < text.length; i++) I[message + 1 + i] = text.charCodeAt(i);
+    let text = 'an error without a message';
+    try { text = String(e && e.message ? e.message : e); } catch {}
+    text = text.slice(0, ${MAX_MESSAGE});
+    for (let i = 0; i < text.length; i++) I[message + 2 + i] = text.charCodeAt(i);
+    I[message + 1] = fn;
     I[message] = text.length;
   });
 }
@@ -110,7 +114,7 @@ export class ThreadPool {
     readonly maxWorkers: number,
   ) {
     if (maxWorkers > MAX_WORKERS) throw new RangeError(`ThreadPool: at most ${MAX_WORKERS} workers, got ${maxWorkers}`);
-    const bytes = 4 * (REC * (1 + MAX_TASKS + MAX_WORKERS) + 1 + MAX_MESSAGE);
+    const bytes = 4 * (REC * (1 + MAX_TASKS + MAX_WORKERS) + 2 + MAX_MESSAGE);
     this.ctrl = heap.malloc(bytes);
     this.I = new Int32Array(heap.memory.buffer);
     this.I.fill(0, this.ctrl >> 2, (this.ctrl + bytes) >> 2);
@@ -182,8 +186,8 @@ export class ThreadPool {
     if (error !== null) throw error;
     if (I[base + 2] !== 0) {
       const at = this.messageWord();
-      const text = String.fromCharCode(...I.subarray(at + 1, at + 1 + I[at]!));
-      throw new Error(`wasm backend: a kernel (${this.names[tasks[0]!.fn]}) failed on a worker thread: ${text}`);
+      const text = String.fromCharCode(...I.subarray(at + 2, at + 2 + I[at]!));
+      throw new Error(`wasm backend: a kernel (${this.names[I[at + 1]!] ?? 'unknown'}) failed on a worker thread: ${text}`);
     }
   }
 }
