@@ -96,6 +96,7 @@ for (const r of grouped) {
   const unit = r.gflops !== undefined ? 'GFLOP/s' : 'examples/s';
   console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)}`);
 }
+console.log('(GEMM and MLP rows: the best timed window; cnn-train: the median window, its JSON lines give the mean and the best window too)');
 console.log(`\n${'process start to first step'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'median ms'.padStart(12)} ${'loaded from'.padEnd(11)} ${'vs js'.padStart(7)}  (target < 300 ms; ${startup[0]?.runs ?? 0} runs for Descent's default backend)`);
 for (const r of startup) {
   console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.ms).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_js)}`);
