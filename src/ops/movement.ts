@@ -156,8 +156,7 @@ export const movementOps: OpTable<MoveName> = {
       return { shape: [...shape], dtype: src!.dtype };
     },
     forward(b, [src, idx], out, { axis }, shape) {
-      b.fill(out, 0);
-      b.scatterAdd(src!.storage, idx!.storage, out, axisLayout(shape, axis, idx!.shape[axis]!));
+      b.scatterAdd(src!.storage, idx!.storage, out, axisLayout(shape, axis, idx!.shape[axis]!), true);
     },
     backward: (g, { inputs: [, idx], attrs: { axis } }) => [gather(g, axis, idx!), null],
   },

@@ -8,7 +8,8 @@ const g = new Generator(13);
 
 describe('wasm gather and scatterAdd vs reference', () => {
   it('float32 and int32 gather, float32 scatterAdd (repeated indices add up in order)', () => {
-    for (const [outer, n, inner, m] of [[1, 7, 1, 3], [3, 5, 4, 6], [2, 33, 7, 1], [1, 10, 1, 64]] as const) {
+    // inner = 1 takes the last-axis path (several outer slices: each starts at its own slice)
+    for (const [outer, n, inner, m] of [[1, 7, 1, 3], [3, 5, 4, 6], [2, 33, 7, 1], [1, 10, 1, 64], [5, 9, 1, 4], [3, 4, 1, 11]] as const) {
       const size = outer * n * inner, q = outer * m * inner;
       const idxv = Array.from({ length: q }, () => Math.floor(g.nextFloat64() * n));
       const [ij, iw] = pair('int32', idxv);
@@ -25,6 +26,18 @@ describe('wasm gather and scatterAdd vs reference', () => {
       jsBackend.scatterAdd(sj, ij, tj, { outer, n, inner, m });
       wasmBackend.scatterAdd(sw, iw, tw, { outer, n, inner, m });
       assertSame(tw.data, tj.data, `scatterAdd [${outer}, ${n}, ${inner}] m=${m}`);
+      // zeroFirst: out starts as zeros whatever it held (junk here), slice by slice
+      tj.data.fill(7);
+      tw.data.fill(7);
+      jsBackend.scatterAdd(sj, ij, tj, { outer, n, inner, m }, true);
+      wasmBackend.scatterAdd(sw, iw, tw, { outer, n, inner, m }, true);
+      assertSame(tw.data, tj.data, `scatterAdd into zeros [${outer}, ${n}, ${inner}] m=${m}`);
+      assertSame(tj.data, Array.from(tj.data, (_, k) => {
+        let want = 0;
+        const o = Math.floor(k / (n * inner)), r = k % (n * inner), a = Math.floor(r / inner), i = r % inner;
+        for (let j = 0; j < m; j++) if (ij.data[(o * m + j) * inner + i] === a) want = Math.fround(want + sj.data[(o * m + j) * inner + i]!);
+        return want;
+      }), `scatterAdd into zeros, by hand [${outer}, ${n}, ${inner}] m=${m}`);
       release(ij, iw, sj, sw, tj, tw);
     }
   });

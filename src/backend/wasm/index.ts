@@ -326,14 +326,16 @@ export const wasmBackend: Backend = {
     willWrite(out);
     jsBackend.gather(x, idx, out, l);
   },
-  scatterAdd(src, idx, out, l) {
+  scatterAdd(src, idx, out, l, zeroFirst = false) {
     if (allF32(src, out) && isWasm(idx) && idx.dtype === 'int32') {
-      // different outer slices add into different slices of out: they may run at once
-      const ps = rd(src), pi = rd(idx), po = rd(out), per = l.m * l.inner;
-      parallelFor('scatteradd_f32', l.outer, l.outer * per, (s, len) => [ps + s * per * 4, pi + s * per * 4, po + s * l.n * l.inner * 4, len, l.n, l.inner, l.m]);
+      // different outer slices add into different slices of out: they may run at once (each task
+      // clears its own slices first when zeroFirst)
+      const ps = rd(src), pi = rd(idx), po = zeroFirst ? wr(out) : rd(out), per = l.m * l.inner;
+      parallelFor('scatteradd_f32', l.outer, l.outer * per, (s, len) => [ps + s * per * 4, pi + s * per * 4, po + s * l.n * l.inner * 4, len, l.n, l.inner, l.m, zeroFirst ? 1 : 0]);
       return;
     }
-    jsBackend.scatterAdd(src, idx, out, l);
+    if (zeroFirst) willWrite(out);
+    jsBackend.scatterAdd(src, idx, out, l, zeroFirst);
   },
   indexSelect(x, idx, out, l) {
     if (isWasm(x) && isWasm(idx) && isWasm(out) && x.dtype === out.dtype && idx.dtype === 'int32') {

@@ -6,17 +6,42 @@ import type { ModuleBuilder } from './asm.js';
 
 /**
  * gather_32(x, idx, out, outer, n, inner, m): out[o, j, i] = x[o, idx[o, j, i], i] (32-bit values).
- * scatteradd_f32(src, idx, out, outer, n, inner, m): out[o, idx[o, j, i], i] += src[o, j, i], in
- * the reference's order. Indices are checked by the ops before any kernel runs.
+ * scatteradd_f32(src, idx, out, outer, n, inner, m, zeroFirst): out[o, idx[o, j, i], i] += src[o, j, i],
+ * in the reference's order; with zeroFirst, each outer slice of out is cleared just before its
+ * additions (one pass less than a separate fill, and the slice is in cache when it is added to).
+ * Indices are checked by the ops before any kernel runs. With inner = 1 (an index along the last
+ * axis: max pooling, picking a class's logit) the address is simply slice + index.
  */
 export function emitGatherScatter(mod: ModuleBuilder): void {
   for (const kind of ['gather', 'scatter'] as const) {
     const name = kind === 'gather' ? 'gather_32' : 'scatteradd_f32';
-    mod.func(name, Array(7).fill('i32'), [], (f, x, idx, out, outer, n, inner, m) => {
+    mod.func(name, Array(kind === 'gather' ? 7 : 8).fill('i32'), [], (f, x, idx, out, outer, n, inner, m, zeroFirst) => {
       const o = f.local('i32'), j = f.local('i32'), i = f.local('i32'), q = f.local('i32'), at = f.local('i32');
+      const slice = f.local('i32'), pi = f.local('i32'), pq = f.local('i32'), end = f.local('i32');
       f.i32(0).set(q);
       f.for_(o, () => f.i32(0), () => f.get(outer), 1, () => {
-        f.for_(j, () => f.i32(0), () => f.get(m), 1, () => {
+        if (kind === 'scatter') {
+          f.get(zeroFirst).if_(() => {
+            f.get(out).get(o).get(n).i32_mul().get(inner).i32_mul().i32(4).i32_mul().i32_add().i32(0).get(n).get(inner).i32_mul().i32(4).i32_mul().memory_fill();
+          });
+        }
+        // the last axis: byte address = slice start + 4 idx
+        f.get(inner).i32(1).i32_eq().if_(() => {
+          f.get(o).get(n).i32_mul().i32(4).i32_mul().get(kind === 'gather' ? x : out).i32_add().set(slice);
+          f.get(idx).get(q).i32(4).i32_mul().i32_add().set(pi);
+          f.get(kind === 'gather' ? out : x).get(q).i32(4).i32_mul().i32_add().set(pq);
+          f.get(pi).get(m).i32(4).i32_mul().i32_add().set(end);
+          f.block(() => f.loop(() => {
+            f.get(pi).get(end).i32_ge_s().br_if(1);
+            f.get(slice).get(pi).i32_load().i32(4).i32_mul().i32_add().set(at);
+            if (kind === 'gather') f.get(pq).get(at).i32_load().i32_store();
+            else f.get(at).get(at).f32_load().get(pq).f32_load().f32_add().f32_store();
+            f.get(pi).i32(4).i32_add().set(pi);
+            f.get(pq).i32(4).i32_add().set(pq);
+            f.br(0);
+          }));
+          f.get(q).get(m).i32_add().set(q);
+        }, () => f.for_(j, () => f.i32(0), () => f.get(m), 1, () => {
           f.for_(i, () => f.i32(0), () => f.get(inner), 1, () => {
             // at = byte address of element (o, idx[q], i) of the n-long axis
             f.get(o).get(n).i32_mul().get(idx).get(q).i32(4).i32_mul().i32_add().i32_load().i32_add().get(inner).i32_mul().get(i).i32_add().i32(4).i32_mul().set(at);
@@ -27,7 +52,7 @@ export function emitGatherScatter(mod: ModuleBuilder): void {
             }
             f.get(q).i32(1).i32_add().set(q);
           });
-        });
+        }));
       });
     });
   }
