@@ -79,8 +79,10 @@ export interface Backend {
   copy(src: Storage, dst: Storage, shape: readonly number[], srcOffset: number, srcStrides: readonly number[], dstOffset: number, dstStrides: readonly number[]): void;
   /** PyTorch gather: out[o, j, i] = x[o, idx[o, j, i], i]; idx and out are [outer, m, inner]. */
   gather(x: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
-  /** out[o, idx[o, j, i], i] += src[o, j, i] (out must be initialised, unless zeroFirst: then out starts as zeros). */
-  scatterAdd(src: Storage, idx: Storage, out: Storage, layout: AxisLayout, zeroFirst?: boolean): void;
+  /** out[o, idx[o, j, i], i] += src[o, j, i] (out must be initialised). */
+  scatterAdd(src: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
+  /** Optional: scatterAdd into zeros, whatever out held (one pass instead of fill + scatterAdd). */
+  scatterAddZeroed?(src: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
   /** out[o, j, i] = x[o, idx[j], i]; idx has m entries. */
   indexSelect(x: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
   /** out[o, idx[j], i] += src[o, j, i] (out must be initialised). */

@@ -156,7 +156,13 @@ export const movementOps: OpTable<MoveName> = {
       return { shape: [...shape], dtype: src!.dtype };
     },
     forward(b, [src, idx], out, { axis }, shape) {
-      b.scatterAdd(src!.storage, idx!.storage, out, axisLayout(shape, axis, idx!.shape[axis]!), true);
+      const layout = axisLayout(shape, axis, idx!.shape[axis]!);
+      if (b.scatterAddZeroed) {
+        b.scatterAddZeroed(src!.storage, idx!.storage, out, layout);
+      } else {
+        b.fill(out, 0);
+        b.scatterAdd(src!.storage, idx!.storage, out, layout);
+      }
     },
     backward: (g, { inputs: [, idx], attrs: { axis } }) => [gather(g, axis, idx!), null],
   },

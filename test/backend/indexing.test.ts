@@ -26,11 +26,12 @@ describe('wasm gather and scatterAdd vs reference', () => {
       jsBackend.scatterAdd(sj, ij, tj, { outer, n, inner, m });
       wasmBackend.scatterAdd(sw, iw, tw, { outer, n, inner, m });
       assertSame(tw.data, tj.data, `scatterAdd [${outer}, ${n}, ${inner}] m=${m}`);
-      // zeroFirst: out starts as zeros whatever it held (junk here), slice by slice
+      // scatterAddZeroed: out starts as zeros whatever it held (junk here), slice by slice
       tj.data.fill(7);
       tw.data.fill(7);
-      jsBackend.scatterAdd(sj, ij, tj, { outer, n, inner, m }, true);
-      wasmBackend.scatterAdd(sw, iw, tw, { outer, n, inner, m }, true);
+      jsBackend.fill(tj, 0);
+      jsBackend.scatterAdd(sj, ij, tj, { outer, n, inner, m });
+      wasmBackend.scatterAddZeroed!(sw, iw, tw, { outer, n, inner, m });
       assertSame(tw.data, tj.data, `scatterAdd into zeros [${outer}, ${n}, ${inner}] m=${m}`);
       assertSame(tj.data, Array.from(tj.data, (_, k) => {
         let want = 0;

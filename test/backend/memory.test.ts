@@ -58,6 +58,15 @@ describe('wasm heap', () => {
     const t = wasmBackend.alloc('float32', 6);
     wasmBackend.copy(src, t, [3, 2], 0, [1, 3], 0, [2, 1]); // [2, 3] -> [3, 2] transpose
     assert.deepEqual([...t.data], [1, 4, 2, 5, 3, 6]);
+    // scatterAdd adds into what out holds: a reused block still reads as zeros there
+    const idx = wasmBackend.alloc('int32', 2);
+    idx.data.set([1, 1]);
+    const junk4 = wasmBackend.alloc('float32', 6);
+    junk4.data.fill(5);
+    junk4.release();
+    const acc = wasmBackend.alloc('float32', 6);
+    wasmBackend.scatterAdd(src, idx, acc, { outer: 1, n: 6, inner: 1, m: 2 }); // acc[1] += 1 + 2
+    assert.deepEqual([...acc.data], [0, 3, 0, 0, 0, 0]);
   });
 
   it('growth re-creates views on the new buffer and keeps the contents', () => {

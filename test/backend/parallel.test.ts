@@ -121,8 +121,9 @@ describe('wasm kernels split across threads', () => {
       assertSame(aw.data, aj.data, 'scatter-add (repeated indices)');
       aj.data.fill(3);
       aw.data.fill(3);
-      jsBackend.scatterAdd(gj, ij, aj, l, true);
-      wasmBackend.scatterAdd(gw, iw, aw, l, true);
+      jsBackend.fill(aj, 0);
+      jsBackend.scatterAdd(gj, ij, aj, l);
+      wasmBackend.scatterAddZeroed!(gw, iw, aw, l);
       assertSame(aw.data, aj.data, 'scatter-add into zeros, each thread clearing its own slices');
       release(xj, xw, sj, sw, z, ij, iw, gj, gw, aj, aw);
     });

@@ -246,8 +246,7 @@ export const jsBackend: Backend = {
         }
   },
 
-  scatterAdd(src, idx, out, { outer, n, inner, m }: AxisLayout, zeroFirst = false) {
-    if (zeroFirst) out.data.fill(0);
+  scatterAdd(src, idx, out, { outer, n, inner, m }: AxisLayout) {
     const sd = src.data, id = idx.data, od = out.data;
     for (let o = 0; o < outer; o++)
       for (let j = 0; j < m; j++)

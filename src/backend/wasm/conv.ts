@@ -10,9 +10,10 @@
  *   winargmax_f32(x, out, planes, h, w, kh, kw, sh, sw, dh, dw, outH, outW): per window the in-plane
  *     index of the largest element, the first on ties, the first NaN if any (int32 out). Without
  *     branches on the data; with stride 1 or 2, four neighbouring windows at once in v128 lanes
- *     (2x2 windows with stride 2, max pooling's usual case, with their four taps unrolled).
+ *     (2x2 windows with stride 2, max pooling's usual case, with their four taps unrolled and a
+ *     row's last group moved back to end at the last window rather than left to the scalar loop).
  */
-import type { ModuleBuilder } from './asm.js';
+import type { Local, ModuleBuilder } from './asm.js';
 
 export function emitConv(mod: ModuleBuilder): void {
   mod.func('col2im_f32', Array(15).fill('i32'), [], (f, cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW, cCount) => {
@@ -82,22 +83,24 @@ export function emitConv(mod: ModuleBuilder): void {
     };
 
     // the 2x2 stride-2 case
-    const pool2 = f.local('i32'), wBytes = f.local('i32'), vidx = f.local('v128');
+    const pool2 = f.local('i32'), wBytes = f.local('i32'), vidx = f.local('v128'), ra = f.local('v128'), rb = f.local('v128');
+    const off1 = f.local('v128'), offW = f.local('v128'), offW1 = f.local('v128');
     f.get(kh).i32(2).i32_eq().get(kw).i32(2).i32_eq().i32_and().get(sh).i32(2).i32_eq().i32_and().get(sw).i32(2).i32_eq().i32_and();
     f.get(dh).i32(1).i32_eq().i32_and().get(dw).i32(1).i32_eq().i32_and().set(pool2);
     f.get(w).i32(4).i32_mul().set(wBytes);
+    // a tap's in-plane offset from its window's start: 1 (right), w (below), w + 1
+    f.i32(1).i32x4_splat().set(off1);
+    f.get(w).i32x4_splat().set(offW);
+    f.get(w).i32(1).i32_add().i32x4_splat().set(offW1);
     const EVEN = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
     const ODD = [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31];
-    // one more tap of the four windows (values pushed by `load`, in-plane index = window start + dx (+ w))
-    const tap = (load: () => void, dx: number, nextRow = false): void => {
-      load();
-      f.set(vv);
+    // one more tap of the four windows: its values are lanes `lanes` of (ra, rb); vbest keeps the
+    // chosen tap's offset from the window's start (the start is added once at the end)
+    const tap = (lanes: number[], off: Local): void => {
+      f.get(ra).get(rb).i8x16_shuffle(lanes).set(vv);
       f.get(vv).get(vb).f32x4_gt().get(vv).get(vv).f32x4_ne().get(vb).get(vb).f32x4_eq().v128_and().v128_or().set(vtake);
       f.get(vv).get(vb).get(vtake).v128_bitselect().set(vb);
-      f.get(vidx).i32(dx);
-      if (nextRow) f.get(w).i32_add();
-      f.i32x4_splat().i32x4_add();
-      f.get(vbest).get(vtake).v128_bitselect().set(vbest);
+      f.get(off).get(vbest).get(vtake).v128_bitselect().set(vbest);
     };
 
     f.for_(p, () => f.i32(0), () => f.get(planes), 1, () => {
@@ -107,20 +110,31 @@ export function emitConv(mod: ModuleBuilder): void {
         // 2x2 windows with stride 2 (max pooling's usual case): the taps of four windows unrolled
         f.get(pool2).if_(() => {
           f.block(() => f.loop(() => {
-            f.get(ow).i32(4).i32_add().get(outW).i32_gt_s().br_if(1);
+            f.get(ow).get(outW).i32_ge_s().br_if(1);
+            // a last group that would run past the row's end starts at outW - 4 instead, redoing
+            // some windows (same values) rather than leaving them to the scalar loop
+            f.get(ow).i32(4).i32_add().get(outW).i32_gt_s().if_(() => {
+              f.get(outW).i32(4).i32_lt_s().br_if(2);
+              f.get(o).get(ow).get(outW).i32(4).i32_sub().i32_sub().i32(4).i32_mul().i32_sub().set(o);
+              f.get(outW).i32(4).i32_sub().set(ow);
+            });
             // the loads cover columns 2 ow .. 2 ow + 7 of two rows
             f.get(ow).i32(4).i32_add().i32(2).i32_mul().get(w).i32_gt_s().br_if(1);
             f.get(oh).get(sh).i32_mul().get(w).i32_mul().get(ow).get(sw).i32_mul().i32_add().set(start);
             f.get(base).get(start).i32(4).i32_mul().i32_add().set(ptr);
             f.get(start).i32x4_splat().get(offs).i32x4_add().set(vidx);
             // row 0: lanes (0, 2, 4, 6) are tap (0, 0) of the four windows, (1, 3, 5, 7) tap (0, 1)
-            f.get(ptr).v128_load().get(ptr).v128_load(16).i8x16_shuffle(EVEN).set(vb);
-            f.get(vidx).set(vbest);
-            tap(() => { f.get(ptr).v128_load().get(ptr).v128_load(16).i8x16_shuffle(ODD); }, 1);
+            f.get(ptr).v128_load().set(ra);
+            f.get(ptr).v128_load(16).set(rb);
+            f.get(ra).get(rb).i8x16_shuffle(EVEN).set(vb);
+            f.v128_const_i32([0, 0, 0, 0]).set(vbest);
+            tap(ODD, off1);
             f.get(ptr).get(wBytes).i32_add().set(ptr);
-            tap(() => { f.get(ptr).v128_load().get(ptr).v128_load(16).i8x16_shuffle(EVEN); }, 0, true);
-            tap(() => { f.get(ptr).v128_load().get(ptr).v128_load(16).i8x16_shuffle(ODD); }, 1, true);
-            f.get(o).get(vbest).v128_store();
+            f.get(ptr).v128_load().set(ra);
+            f.get(ptr).v128_load(16).set(rb);
+            tap(EVEN, offW);
+            tap(ODD, offW1);
+            f.get(o).get(vbest).get(vidx).i32x4_add().v128_store();
             f.get(o).i32(16).i32_add().set(o);
             f.get(ow).i32(4).i32_add().set(ow).br(0);
           }));

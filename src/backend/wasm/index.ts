@@ -13,7 +13,7 @@
 import { bytesPerElement } from '../../core/dtype.js';
 import { contiguousStrides, shapeSize } from '../../core/shape.js';
 import type { Storage } from '../../core/storage.js';
-import type { Backend, MatmulLayout, WindowLayout } from '../backend.js';
+import type { AxisLayout, Backend, MatmulLayout, WindowLayout } from '../backend.js';
 import { col2imReference, windowArgmaxReference } from '../js/conv.js';
 import { jsBackend } from '../js/index.js';
 import { SIMD_BINARY, SIMD_UNARY } from './elementwise.js';
@@ -124,6 +124,22 @@ function copy32(ps: number, pd: number, shape: readonly number[], srcStrides: re
     const k = runtime().kernel('copy4d_32');
     for (const a of calls) k(...a);
   }
+}
+
+/**
+ * out[o, idx[o, j, i], i] += src[o, j, i]; with zeroFirst, out starts as zeros whatever it held:
+ * each kernel call clears its own outer slices just before adding into them.
+ */
+function scatterAdd(src: Storage, idx: Storage, out: Storage, l: AxisLayout, zeroFirst: boolean): void {
+  if (allF32(src, out) && isWasm(idx) && idx.dtype === 'int32') {
+    // different outer slices add into different slices of out: they may run at once
+    const ps = rd(src), pi = rd(idx), po = zeroFirst ? wr(out) : rd(out), per = l.m * l.inner;
+    const touched = l.outer * (per + (zeroFirst ? l.n * l.inner : 0));
+    parallelFor('scatteradd_f32', l.outer, touched, (s, len) => [ps + s * per * 4, pi + s * per * 4, po + s * l.n * l.inner * 4, len, l.n, l.inner, l.m, zeroFirst ? 1 : 0]);
+    return;
+  }
+  if (zeroFirst) jsBackend.fill(out, 0);
+  jsBackend.scatterAdd(src, idx, out, l);
 }
 
 /** A product with a small output and a long shared dimension (a weight gradient summed over many pixels). */
@@ -326,16 +342,11 @@ export const wasmBackend: Backend = {
     willWrite(out);
     jsBackend.gather(x, idx, out, l);
   },
-  scatterAdd(src, idx, out, l, zeroFirst = false) {
-    if (allF32(src, out) && isWasm(idx) && idx.dtype === 'int32') {
-      // different outer slices add into different slices of out: they may run at once (each task
-      // clears its own slices first when zeroFirst)
-      const ps = rd(src), pi = rd(idx), po = zeroFirst ? wr(out) : rd(out), per = l.m * l.inner;
-      parallelFor('scatteradd_f32', l.outer, l.outer * per, (s, len) => [ps + s * per * 4, pi + s * per * 4, po + s * l.n * l.inner * 4, len, l.n, l.inner, l.m, zeroFirst ? 1 : 0]);
-      return;
-    }
-    if (zeroFirst) willWrite(out);
-    jsBackend.scatterAdd(src, idx, out, l, zeroFirst);
+  scatterAdd(src, idx, out, l) {
+    scatterAdd(src, idx, out, l, false);
+  },
+  scatterAddZeroed(src, idx, out, l) {
+    scatterAdd(src, idx, out, l, true);
   },
   indexSelect(x, idx, out, l) {
     if (isWasm(x) && isWasm(idx) && isWasm(out) && x.dtype === out.dtype && idx.dtype === 'int32') {

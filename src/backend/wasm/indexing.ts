@@ -32,7 +32,7 @@ export function emitGatherScatter(mod: ModuleBuilder): void {
           f.get(kind === 'gather' ? out : x).get(q).i32(4).i32_mul().i32_add().set(pq);
           f.get(pi).get(m).i32(4).i32_mul().i32_add().set(end);
           f.block(() => f.loop(() => {
-            f.get(pi).get(end).i32_ge_s().br_if(1);
+            f.get(pi).get(end).i32_eq().br_if(1); // pi steps by 4 from <= end: exact, and no signed compare of addresses
             f.get(slice).get(pi).i32_load().i32(4).i32_mul().i32_add().set(at);
             if (kind === 'gather') f.get(pq).get(at).i32_load().i32_store();
             else f.get(at).get(at).f32_load().get(pq).f32_load().f32_add().f32_store();
