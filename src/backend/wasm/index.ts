@@ -63,7 +63,23 @@ function allF32(...ss: Storage[]): boolean {
 function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: number, b: number, rsB: number, csB: number, c: number): void {
   const rt = runtime();
   const threads = Math.min(rt.threads, rt.pool.capacity());
-  if (k >= SPLIT_K_MIN_K && m * n <= SPLIT_K_MAX_MN) return gemmSplitK(m, n, k, a, rsA, csA, b, rsB, csB, c, threads);
+  if (k >= SPLIT_K_MIN_K && m * n <= SPLIT_K_MAX_MN) {
+    // C^T = B^T A^T when its tiles waste less (conv1's weight gradient: m = 32, n = 9 pads to
+    // 32 x 16 as is, 12 x 32 transposed): the product into a scratch block, then transposed out
+    const padded = (r: number, c2: number) => Math.ceil(r / MR) * MR * Math.ceil(c2 / NR) * NR;
+    if (padded(n, m) < padded(m, n)) {
+      const rt = runtime();
+      const t = rt.heap.malloc(m * n * 4);
+      try {
+        gemmSplitK(n, m, k, b, csB, rsB, a, csA, rsA, t, threads);
+        rt.kernel('copy4d_32')(t, c, 1, 1, n, m, 0, 0, m * 4, 4, 0, 0, 4, n * 4, 1);
+      } finally {
+        rt.heap.freeBlock(t, m * n * 4);
+      }
+      return;
+    }
+    return gemmSplitK(m, n, k, a, rsA, csA, b, rsB, csB, c, threads);
+  }
   const blocks = Math.min(2 * threads, Math.floor((m * n * k) / PARALLEL_MIN_MACS));
   if (threads <= 1 || blocks < 2) {
     rt.kernel('gemm_f32')(m, n, k, a, rsA * 4, csA * 4, b, rsB * 4, csB * 4, c, n * 4, rt.workArea(0));
