@@ -68,7 +68,6 @@ function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: numb
     // 32 x 16 as is, 12 x 32 transposed): the product into a scratch block, then transposed out
     const padded = (r: number, c2: number) => Math.ceil(r / MR) * MR * Math.ceil(c2 / NR) * NR;
     if (padded(n, m) < padded(m, n)) {
-      const rt = runtime();
       const t = rt.heap.malloc(m * n * 4);
       try {
         gemmSplitK(n, m, k, b, csB, rsB, a, csA, rsA, t, threads);
@@ -281,7 +280,7 @@ export const wasmBackend: Backend = {
       return;
     }
     if (axes.length > 0 && allF32(x, out) && shapeSize(shape) > 0) {
-      // Axes apart ([N, C, H, W] over [0, 2, 3]: batch norm's statistics, a conv bias's gradient):
+      // Axes apart ([N, C, H, W] over [0, 2, 3]: batch norm's statistics and their gradients):
       // copy x with the kept axes first and the reduced ones last, then reduce rows. One extra
       // pass over x, instead of the reference loop's per-element index arithmetic (~30x slower).
       const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
