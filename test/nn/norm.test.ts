@@ -75,8 +75,33 @@ describe('BatchNorm1d (PyTorch definition)', () => {
   it('its training-mode gradient passes a finite-difference check', () => {
     const bn = new nn.BatchNorm1d(3, { dtype: 'float64' });
     bn.weight!.assign(f64([1.5, -0.5, 2]));
+    bn.bias!.assign(f64([0.25, 0, -1]));
     const r = d.gradCheck((x) => bn.forward(x), [d.randn([5, 3], { dtype: 'float64', generator: new d.Generator(3) })]);
     assert.ok(r.ok, JSON.stringify(r.pairs));
+    // and with respect to weight and bias: L = <y, R>, central differences entry by entry
+    const x = d.randn([5, 3], { dtype: 'float64', generator: new d.Generator(4) });
+    const R = d.randn([5, 3], { dtype: 'float64', generator: new d.Generator(5) });
+    const loss = () => d.sum(d.mul(bn.forward(x), R));
+    const grads = d.grad(loss, [bn.weight!, bn.bias!]);
+    for (const p of [bn.weight!, bn.bias!]) {
+      const analytic = grads.get(p).toArray() as number[];
+      const base = p.toArray() as number[];
+      for (let i = 0; i < 3; i++) {
+        const at = (delta: number) => { p.assign(f64(base.map((v, j) => (j === i ? v + delta : v)))); return loss().item(); };
+        const numeric = (at(1e-6) - at(-1e-6)) / 2e-6;
+        p.assign(f64(base));
+        assert.ok(Math.abs(numeric - analytic[i]!) < 1e-6 * Math.max(1, Math.abs(numeric)), `${p === bn.weight ? 'weight' : 'bias'}[${i}]: ${analytic[i]} vs ${numeric}`);
+      }
+    }
+  });
+
+  it('applies weight and bias after normalising in training mode', () => {
+    const bn = new nn.BatchNorm1d(2, { dtype: 'float64' });
+    bn.weight!.assign(f64([2, -0.5]));
+    bn.bias!.assign(f64([1, 3]));
+    // y = (x - mean) / sqrt(var + eps) * weight + bias, with the statistics of X (see above)
+    const s0 = 2 / Math.sqrt(1.25 + EPS), s1 = -0.5 / Math.sqrt(1 + EPS);
+    assertClose(bn.forward(X()), [[-1.5 * s0 + 1, -s1 + 3], [-0.5 * s0 + 1, -s1 + 3], [0.5 * s0 + 1, s1 + 3], [1.5 * s0 + 1, s1 + 3]], { atol: 1e-12 });
   });
 });
 
