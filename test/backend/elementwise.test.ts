@@ -134,11 +134,14 @@ describe('wasm reductions vs reference', () => {
       reduceCase(op, [4, 7, 9], [1], false);
       reduceCase(op, [4, 7, 9, 2], [1, 2], false);
       reduceCase(op, [4, 7, 9], [0, 1, 2], false);
-      // axes apart: the kept axes are gathered first by a copy, then rows are reduced
+      // axes apart: sums keeping a middle run of axes have their own kernel; the rest gather the
+      // kept axes first by a copy, then reduce rows
       reduceCase(op, [4, 7, 9], [0, 2], false);
       reduceCase(op, [5, 3, 7, 9], [0, 2, 3], false); // batch norm's statistics over N, H, W
       reduceCase(op, [5, 3, 7, 9], [0, 2, 3], true);
       reduceCase(op, [2, 3, 4, 5, 6], [1, 3], false);
+      reduceCase(op, [3, 4, 5, 6], [0, 3], false); // two kept axes in the middle
+      reduceCase(op, [7, 2, 1], [0, 2], false);
       reduceCase(op, [64, 9, 33], [0, 2], false); // large enough to run on the threads
       reduceCase(op, [33, 7], [0], true);
       reduceCase(op, [7, 33], [1], true);

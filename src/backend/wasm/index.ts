@@ -280,10 +280,17 @@ export const wasmBackend: Backend = {
       return;
     }
     if (axes.length > 0 && allF32(x, out) && shapeSize(shape) > 0) {
-      // Axes apart ([N, C, H, W] over [0, 2, 3]: batch norm's statistics and their gradients):
-      // copy x with the kept axes first and the reduced ones last, then reduce rows. One extra
-      // pass over x, instead of the reference loop's per-element index arithmetic (~30x slower).
       const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+      if (op === 'sum' && kept[0]! > 0 && kept.every((ax, i) => ax === kept[0]! + i) && kept.at(-1)! < shape.length - 1) {
+        // [segs, K, len] summed over its first and last axes (batch norm's sums over N and H W)
+        const segs = shapeSize(shape.slice(0, kept[0]!)), count = shapeSize(kept.map((i) => shape[i]!)), len = shapeSize(shape.slice(kept.at(-1)! + 1));
+        const px = rd(x), po = wr(out);
+        parallelFor('red_mid_sum', count, segs * count * len, (s, n) => [px + s * len * 4, po + s * 4, n, segs, len, count * len * 4]);
+        return;
+      }
+      // Other axes apart: copy x with the kept axes first and the reduced ones last, then reduce
+      // rows. One extra pass over x, instead of the reference loop's per-element index arithmetic
+      // (~30x slower).
       const perm = [...kept, ...axes];
       const pshape = perm.map((i) => shape[i]!);
       const xStrides = contiguousStrides(shape);

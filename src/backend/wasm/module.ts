@@ -10,7 +10,7 @@ import { emitConv } from './conv.js';
 import { emitFused } from './fused-emit.js';
 import { emitGemm } from './gemm.js';
 import { emitGatherScatter, emitIndexKernels } from './indexing.js';
-import { emitCopy2d, emitCopy4d, emitReduceCols, emitReduceRows } from './reduce.js';
+import { emitCopy2d, emitCopy4d, emitReduceCols, emitReduceMiddleSum, emitReduceRows } from './reduce.js';
 import { emitTranscendental, SIMD_TRANSCENDENTAL } from './transcendental.js';
 
 export interface WasmFeatures {
@@ -64,6 +64,7 @@ export function buildModule(memory: { initial: number; maximum: number; shared: 
   for (const op of SIMD_UNARY) emitUnary(m, op);
   for (const op of SIMD_TRANSCENDENTAL) emitTranscendental(m, op);
   for (const op of REDUCE_OPS) { emitReduceRows(m, op); emitReduceCols(m, op); }
+  emitReduceMiddleSum(m);
   // zero(ptr, bytes): memory.fill, the fastest way to clear a fresh block
   m.func('zero', ['i32', 'i32'], [], (f, ptr, bytes) => { f.get(ptr).i32(0).get(bytes).memory_fill(); });
   emitFused(m);

@@ -9,6 +9,10 @@
  *   red_rows_<op>(x, out, rows, cols):  out[r] = op over x[r, :]     (reduce the last axis)
  *   red_cols_<op>(x, out, rows, cols, acc): out[c] = op over x[:, c] (reduce a leading axis;
  *                                        sum uses `acc`, cols float64 of scratch)
+ *   red_mid_sum(x, out, count, segs, len, segStride): out[k] = sum over s < segs, j < len of
+ *                                        x[k len + s segStride + j] (bytes for segStride): x seen as
+ *                                        [segs, K, len] reduced over its first and last axes, the
+ *                                        middle one kept (batch norm's sums over N and H W)
  *   copy2d_<bits>(src, sRow, sCol, dst, dRow, dCol, rows, cols): strided element copy (bytes)
  */
 import type { ReduceOp } from '../backend.js';
@@ -73,6 +77,32 @@ export function emitReduceRows(mod: ModuleBuilder, op: ReduceOp): Func {
         });
         f.get(out).get(r).i32(4).i32_mul().i32_add().get(cur).f32_store();
       }
+    });
+  });
+}
+
+export function emitReduceMiddleSum(mod: ModuleBuilder): Func {
+  return mod.func('red_mid_sum', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f, x, out, count, segs, len, segStride) => {
+    const k = f.local('i32'), sg = f.local('i32'), j = f.local('i32'), vecEnd = f.local('i32'), p = f.local('i32');
+    const v = f.local('v128'), acc0 = f.local('v128'), acc1 = f.local('v128'), t = f.local('f64');
+    f.get(len).i32(-4).i32_and().set(vecEnd);
+    f.for_(k, () => f.i32(0), () => f.get(count), 1, () => {
+      f.f64(0).f64x2_splat().tee(acc0).set(acc1);
+      f.f64(0).set(t);
+      f.for_(sg, () => f.i32(0), () => f.get(segs), 1, () => {
+        f.get(x).get(k).get(len).i32_mul().i32(4).i32_mul().i32_add().get(sg).get(segStride).i32_mul().i32_add().set(p);
+        f.for_(j, () => f.i32(0), () => f.get(vecEnd), 4, () => {
+          f.get(p).get(j).i32(4).i32_mul().i32_add().v128_load().set(v);
+          f.get(acc0).get(v).f64x2_promote_low_f32x4().f64x2_add().set(acc0);
+          f.get(acc1).get(v).get(v).i8x16_shuffle(HIGH_TO_LOW).f64x2_promote_low_f32x4().f64x2_add().set(acc1);
+        });
+        f.for_(j, () => f.get(vecEnd), () => f.get(len), 1, () => {
+          f.get(t).get(p).get(j).i32(4).i32_mul().i32_add().f32_load().f64_promote_f32().f64_add().set(t);
+        });
+      });
+      f.get(acc0).get(acc1).f64x2_add().set(acc0);
+      f.get(out).get(k).i32(4).i32_mul().i32_add();
+      f.get(acc0).f64x2_extract_lane(0).get(acc0).f64x2_extract_lane(1).f64_add().get(t).f64_add().f32_demote_f64().f32_store();
     });
   });
 }
