@@ -71,6 +71,25 @@ export class Generator {
     return result;
   }
 
+  /**
+   * Fill `out` with the next out.length outputs: the same numbers, in the same order, as that many
+   * nextUint32() calls, with the state in locals (several times faster for long runs).
+   */
+  fillUint32(out: Uint32Array): void {
+    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    for (let i = 0; i < out.length; i++) {
+      out[i] = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+    }
+    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+  }
+
   /** Uniform in [0, 1) with 24 random bits (exactly representable in float32). */
   nextFloat32(): number {
     return (this.nextUint32() >>> 8) * 5.9604644775390625e-8;

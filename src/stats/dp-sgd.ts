@@ -15,7 +15,7 @@ import { noGrad } from '../core/grad-mode.js';
 import type { Generator } from '../core/random.js';
 import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { argmax, cast, eq, mean, sum, tensor } from '../ops/index.js';
+import { add, argmax, cast, div, eq, mean, sum, zeros } from '../ops/index.js';
 import { fillGaussian } from './gaussian.js';
 import { dpSgdEpsilon } from './privacy.js';
 
@@ -63,15 +63,22 @@ export function dpSgdGradients(options: DpSgdOptions): (ctx: DpSgdContext) => Dp
     const B = ctx.x.shape[0]!;
     const loss = options.loss ?? (ctx.loss as unknown as PerExampleLossFn);
     const r = clippedGradSum(ctx.model, loss, ctx.x, ctx.y, C, { params: ctx.params });
-    // (clipped sum + sigma C z) / B in one pass over each parameter's numbers.
+    // (clipped sum + sigma C z) / B: the noise is drawn straight into a tensor's storage, then two
+    // elementwise ops on the backend (a JS loop over half a million numbers cost as much as them
+    // and the copy of its result together, three times over).
     const grads = new Map<Tensor, Tensor>();
-    for (const p of ctx.params) {
-      const sumG = r.grads.get(p)!.data;
-      const out = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
-      if (sigma > 0) fillGaussian(out, sigma * C, generator);
-      for (let k = 0; k < out.length; k++) out[k] = (sumG[k]! + out[k]!) / B;
-      grads.set(p, tensor(out, { shape: p.shape, dtype: p.dtype }));
-    }
+    noGrad(() => {
+      for (const p of ctx.params) {
+        const sumG = r.grads.get(p)!;
+        let total = sumG;
+        if (sigma > 0) {
+          const noise = zeros(p.shape, { dtype: p.dtype });
+          fillGaussian(noise.data as Float32Array | Float64Array, sigma * C, generator);
+          total = add(sumG, noise);
+        }
+        grads.set(p, div(total, B));
+      }
+    });
     return { loss: noGrad(() => mean(r.losses).item()), grads, correct: countCorrect(r.output, ctx.y) };
   };
 }

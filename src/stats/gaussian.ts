@@ -38,15 +38,23 @@ const fn = new Float64Array(128);
   }
 }
 
-/** Uniform in (0, 1], never 0 (for logarithms). */
-function uniformOpen(g: Generator): number {
-  return 1 - g.nextFloat64();
+/** A source of 32-bit draws: the generator's own stream, in order. */
+type Draw = () => number;
+
+/** Uniform in [0, 1) with 53 bits from two draws, exactly as Generator.nextFloat64. */
+function uniform(next: Draw): number {
+  const a = next() >>> 5, b = next() >>> 6;
+  return (a * 67108864 + b) * 1.1102230246251565e-16;
 }
 
-/** One standard-normal sample. */
-export function ziggurat(g: Generator): number {
+/** Uniform in (0, 1], never 0 (for logarithms). */
+function uniformOpen(next: Draw): number {
+  return 1 - uniform(next);
+}
+
+/** One sample, its first draw u given and any further ones taken from next (the rare paths). */
+function sample(u: number, next: Draw): number {
   for (;;) {
-    const u = g.nextUint32();
     const iz = u & 127;
     const hz = (u & ~127) | 0; // signed, top 25 bits
     const x = hz * wn[iz]!;
@@ -56,17 +64,52 @@ export function ziggurat(g: Generator): number {
       // The tail |x| > R: Marsaglia's method, exact for the normal tail.
       let tx: number, ty: number;
       do {
-        tx = -Math.log(uniformOpen(g)) / R;
-        ty = -Math.log(uniformOpen(g));
+        tx = -Math.log(uniformOpen(next)) / R;
+        ty = -Math.log(uniformOpen(next));
       } while (ty + ty < tx * tx);
       return hz > 0 ? R + tx : -R - tx;
     }
     // The wedge between the inner rectangle and the curve: accept if under the density.
-    if (fn[iz]! + g.nextFloat64() * (fn[iz - 1]! - fn[iz]!) < Math.exp(-0.5 * x * x)) return x;
+    if (fn[iz]! + uniform(next) * (fn[iz - 1]! - fn[iz]!) < Math.exp(-0.5 * x * x)) return x;
+    u = next();
   }
 }
 
-/** Fill `out` with normal samples of the given standard deviation. */
+/** One standard-normal sample. */
+export function ziggurat(g: Generator): number {
+  const next = () => g.nextUint32();
+  return sample(next(), next);
+}
+
+/**
+ * Fill `out` with normal samples of the given standard deviation: the same samples as calling
+ * ziggurat(g) out.length times (the same draws of g, in order), but the draws come in blocks from
+ * Generator.fillUint32. A block never holds more draws than samples still to make, and each sample
+ * takes at least one, so the generator ends exactly where the one-by-one calls would leave it.
+ */
 export function fillGaussian(out: Float32Array | Float64Array, std: number, g: Generator): void {
-  for (let i = 0; i < out.length; i++) out[i] = std * ziggurat(g);
+  const buf = new Uint32Array(Math.min(4096, out.length));
+  // pos and len stay plain locals in the hot loop (a closure capturing them would keep them in
+  // memory); the rare paths read the block through `at`
+  let pos = 0, len = 0;
+  const at = { pos: 0, len: 0 };
+  const next: Draw = () => (at.pos < at.len ? buf[at.pos++]! : g.nextUint32());
+  for (let i = 0; i < out.length; i++) {
+    if (pos >= len) {
+      len = Math.min(buf.length, out.length - i);
+      g.fillUint32(len === buf.length ? buf : buf.subarray(0, len));
+      pos = 0;
+    }
+    const u = buf[pos++]!;
+    // the common case inline: inside the layer's inner rectangle
+    const iz = u & 127, hz = (u & ~127) | 0;
+    if (Math.abs(hz) < kn[iz]!) {
+      out[i] = std * (hz * wn[iz]!);
+    } else {
+      at.pos = pos;
+      at.len = len;
+      out[i] = std * sample(u, next);
+      pos = at.pos;
+    }
+  }
 }
