@@ -2,7 +2,7 @@
  * GFLOP/s of gemm_f32 micro-kernel variants (MR x NR tile, unroll factor), one thread, on a square
  * product and the benchmark CNN's three conv2 products. Not part of `npm run bench`; for choosing
  * the tile: `node --import tsx bench/gemm-variants.ts 4x8x1,4x12x4 [plain]` (plain: no relaxed FMA).
- * MR other than 4 needs emitPackA's scalar path (see pack.ts).
+ * MR must be 4: emitPackA's vector paths assume it (pack.ts).
  */
 import v8 from 'node:v8';
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
