@@ -81,6 +81,13 @@ export interface Backend {
   gather(x: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
   /** out[o, idx[o, j, i], i] += src[o, j, i] (out must be initialised). */
   scatterAdd(src: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
+  /**
+   * Optional: the common case of the ziggurat normal sampler (stats/gaussian.ts) in place. buf
+   * (float32, n elements) holds 32-bit draws as bits; each one inside its layer's inner rectangle
+   * (|u & ~127| < kn[u & 127]) becomes std * ((u & ~127) * wn[u & 127]), rounded to float32 once;
+   * the others stay as they are and their indices, in order, are returned. tables: kn then wn.
+   */
+  zigguratMap?(buf: Storage, std: number, tables: Float64Array): Int32Array;
   /** Optional: scatterAdd into zeros, whatever out held (one pass instead of fill + scatterAdd). */
   scatterAddZeroed?(src: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
   /** out[o, j, i] = x[o, idx[j], i]; idx has m entries. */

@@ -15,8 +15,8 @@ import { noGrad } from '../core/grad-mode.js';
 import type { Generator } from '../core/random.js';
 import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { add, argmax, cast, div, eq, mean, sum, zeros } from '../ops/index.js';
-import { fillGaussian } from './gaussian.js';
+import { add, argmax, cast, div, eq, mean, sum } from '../ops/index.js';
+import { gaussianTensor } from './gaussian.js';
 import { dpSgdEpsilon } from './privacy.js';
 
 export interface DpSgdOptions {
@@ -71,11 +71,7 @@ export function dpSgdGradients(options: DpSgdOptions): (ctx: DpSgdContext) => Dp
       for (const p of ctx.params) {
         const sumG = r.grads.get(p)!;
         let total = sumG;
-        if (sigma > 0) {
-          const noise = zeros(p.shape, { dtype: p.dtype });
-          fillGaussian(noise.data as Float32Array | Float64Array, sigma * C, generator);
-          total = add(sumG, noise);
-        }
+        if (sigma > 0) total = add(sumG, gaussianTensor(p.shape, p.dtype as 'float32' | 'float64', sigma * C, generator));
         grads.set(p, div(total, B));
       }
     });

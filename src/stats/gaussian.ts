@@ -13,6 +13,9 @@
  * the index bits in the point, the two are independent. The point thus has 2^25 levels per layer.
  */
 import type { Generator } from '../core/random.js';
+import type { Tensor } from '../core/tensor.js';
+import { zeros } from '../ops/creation.js';
+import { zigguratMapInPlace } from '../ops/sampling.js';
 
 const R = 3.442619855899; // where the tail starts
 const V = 9.91256303526217e-3; // the area of each layer
@@ -81,35 +84,71 @@ export function ziggurat(g: Generator): number {
   return sample(next(), next);
 }
 
+/** kn then wn, for the backend's kernel. */
+const TABLES = new Float64Array(256);
+TABLES.set(kn, 0);
+TABLES.set(wn, 128);
+
 /**
- * Fill `out` with normal samples of the given standard deviation: the same samples as calling
- * ziggurat(g) out.length times (the same draws of g, in order), but the draws come in blocks from
- * Generator.fillUint32. A block never holds more draws than samples still to make, and each sample
- * takes at least one, so the generator ends exactly where the one-by-one calls would leave it.
+ * The common case over draws already made: out[i] = std * (hz * wn[iz]) where the draw is inside
+ * its layer's inner rectangle; the others' indices are returned. out may be the draws' own memory
+ * (each draw is read before its slot is written).
+ */
+function mapDraws(draws: Uint32Array, out: Float32Array | Float64Array, std: number): number[] {
+  const rare: number[] = [];
+  for (let i = 0; i < draws.length; i++) {
+    const u = draws[i]!;
+    const iz = u & 127, hz = (u & ~127) | 0;
+    if (Math.abs(hz) < kn[iz]!) out[i] = std * (hz * wn[iz]!);
+    else rare.push(i);
+  }
+  return rare;
+}
+
+/** Settle the samples at indices `rare`, whose first draws are `first`, from a stream forked from g. */
+function settleRare(out: Float32Array | Float64Array, rare: ArrayLike<number>, first: ArrayLike<number>, std: number, g: Generator): void {
+  const r = g.fork();
+  const next: Draw = () => r.nextUint32();
+  for (let k = 0; k < rare.length; k++) out[rare[k]!] = std * sample(first[k]!, next);
+}
+
+/**
+ * Fill `out` with normal samples of the given standard deviation, one draw of g per sample: the
+ * n draws are taken at once (Generator.fillUint32) and mapped in one tight loop; the ~1% of
+ * samples outside their layer's inner rectangle are then settled in order with draws from a
+ * generator forked from g (the wedge and tail tests and any retry need more random numbers, which
+ * must be independent of the first draw: a separate stream is). Exactly normal, reproducible from
+ * g's state, and g advances by n + 4 draws (the fork) whatever the samples were.
  */
 export function fillGaussian(out: Float32Array | Float64Array, std: number, g: Generator): void {
-  const buf = new Uint32Array(Math.min(4096, out.length));
-  // pos and len stay plain locals in the hot loop (a closure capturing them would keep them in
-  // memory); the rare paths read the block through `at`
-  let pos = 0, len = 0;
-  const at = { pos: 0, len: 0 };
-  const next: Draw = () => (at.pos < at.len ? buf[at.pos++]! : g.nextUint32());
-  for (let i = 0; i < out.length; i++) {
-    if (pos >= len) {
-      len = Math.min(buf.length, out.length - i);
-      g.fillUint32(len === buf.length ? buf : buf.subarray(0, len));
-      pos = 0;
-    }
-    const u = buf[pos++]!;
-    // the common case inline: inside the layer's inner rectangle
-    const iz = u & 127, hz = (u & ~127) | 0;
-    if (Math.abs(hz) < kn[iz]!) {
-      out[i] = std * (hz * wn[iz]!);
-    } else {
-      at.pos = pos;
-      at.len = len;
-      out[i] = std * sample(u, next);
-      pos = at.pos;
-    }
+  const draws = new Uint32Array(out.length);
+  g.fillUint32(draws);
+  const rare = mapDraws(draws, out, std);
+  const first = new Uint32Array(rare.length);
+  for (let k = 0; k < rare.length; k++) first[k] = draws[rare[k]!]!;
+  settleRare(out, rare, first, std, g);
+}
+
+/**
+ * A tensor of normal samples: the same numbers as fillGaussian into an array of its dtype, made
+ * in the tensor's own storage. For float32 the draws are written there as bits and mapped in
+ * place, by the backend's kernel where it has one (Backend.zigguratMap): DP-SGD draws one sample
+ * per parameter every step.
+ */
+export function gaussianTensor(shape: readonly number[], dtype: 'float32' | 'float64', std: number, g: Generator): Tensor {
+  const t = zeros([...shape], { dtype });
+  if (dtype === 'float64') {
+    fillGaussian(t.data as Float64Array, std, g);
+    return t;
   }
+  const bits = (): Uint32Array => { const d = t.data; return new Uint32Array(d.buffer, d.byteOffset, t.size); };
+  g.fillUint32(bits());
+  const kernel = zigguratMapInPlace(t, std, TABLES);
+  // the rare draws are still in place (views are taken afresh: a kernel call may grow the memory)
+  const rare = kernel ?? mapDraws(bits(), t.data as Float32Array, std);
+  const b = bits();
+  const first = new Uint32Array(rare.length);
+  for (let k = 0; k < rare.length; k++) first[k] = b[rare[k]!]!;
+  settleRare(t.data as Float32Array, rare, first, std, g);
+  return t;
 }

@@ -3,7 +3,7 @@ import '../helpers.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as d from '../../src/index.js';
-import { fillGaussian, ziggurat } from '../../src/stats/gaussian.js';
+import { fillGaussian, gaussianTensor, ziggurat } from '../../src/stats/gaussian.js';
 
 /** Phi(x), the standard normal CDF, to about 1e-12 for |x| < 4.2 (where every sample that matters lies). */
 function phi(x: number): number {
@@ -61,19 +61,29 @@ describe('ziggurat', () => {
     fillGaussian(a, 2, new d.Generator(3));
     fillGaussian(b, 1, new d.Generator(3));
     assert.deepEqual(Array.from(a), Array.from(b, (v) => Math.fround(2 * v)));
+    // ziggurat(g) draws as many numbers as its sample needs; fillGaussian one per sample (see below)
     const g = new d.Generator(3);
     assert.equal(Math.fround(ziggurat(g)), b[0]);
   });
 
-  it('fills with exactly the samples of one-by-one ziggurat calls, rare paths included, and leaves the generator where they would', () => {
-    // 20,000 samples cross several 4,096-draw blocks and hit the wedge and tail paths (~2% of
-    // samples take extra draws), some of them at a block's end
-    const n2 = 20_000;
-    const filled = new Float64Array(n2);
+  it('takes one draw of g per sample, settles the rare ones from a fork, and a tensor gets the same numbers on any backend', () => {
+    const n2 = 20_000; // ~1% rare samples (wedge and tail), settled after the common ones
+    const filled = new Float32Array(n2);
     const g1 = new d.Generator(21), g2 = new d.Generator(21);
-    fillGaussian(filled, 1, g1);
-    for (let i = 0; i < n2; i++) assert.equal(filled[i], ziggurat(g2), `sample ${i}`);
-    assert.deepEqual(g1.getState(), g2.getState());
+    fillGaussian(filled, 0.5, g1);
+    // g gave one draw per sample, then the rare samples' stream was forked from it
+    g2.fillUint32(new Uint32Array(n2));
+    g2.fork(); // the rare samples' stream
+    assert.deepEqual(g1.getState(), g2.getState(), 'g advances by n draws and the fork');
+    // the tensor path (the wasm kernel under npm test, TypeScript on the reference backend) agrees bit for bit
+    const g3 = new d.Generator(21);
+    const t = gaussianTensor([100, 200], 'float32', 0.5, g3);
+    assert.deepEqual(Array.from(t.data as Float32Array), Array.from(filled));
+    assert.deepEqual(g3.getState(), g1.getState());
+    // float64 tensors hold fillGaussian's float64 samples
+    const f64 = new Float64Array(50);
+    fillGaussian(f64, 2, new d.Generator(4));
+    assert.deepEqual(Array.from(gaussianTensor([50], 'float64', 2, new d.Generator(4)).data as Float64Array), Array.from(f64));
   });
 
   it('Generator.fillUint32 gives the same numbers as nextUint32 calls', () => {

@@ -165,6 +165,9 @@ export class Func {
   f32_mul(): this { return this.op(0x94); }
   f32_div(): this { return this.op(0x95); }
   f64_add(): this { return this.op(0xa0); }
+  f64_lt(): this { return this.op(0x63); }
+  f64_abs(): this { return this.op(0x99); }
+  f64_convert_i32_s(): this { return this.op(0xb7); }
   f64_mul(): this { return this.op(0xa2); }
   f32_demote_f64(): this { return this.op(0xb6); }
   f64_promote_f32(): this { return this.op(0xbb); }

@@ -370,6 +370,18 @@ export const wasmBackend: Backend = {
   scatterAddZeroed(src, idx, out, l) {
     scatterAdd(src, idx, out, l, true);
   },
+  zigguratMap(buf, std, tables) {
+    if (!isWasm(buf) || buf.dtype !== 'float32' || tables.length !== 256) throw new TypeError('wasm zigguratMap: needs a float32 wasm storage and 256 table entries');
+    const rt = runtime(), n = buf.size;
+    const mem = rt.heap.malloc(256 * 8 + Math.max(1, n) * 4); // the tables, then room for every index
+    try {
+      new Float64Array(rt.heap.buffer, mem, 256).set(tables);
+      const count = rt.kernel('ziggurat_map_f32')(buf.readPtr(), n, mem, std, mem + 2048) as unknown as number;
+      return new Int32Array(rt.heap.buffer, mem + 2048, count).slice();
+    } finally {
+      rt.heap.freeBlock(mem, 256 * 8 + Math.max(1, n) * 4);
+    }
+  },
   indexSelect(x, idx, out, l) {
     if (isWasm(x) && isWasm(idx) && isWasm(out) && x.dtype === out.dtype && idx.dtype === 'int32') {
       runtime().kernel('index_select')(rd(x), rd(idx), wr(out), l.outer, l.n, l.inner, l.m, bytesPerElement(x.dtype));

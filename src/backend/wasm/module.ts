@@ -9,6 +9,7 @@ import type { ReadPattern } from './elementwise.js';
 import { emitConv } from './conv.js';
 import { emitFused } from './fused-emit.js';
 import { emitGemm } from './gemm.js';
+import { emitRandom } from './random.js';
 import { emitGatherScatter, emitIndexKernels } from './indexing.js';
 import { emitCopy2d, emitCopy4d, emitReduceCols, emitReduceMiddleSum, emitReduceRows } from './reduce.js';
 import { emitTranscendental, SIMD_TRANSCENDENTAL } from './transcendental.js';
@@ -74,6 +75,7 @@ export function buildModule(memory: { initial: number; maximum: number; shared: 
   emitCopy4d(m);
   emitGatherScatter(m);
   emitIndexKernels(m);
+  emitRandom(m);
   const bytes = m.bytes();
   if (!WebAssembly.validate(bytes)) throw new Error('wasm backend: the generated module does not validate (a kernel emitter is wrong)');
   return bytes;
