@@ -2,7 +2,7 @@
  * Fast standard-normal samples for DP-SGD's noise (one per parameter per step, so half a million
  * or more each step): the ziggurat method of Marsaglia & Tsang (2000), "The Ziggurat Method for
  * Generating Random Variables", with 128 layers. The normal density is covered by 128 stacked
- * rectangles of equal area plus a tail; a sample picks a layer and a point in it, and about 99%
+ * rectangles of equal area plus a tail; a sample picks a layer and a point in it, and about 97%
  * of the time the point lies inside the curve's region and is returned after one multiply and one
  * comparison (no log, no sine). The rest are settled exactly by rejection against the density,
  * or drawn from the tail beyond r = 3.4426 (Marsaglia's 1964 tail method), so the samples are
@@ -114,7 +114,7 @@ function settleRare(out: Float32Array | Float64Array, rare: ArrayLike<number>, f
 
 /**
  * Fill `out` with normal samples of the given standard deviation, one draw of g per sample: the
- * n draws are taken at once (Generator.fillUint32) and mapped in one tight loop; the ~1% of
+ * n draws are taken at once (Generator.fillUint32) and mapped in one tight loop; the ~3% of
  * samples outside their layer's inner rectangle are then settled in order with draws from a
  * generator forked from g (the wedge and tail tests and any retry need more random numbers, which
  * must be independent of the first draw: a separate stream is). Exactly normal, reproducible from

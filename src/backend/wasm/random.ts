@@ -5,7 +5,7 @@
  *     layer iz = u & 127 and signed point hz = u & ~127; if |hz| < kn[iz] the draw is replaced in
  *     place by the float32 sample std * (hz * wn[iz]) (float64 arithmetic, one rounding, exactly as
  *     the TypeScript loop storing into a Float32Array); otherwise it is left as it is and its index
- *     appended to rare (int32). Returns how many are rare (about 1%); the caller settles those.
+ *     appended to rare (int32). Returns how many are rare (about 3%); the caller settles those.
  *     tables: kn[128] then wn[128], float64.
  */
 import type { ModuleBuilder } from './asm.js';
