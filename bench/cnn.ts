@@ -40,6 +40,22 @@ export function makeCnn(generator: d.Generator): nn.Sequential {
   );
 }
 
+/**
+ * The step the benchmark times: SGD (lr 0.01, momentum 0.9) on softmax cross-entropy of `net` over
+ * one fixed random batch of 64 inputs of `inputShape` (NCHW images, or flat for the CLI's layer
+ * specs), everything the step makes freed when it returns. dispose() frees the batch.
+ */
+export function cnnTrainStep(net: nn.Module, generator: d.Generator, inputShape: number[] = [1, 28, 28]): { step: () => void; dispose: () => void } {
+  const x = d.keep(d.rand([BATCH, ...inputShape], { generator }));
+  const y = d.keep(d.randint(0, 10, [BATCH], { generator }));
+  const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
+  const step = (): void => d.scope(() => {
+    const { grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
+    opt.step(grads);
+  });
+  return { step, dispose: () => { x.dispose(); y.dispose(); } };
+}
+
 export interface CnnBenchOptions {
   /** Shorter time budgets. */
   quick?: boolean;
@@ -87,14 +103,7 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
       d.setBackend(backend);
       if (backend === 'wasm') setNumThreads(threads);
       const g = new d.Generator(0);
-      const net = makeCnn(g);
-      const x = d.keep(d.rand([BATCH, 1, 28, 28], { generator: g }));
-      const y = d.keep(d.randint(0, 10, [BATCH], { generator: g }));
-      const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
-      const step = () => d.scope(() => {
-        const { grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
-        opt.step(grads);
-      });
+      const { step, dispose } = cnnTrainStep(makeCnn(g), g);
       // the reference backend is two orders of magnitude slower: a couple of steps tell its rate
       const budget = backend === 'js' ? (options.quick ? 0.5 : 3) : options.quick ? 1 : 4;
       // Warm-up, untimed: V8 optimises the JS side of the ~150 ops of a step over the first few
@@ -125,8 +134,7 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
         examples_per_second: Math.round(median), mean_examples_per_second: Math.round(mean), best_window_examples_per_second: Math.round(rates.at(-1)!),
         windows: rates.length, gflops_effective: Number(((median * flops) / 1e9).toFixed(2)), iters, seconds: Number(seconds.toFixed(2)),
       });
-      x.dispose();
-      y.dispose();
+      dispose();
       await new Promise((r) => setImmediate(r));
     }
   } finally {

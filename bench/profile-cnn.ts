@@ -8,8 +8,7 @@
  */
 import * as d from '../src/index.js';
 import { getBackend, setNumThreads } from '../src/backend/index.js';
-import * as nn from '../src/nn/index.js';
-import { makeCnn } from './cnn.js';
+import { cnnTrainStep, makeCnn } from './cnn.js';
 import { buildModelFromSpec } from '../src/cli/model-spec.js';
 const threads = Number(process.argv[2] ?? 2);
 setNumThreads(threads);
@@ -36,13 +35,7 @@ for (const k of Object.keys(b)) {
 const g = new d.Generator(0);
 const spec = process.argv[3];
 const net = spec ? buildModelFromSpec(spec, { inputSize: 784, numClasses: 10, imageShape: [1, 28, 28], activation: 'relu', dropout: 0 })! : makeCnn(g);
-const x = d.keep(d.rand(spec ? [64, 784] : [64, 1, 28, 28], { generator: g }));
-const y = d.keep(d.randint(0, 10, [64], { generator: g }));
-const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
-const step = () => d.scope(() => {
-  const { grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
-  opt.step(grads);
-});
+const { step } = cnnTrainStep(net, g, spec ? [784] : [1, 28, 28]);
 for (let i = 0; i < 5; i++) step();
 const N = 40;
 let t0 = performance.now();

@@ -5,18 +5,10 @@
  */
 import * as d from '../src/index.js';
 import { setNumThreads } from '../src/backend/index.js';
-import * as nn from '../src/nn/index.js';
-import { makeCnn } from './cnn.js';
+import { cnnTrainStep, makeCnn } from './cnn.js';
 setNumThreads(Number(process.argv[2] ?? 2));
 const g = new d.Generator(0);
-const net = makeCnn(g);
-const x = d.keep(d.rand([64, 1, 28, 28], { generator: g }));
-const y = d.keep(d.randint(0, 10, [64], { generator: g }));
-const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
-const step = () => d.scope(() => {
-  const { grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
-  opt.step(grads);
-});
+const { step } = cnnTrainStep(makeCnn(g), g);
 for (let i = 0; i < 10; i++) step();
 const per: number[] = [];
 for (let rep = 0; rep < Number(process.argv[3] ?? 10); rep++) {

@@ -105,11 +105,14 @@ function mapDraws(draws: Uint32Array, out: Float32Array | Float64Array, std: num
   return rare;
 }
 
-/** Settle the samples at indices `rare`, whose first draws are `first`, from a stream forked from g. */
-function settleRare(out: Float32Array | Float64Array, rare: ArrayLike<number>, first: ArrayLike<number>, std: number, g: Generator): void {
+/**
+ * Settle the samples at indices `rare` (their first draws in `draws`) from a stream forked from g.
+ * out may be the draws' own memory: each rare slot is read before it is written.
+ */
+function settleRare(out: Float32Array | Float64Array, rare: ArrayLike<number>, draws: Uint32Array, std: number, g: Generator): void {
   const r = g.fork();
   const next: Draw = () => r.nextUint32();
-  for (let k = 0; k < rare.length; k++) out[rare[k]!] = std * sample(first[k]!, next);
+  for (let k = 0; k < rare.length; k++) out[rare[k]!] = std * sample(draws[rare[k]!]!, next);
 }
 
 /**
@@ -123,10 +126,7 @@ function settleRare(out: Float32Array | Float64Array, rare: ArrayLike<number>, f
 export function fillGaussian(out: Float32Array | Float64Array, std: number, g: Generator): void {
   const draws = new Uint32Array(out.length);
   g.fillUint32(draws);
-  const rare = mapDraws(draws, out, std);
-  const first = new Uint32Array(rare.length);
-  for (let k = 0; k < rare.length; k++) first[k] = draws[rare[k]!]!;
-  settleRare(out, rare, first, std, g);
+  settleRare(out, mapDraws(draws, out, std), draws, std, g);
 }
 
 /**
@@ -146,9 +146,6 @@ export function gaussianTensor(shape: readonly number[], dtype: 'float32' | 'flo
   const kernel = zigguratMapInPlace(t, std, TABLES);
   // the rare draws are still in place (views are taken afresh: a kernel call may grow the memory)
   const rare = kernel ?? mapDraws(bits(), t.data as Float32Array, std);
-  const b = bits();
-  const first = new Uint32Array(rare.length);
-  for (let k = 0; k < rare.length; k++) first[k] = b[rare[k]!]!;
-  settleRare(t.data as Float32Array, rare, first, std, g);
+  settleRare(t.data as Float32Array, rare, bits(), std, g);
   return t;
 }
