@@ -5,8 +5,8 @@ import type { Storage } from '../core/storage.js';
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'log1p' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh' | 'erf' | 'sin' | 'cos';
 /**
  * Elementwise functions of two inputs (broadcast). Comparisons write 1 or 0 in the output dtype.
- * reluBackward(g, x) is g where x > 0 and 0 elsewhere (also where g is NaN), in one pass: ReLU's
- * backward, as PyTorch's threshold_backward.
+ * reluBackward(g, x) is 0 where x <= 0 (also where g is NaN) and g elsewhere (where x is NaN too),
+ * in one pass: ReLU's backward, as PyTorch's threshold_backward.
  */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'reluBackward';
 export type ReduceOp = 'sum' | 'max' | 'min';
@@ -106,7 +106,8 @@ export interface Backend {
   col2im?(cols: Storage, out: Storage, layout: WindowLayout): void;
   /**
    * For each window of x (NCHW, layout), the flat index h*w_in + w within its [h, w] plane of the
-   * largest element (the first on ties; a NaN wins); out is int32 [n, c, outH*outW].
+   * largest element (the first on ties; a NaN wins, the last NaN of the window, as PyTorch's CPU
+   * max pooling); out is int32 [n, c, outH*outW].
    */
   windowArgmax?(x: Storage, out: Storage, layout: WindowLayout): void;
 }

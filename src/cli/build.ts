@@ -7,7 +7,7 @@ import type { ActivationName } from '../nn/container.js';
 import { mlp, Sequential } from '../nn/container.js';
 import { Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
-import { buildModelFromSpec } from './model-spec.js';
+import { planModelFromSpec } from './model-spec.js';
 import { Adagrad, Adam, AdamW, CosineAnnealingLR, ExponentialLR, LinearLR, OneCycleLR, ReduceLROnPlateau, RMSprop, SequentialLR, SGD, StepLR, clipGradNorm } from '../optim/index.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Scheduler } from '../train/types.js';
@@ -27,19 +27,52 @@ export interface ModelInfo {
 
 const ACTIVATIONS: readonly string[] = ['relu', 'leakyRelu', 'elu', 'gelu', 'tanh', 'sigmoid', 'softplus'];
 
-/** linear | mlp:H1,H2,... */
-export function buildModel(spec: string, info: Omit<ModelInfo, 'spec'>): Module {
+/**
+ * A model's sizes, known before anything is allocated (see LayerPlan: numbers, float32 each):
+ * `params` trainable numbers; per example, `saved` values kept for the backward pass and
+ * `scratch` the largest temporary work area of one layer. `build` makes the model.
+ */
+export interface ModelPlan {
+  params: number;
+  saved: number;
+  scratch: number;
+  build: () => Module;
+}
+
+/** linear | mlp:H1,H2,... | cnn | a layer spec, planned from the spec and the data's sizes alone. */
+export function planModel(spec: string, info: Omit<ModelInfo, 'spec'>): ModelPlan {
   if (!ACTIVATIONS.includes(info.activation)) throw new UsageError(`--activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(info.activation)}`);
-  if (spec === 'linear') return new Sequential(new Linear(info.inputSize, info.numClasses));
+  const { inputSize: n, numClasses: k } = info;
+  if (spec === 'linear') return { params: n * k + k, saved: k, scratch: 0, build: () => new Sequential(new Linear(n, k)) };
   const m = /^mlp:(\d+(?:,\d+)*)$/.exec(spec);
   if (m) {
     const hidden = m[1]!.split(',').map(Number);
-    if (hidden.some((h) => h <= 0)) throw new UsageError(`--model ${spec}: hidden sizes must be positive`);
-    return mlp([info.inputSize, ...hidden, info.numClasses], { activation: info.activation as ActivationName, dropout: info.dropout });
+    if (hidden.some((h) => !Number.isSafeInteger(h) || h <= 0)) throw new UsageError(`--model ${spec}: hidden sizes must be positive integers`);
+    const sizes = [n, ...hidden, k];
+    let params = 0;
+    for (let i = 0; i + 1 < sizes.length; i++) params += sizes[i]! * sizes[i + 1]! + sizes[i + 1]!;
+    // each hidden layer keeps its Linear output and its activation (and a dropout output and mask)
+    const saved = hidden.reduce((s, h) => s + h * (info.dropout > 0 ? 4 : 2), 0) + k;
+    return { params, saved, scratch: 0, build: () => mlp(sizes, { activation: info.activation as ActivationName, dropout: info.dropout }) };
   }
-  const other = buildModelFromSpec(spec, info);
-  if (other) return other;
+  const layers = planModelFromSpec(spec, info);
+  if (layers) {
+    return {
+      params: layers.reduce((s, l) => s + l.params, 0),
+      saved: layers.reduce((s, l) => s + l.saved, 0),
+      scratch: layers.reduce((s, l) => Math.max(s, l.scratch), 0),
+      build: () => {
+        const net = new Sequential();
+        for (const l of layers) net.append(l.make());
+        return net;
+      },
+    };
+  }
   throw new UsageError(`--model: unknown model ${JSON.stringify(spec)}; expected linear, mlp:H1,H2,... (e.g. mlp:512,256), cnn, or a layer spec such as conv:32x3,pool:2,flatten,dense:128`);
+}
+
+export function buildModel(spec: string, info: Omit<ModelInfo, 'spec'>): Module {
+  return planModel(spec, info).build();
 }
 
 export function buildOptimizer(cfg: TrainConfig, params: Tensor[]): Optimizer {

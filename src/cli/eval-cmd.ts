@@ -8,7 +8,7 @@ import { loadModelWeights, readCheckpointMeta } from '../train/checkpoint.js';
 import { evaluate } from '../train/evaluate.js';
 import type { TrainConfig } from './train-cmd.js';
 import { buildModel, lossFor, testLoader, type ModelInfo } from './build.js';
-import { loadData, readInputs } from './data.js';
+import { labelVocabulary, loadData, readInputs, type DataOptions } from './data.js';
 import { positiveInt, UsageError } from './errors.js';
 
 function openCheckpoint(dir: string): { meta: CheckpointMeta; cfg: TrainConfig; info: ModelInfo; classes?: string[] } {
@@ -24,6 +24,20 @@ function openCheckpoint(dir: string): { meta: CheckpointMeta; cfg: TrainConfig; 
   return { meta, cfg, info, classes: (meta.extra?.data as { classes?: string[] } | undefined)?.classes };
 }
 
+/**
+ * How the data is read for a checkpoint's model: CSV labels through the model's vocabulary (names
+ * of classes, from its training CSV; null: the model knows integer class ids only, so CSV labels
+ * must be integers), below its class count; --header / --allow-nan as given, else as in training.
+ */
+function dataOptions(cfg: TrainConfig, info: ModelInfo, classes: string[] | undefined, opts: Record<string, unknown>): DataOptions {
+  return {
+    labelColumn: cfg.labelColumn, valSplit: 0, seed: cfg.seed,
+    header: typeof opts.header === 'boolean' ? opts.header : cfg.header,
+    allowNan: opts.allowNan === true || cfg.allowNan === true,
+    classes: labelVocabulary(classes), numClasses: info.numClasses,
+  };
+}
+
 function loadModel(dir: string, info: ModelInfo) {
   const model = buildModel(info.spec, info);
   try {
@@ -36,10 +50,10 @@ function loadModel(dir: string, info: ModelInfo) {
 }
 
 export async function evaluateCommand(dir: string, opts: Record<string, unknown>): Promise<number> {
-  const { cfg, info } = openCheckpoint(dir);
+  const { cfg, info, classes } = openCheckpoint(dir);
   const model = loadModel(dir, info);
   const dataSpec = typeof opts.data === 'string' ? opts.data : cfg.data;
-  const data = loadData(dataSpec, { labelColumn: cfg.labelColumn, valSplit: 0, seed: cfg.seed });
+  const data = loadData(dataSpec, dataOptions(cfg, info, classes, opts));
   if (data.inputSize !== info.inputSize) throw new UsageError(`evaluate: ${dataSpec} has ${data.inputSize} input features but the model expects ${info.inputSize}`);
   const r = await evaluate(model, testLoader(data, positiveInt('--batch-size', opts.batchSize)), lossFor(cfg));
   const res = { test_accuracy: r.accuracy ?? null, test_loss: r.loss, examples: r.examples };
@@ -54,6 +68,7 @@ function parseIndices(spec: string, n: number): number[] {
     const m = /^(\d+)(?::(\d+))?$/.exec(part.trim());
     if (!m) throw new UsageError(`--indices: expected a range like 0:10 or a list like 3,7,9, got ${JSON.stringify(spec)}`);
     const a = Number(m[1]), b = m[2] === undefined ? a + 1 : Number(m[2]);
+    if (b <= a) throw new UsageError(`--indices: the range ${part.trim()} is empty (a range START:END takes START, START+1, ..., END-1, so START must be below END)`);
     for (let i = a; i < b; i++) {
       if (i >= n) throw new UsageError(`--indices: ${i} is out of range (the test split has ${n} examples)`);
       out.push(i);
@@ -70,11 +85,12 @@ export async function predictCommand(dir: string, opts: Record<string, unknown>)
   let truth: number[] | undefined;
   let ids: number[];
   if (typeof opts.input === 'string') {
-    inputs = readInputs(opts.input, info.inputSize);
+    inputs = readInputs(opts.input, info.inputSize, { header: typeof opts.header === 'boolean' ? opts.header : undefined, allowNan: opts.allowNan === true });
     ids = Array.from({ length: inputs.shape[0]! }, (_, i) => i);
   } else {
-    const data = loadData(typeof opts.data === 'string' ? opts.data : cfg.data, { labelColumn: cfg.labelColumn, valSplit: 0, seed: cfg.seed });
-    ids = parseIndices(String(opts.indices), data.test.length);
+    const data = loadData(typeof opts.data === 'string' ? opts.data : cfg.data, dataOptions(cfg, info, classes, opts));
+    if (data.inputSize !== info.inputSize) throw new UsageError(`predict: ${data.name} has ${data.inputSize} input features but the model expects ${info.inputSize}`);
+    ids = opts.indices === undefined ? Array.from({ length: Math.min(10, data.test.length) }, (_, i) => i) : parseIndices(String(opts.indices), data.test.length);
     const batch = data.test.getBatch!(Int32Array.from(ids));
     inputs = batch[0]!;
     truth = Array.from(batch[1]!.data);

@@ -56,22 +56,35 @@ function inputImage(spec: string, info: ModelSpecInfo): [number, number, number]
 }
 
 /**
- * A model for `cnn` or a layer spec (MODEL_SPEC_HELP), or null when the spec is neither (the
- * caller handles linear and mlp:...). Errors in a spec that is recognised are UsageErrors naming
- * the token.
+ * One layer of a planned model: its sizes, known before anything is allocated, and how to make it.
+ * Sizes count numbers (float32 each): `params` trainable ones; per example, `saved` the values
+ * the layer keeps for the backward pass (its output and inner values) and `scratch` a temporary
+ * work area while it runs (a convolution's unfolded input).
  */
-export function buildModelFromSpec(spec: string, info: ModelSpecInfo): Module | null {
+export interface LayerPlan {
+  params: number;
+  saved: number;
+  scratch: number;
+  make: () => Module;
+}
+
+/** A layer spec, planned: its layers in order, each with its sizes (a shape walk: nothing is allocated). */
+export function planModelFromSpec(spec: string, info: ModelSpecInfo): LayerPlan[] | null {
   const text = spec === 'cnn' ? CNN_PRESET : spec;
   const tokens = text.split(',').map((t) => t.trim());
   if (!LAYER_TOKEN.test(tokens[0]!)) return null;
   if (!activationModule(info.activation)) throw new UsageError(`--activation must be one of ${ACTIVATION_NAMES.join(', ')}, got ${JSON.stringify(info.activation)}`);
   const makeAct = (): Module => activationModule(info.activation)!;
-  const net = new Sequential();
+  const net: LayerPlan[] = [];
+  const size = (s: Shape) => (s.kind === 'image' ? s.c * s.h * s.w : s.f);
   let shape: Shape = { kind: 'vector', f: info.inputSize };
+  const add = (make: () => Module, o: { params?: number; saved?: number; scratch?: number } = {}) => {
+    net.push({ params: o.params ?? 0, saved: o.saved ?? size(shape), scratch: o.scratch ?? 0, make });
+  };
   /** The activation (and dropout) owed by the last conv/dense/res, appended after an optional bn. */
-  let pending: Module[] = [];
+  let pending: (() => Module)[] = [];
   const flush = () => {
-    for (const m of pending) net.append(m);
+    for (const m of pending) add(m);
     pending = [];
   };
   const bad = (tok: string, why: string): never => {
@@ -82,20 +95,20 @@ export function buildModelFromSpec(spec: string, info: ModelSpecInfo): Module | 
     if (net.length > 0) bad(tok, 'needs feature maps [N, C, H, W], but the previous layers give vectors');
     const [c, h, w] = inputImage(spec, info);
     if (c * h * w !== info.inputSize) bad(tok, `image shape ${c}x${h}x${w} does not match the ${info.inputSize} input features`);
-    net.append(new Unflatten(1, [c, h, w]));
     shape = { kind: 'image', c, h, w };
+    add(() => new Unflatten(1, [c, h, w]), { saved: 0 }); // a view
     return shape;
   };
   const toVector = () => {
     if (shape.kind === 'image') {
-      net.append(new Flatten());
       shape = { kind: 'vector', f: shape.c * shape.h * shape.w };
+      add(() => new Flatten(), { saved: 0 });
     }
     return shape.f;
   };
   const num = (tok: string, v: string, min: number) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) bad(tok, `expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (!Number.isSafeInteger(n) || n < min) bad(tok, `expected an integer >= ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
   const pooled = (tok: string, size: number, k: number) => {
@@ -107,8 +120,14 @@ export function buildModelFromSpec(spec: string, info: ModelSpecInfo): Module | 
   for (const tok of tokens) {
     const [kind, arg = ''] = tok.split(/:(.*)/s) as [string, string?];
     if (kind === 'bn') {
-      if (shape.kind === 'image') net.append(new BatchNorm2d(shape.c));
-      else net.append(new BatchNorm1d(shape.f));
+      // weight and bias per channel or feature; it keeps its input normalised as well as its output
+      if (shape.kind === 'image') {
+        const c = shape.c;
+        add(() => new BatchNorm2d(c), { params: 2 * c, saved: 2 * size(shape) });
+      } else {
+        const f = shape.f;
+        add(() => new BatchNorm1d(f), { params: 2 * f, saved: 2 * f });
+      }
       flush();
       continue;
     }
@@ -123,37 +142,45 @@ export function buildModelFromSpec(spec: string, info: ModelSpecInfo): Module | 
         const p = padding === 'same' ? k - 1 : 2 * padding;
         const h = Math.floor((s.h + p - k) / stride) + 1, w = Math.floor((s.w + p - k) / stride) + 1;
         if (h < 1 || w < 1) bad(tok, `a ${k}x${k} kernel does not fit in ${s.h}x${s.w} feature maps`);
-        net.append(new Conv2d(s.c, out, k, { stride, padding }));
+        const cin = s.c;
         shape = { kind: 'image', c: out, h, w };
-        pending = [makeAct()];
+        // weight [out, cin, k, k] and bias [out]; the unfolded input is [cin k k, h w] per example
+        add(() => new Conv2d(cin, out, k, { stride, padding }), { params: out * cin * k * k + out, scratch: cin * k * k * h * w });
+        pending = [makeAct];
         break;
       }
       case 'pool':
       case 'maxpool':
       case 'avgpool': {
         const s = image(tok), k = num(tok, arg, 1);
-        net.append(kind === 'avgpool' ? new AvgPool2d(k) : new MaxPool2d(k));
         shape = { kind: 'image', c: s.c, h: pooled(tok, s.h, k), w: pooled(tok, s.w, k) };
+        add(() => (kind === 'avgpool' ? new AvgPool2d(k) : new MaxPool2d(k)));
         break;
       }
       case 'gap': {
         const s = image(tok);
-        net.append(new GlobalAvgPool2d());
         shape = { kind: 'vector', f: s.c };
+        add(() => new GlobalAvgPool2d());
         break;
       }
       case 'res': {
-        const s = image(tok), c = num(tok, arg, 1);
-        const body = new Sequential(new Conv2d(s.c, c, 3, { padding: 1, bias: false }), new BatchNorm2d(c), makeAct(), new Conv2d(c, c, 3, { padding: 1, bias: false }), new BatchNorm2d(c));
-        net.append(new Residual(body, s.c === c ? {} : { shortcut: new Sequential(new Conv2d(s.c, c, 1, { bias: false }), new BatchNorm2d(c)) }));
+        const s = image(tok), c = num(tok, arg, 1), cin = s.c;
         shape = { kind: 'image', c, h: s.h, w: s.w };
-        pending = [makeAct()];
+        const hw = s.h * s.w, project = cin !== c;
+        // conv3x3 cin->c, bn, act, conv3x3 c->c, bn (bn: weight and bias), the sum; a 1x1 conv + bn on the skip path
+        const params = c * cin * 9 + 2 * c + c * c * 9 + 2 * c + (project ? c * cin + 2 * c : 0);
+        add(() => {
+          const body = new Sequential(new Conv2d(cin, c, 3, { padding: 1, bias: false }), new BatchNorm2d(c), makeAct(), new Conv2d(c, c, 3, { padding: 1, bias: false }), new BatchNorm2d(c));
+          return new Residual(body, project ? { shortcut: new Sequential(new Conv2d(cin, c, 1, { bias: false }), new BatchNorm2d(c)) } : {});
+        }, { params, saved: c * hw * (project ? 11 : 8), scratch: Math.max(cin, c) * 9 * hw });
+        pending = [makeAct];
         break;
       }
       case 'drop': {
         const p = Number(arg);
         if (!(p >= 0 && p < 1)) bad(tok, `expected a probability in [0, 1), got ${JSON.stringify(arg)}`);
-        net.append(shape.kind === 'image' && net.length > 0 ? new Dropout2d(p) : new Dropout(p));
+        const channels = shape.kind === 'image' && net.length > 0;
+        add(() => (channels ? new Dropout2d(p) : new Dropout(p)), { saved: 2 * size(shape) }); // output and mask
         break;
       }
       case 'flatten':
@@ -162,9 +189,9 @@ export function buildModelFromSpec(spec: string, info: ModelSpecInfo): Module | 
         break;
       case 'dense': {
         const f = toVector(), h = num(tok, arg, 1);
-        net.append(new Linear(f, h));
         shape = { kind: 'vector', f: h };
-        pending = info.dropout > 0 ? [makeAct(), new Dropout(info.dropout)] : [makeAct()];
+        add(() => new Linear(f, h), { params: f * h + h });
+        pending = info.dropout > 0 ? [makeAct, () => new Dropout(info.dropout)] : [makeAct];
         break;
       }
       default:
@@ -172,6 +199,21 @@ export function buildModelFromSpec(spec: string, info: ModelSpecInfo): Module | 
     }
   }
   flush();
-  net.append(new Linear(toVector(), info.numClasses));
+  const f = toVector(), k = info.numClasses;
+  shape = { kind: 'vector', f: k };
+  add(() => new Linear(f, k), { params: f * k + k });
+  return net;
+}
+
+/**
+ * A model for `cnn` or a layer spec (MODEL_SPEC_HELP), or null when the spec is neither (the
+ * caller handles linear and mlp:...). Errors in a spec that is recognised are UsageErrors naming
+ * the token.
+ */
+export function buildModelFromSpec(spec: string, info: ModelSpecInfo): Module | null {
+  const plan = planModelFromSpec(spec, info);
+  if (!plan) return null;
+  const net = new Sequential();
+  for (const layer of plan) net.append(layer.make());
   return net;
 }

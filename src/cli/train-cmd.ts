@@ -1,14 +1,16 @@
 /** `descent train`: resolve options, build data, model and optimizer, fit, report. */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { manualSeed } from '../core/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readCheckpointMeta } from '../train/checkpoint.js';
+import { resolveCheckpointDir, verifyCheckpoint } from '../train/checkpoint.js';
+import { prepareRunFolder, sameFolder } from './run-folder.js';
 import { evaluate } from '../train/evaluate.js';
 import { fit } from '../train/trainer.js';
 import { buildModel, buildOptimizer, buildScheduler, clipper, lossFor, makeLoaders } from './build.js';
 import { loadData } from './data.js';
+import { checkTrainingMemory, parseByteSize } from './memory.js';
 import { nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber, UsageError } from './errors.js';
 import { progressCallback } from './progress.js';
 import { batchSizeAdvice, dpSgdGradients, dpSgdMetadata, gradientStatsHook } from '../stats/index.js';
@@ -20,6 +22,7 @@ import { scope } from '../core/tensor.js';
 import { argmax } from '../ops/index.js';
 import type { Module } from '../nn/module.js';
 import type { CliData } from './data.js';
+import type { Stateful } from '../train/types.js';
 
 /** Every option of a run, resolved and validated; written to the run folder as config.json. */
 export interface TrainConfig {
@@ -42,6 +45,12 @@ export interface TrainConfig {
   valSplit: number;
   earlyStopping?: number;
   labelColumn: string;
+  /** CSV: whether the first line is a header; absent: it is if one of its cells is not a number. */
+  header?: boolean;
+  /** CSV: read empty, NaN and infinite feature cells instead of failing. */
+  allowNan: boolean;
+  /** Bytes training may use at most (below what the backend can hold); checked from sizes before the model is built. */
+  maxMemory?: number;
   seed: number;
   out: string;
   logEvery: number;
@@ -50,7 +59,7 @@ export interface TrainConfig {
   dpNoise?: number;
 }
 
-const KEYS = ['data', 'model', 'activation', 'dropout', 'optimizer', 'lr', 'momentum', 'nesterov', 'weightDecay', 'batchSize', 'epochs', 'schedule', 'warmupEpochs', 'accumulate', 'clipGradNorm', 'labelSmoothing', 'valSplit', 'earlyStopping', 'labelColumn', 'seed', 'out', 'logEvery', 'gradStats', 'dpClip', 'dpNoise'] as const;
+const KEYS = ['data', 'model', 'activation', 'dropout', 'optimizer', 'lr', 'momentum', 'nesterov', 'weightDecay', 'batchSize', 'epochs', 'schedule', 'warmupEpochs', 'accumulate', 'clipGradNorm', 'labelSmoothing', 'valSplit', 'earlyStopping', 'labelColumn', 'header', 'allowNan', 'maxMemory', 'seed', 'out', 'logEvery', 'gradStats', 'dpClip', 'dpNoise'] as const;
 
 function readConfigFile(file: string): Record<string, unknown> {
   if (!existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
@@ -88,6 +97,9 @@ export function resolveConfig(opts: Record<string, unknown>, cmd?: Command): Tra
   if (dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const labelSmoothing = nonNegativeNumber('--label-smoothing', pick('labelSmoothing'));
   if (labelSmoothing > 1) throw new UsageError(`--label-smoothing must be at most 1, got ${labelSmoothing}`);
+  const header = pick('header'), allowNan = pick('allowNan') ?? false, maxMemory = pick('maxMemory');
+  if (header !== undefined && header !== 'auto' && typeof header !== 'boolean') throw new UsageError(`--header must be true, false or "auto", got ${JSON.stringify(header)}`);
+  if (typeof allowNan !== 'boolean') throw new UsageError(`--allow-nan must be true or false, got ${JSON.stringify(allowNan)}`);
   const cfg: TrainConfig = {
     data: String(pick('data')),
     model: String(pick('model')),
@@ -109,6 +121,9 @@ export function resolveConfig(opts: Record<string, unknown>, cmd?: Command): Tra
     valSplit,
     earlyStopping: optional('earlyStopping', positiveInt),
     labelColumn: String(pick('labelColumn')),
+    header: typeof header === 'boolean' ? header : undefined,
+    allowNan,
+    maxMemory: maxMemory === undefined || maxMemory === null ? undefined : parseByteSize('--max-memory', maxMemory),
     seed: nonNegativeInt('--seed', pick('seed')),
     out: typeof pick('out') === 'string' ? String(pick('out')) : join('runs', stamp()),
     logEvery: positiveInt('--log-every', pick('logEvery')),
@@ -126,23 +141,26 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   const resume = typeof opts.resume === 'string' ? opts.resume : undefined;
   if (resume) {
     // A resumed run takes its configuration from the checkpoint; only --epochs (and output flags) may change.
+    checkResumeFlags(cmd);
     const meta = (() => {
       try {
-        return readCheckpointMeta(resume);
+        return verifyCheckpoint(resume); // every file checked against its size and hash first
       } catch (e) {
         throw new UsageError(`--resume: ${(e as Error).message}`);
       }
     })();
     const saved = meta.extra?.config as TrainConfig | undefined;
-    if (!saved) throw new UsageError(`--resume: ${resume} was not written by descent train (no config in checkpoint.json)`);
+    if (!saved || typeof saved !== 'object') throw new UsageError(`--resume: ${resume} was not written by descent train (no config in checkpoint.json)`);
     cfg = { ...saved };
     if (cmd.getOptionValueSource('epochs') === 'cli') cfg.epochs = positiveInt('--epochs', opts.epochs);
-    if (typeof opts.out === 'string') cfg.out = opts.out;
+    // By default the run goes on in the folder the checkpoint belongs to.
+    cfg.out = typeof opts.out === 'string' ? opts.out : dirname(resolveCheckpointDir(resume));
   } else {
     cfg = resolveConfig(opts, cmd);
   }
   manualSeed(cfg.seed);
-  const data = loadData(cfg.data, { labelColumn: cfg.labelColumn, valSplit: cfg.valSplit, seed: cfg.seed });
+  const data = loadData(cfg.data, { labelColumn: cfg.labelColumn, valSplit: cfg.valSplit, seed: cfg.seed, header: cfg.header, allowNan: cfg.allowNan });
+  checkTrainingMemory(cfg, data);
   const model = buildModel(cfg.model, { inputSize: data.inputSize, numClasses: data.numClasses, activation: cfg.activation, dropout: cfg.dropout, imageShape: data.imageShape });
   const { train, validation, test } = makeLoaders(data, cfg);
   const optimizer = buildOptimizer(cfg, model.parameters());
@@ -151,6 +169,7 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   const json = !!opts.json;
   const log = (s: string) => process.stderr.write(s + '\n');
   log(`descent: training ${cfg.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data.name}: ${data.train.length.toLocaleString('en-US')} train / ${data.test.length.toLocaleString('en-US')} test examples, ${cfg.optimizer} lr ${cfg.lr}, batch ${cfg.batchSize}, ${cfg.epochs} epochs -> ${cfg.out}`);
+  prepareRunFolder(cfg.out, { overwrite: !!opts.overwrite, continuing: !!resume && sameFolder(cfg.out, dirname(resolveCheckpointDir(resume))) });
   writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
   if (opts.dashboard !== undefined) {
@@ -159,13 +178,16 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
     dashboard = await startDashboard(cfg.out, { port });
     log(`descent: live dashboard at ${dashboard.url} (closing the page does not stop training)`);
   }
+  const dpNoise = new Generator(cfg.seed + 7);
+  const statsHook = cfg.gradStats ? gradientStatsHook({ every: cfg.gradStats }) : undefined;
   const result = await fit({
     model, loss, optimizer, scheduler, schedulerInterval: interval,
     train, validation: validation ?? test, epochs: cfg.epochs, accumulate: cfg.accumulate,
     transformGrads: cfg.clipGradNorm ? clipper(cfg.clipGradNorm) : undefined,
     earlyStopping: cfg.earlyStopping ? { patience: cfg.earlyStopping, monitor: 'val_loss' } : undefined,
-    stepHooks: cfg.gradStats ? [gradientStatsHook({ every: cfg.gradStats })] : undefined,
-    computeGrads: cfg.dpClip !== undefined ? dpSgdGradients({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, generator: new Generator(cfg.seed + 7) }) : undefined,
+    stepHooks: statsHook ? [statsHook] : undefined,
+    computeGrads: cfg.dpClip !== undefined ? dpSgdGradients({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, generator: dpNoise }) : undefined,
+    stateful: { ...(cfg.dpClip !== undefined ? { dpSgdNoise: generatorState(dpNoise) } : {}), ...(statsHook ? { gradientStats: statsHook } : {}) },
     callbacks: [progressCallback(process.stderr, { bar: opts.progress !== false })],
     outDir: cfg.out, logEvery: cfg.logEvery, resumeFrom: resume,
     checkpointExtra: { config: cfg, model: { spec: cfg.model, inputSize: data.inputSize, numClasses: data.numClasses, activation: cfg.activation, dropout: cfg.dropout, imageShape: data.imageShape }, data: { name: data.name, classes: data.classes } },
@@ -207,6 +229,23 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   else log(`descent: done in ${summary.seconds} s: test accuracy ${testAcc === undefined ? '-' : (testAcc * 100).toFixed(2) + '%'}, test loss ${testLoss?.toFixed(4)}; checkpoint in ${join(cfg.out, 'checkpoint')}`);
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');
   return result.diverged ? 1 : 0;
+}
+
+/** Flags a resumed run may set; everything else comes from the checkpoint's config. */
+const RESUME_FLAGS = new Set(['resume', 'epochs', 'out', 'overwrite', 'json', 'progress', 'dashboard']);
+
+function checkResumeFlags(cmd: Command): void {
+  for (const opt of cmd.options) {
+    const key = opt.attributeName();
+    if (!RESUME_FLAGS.has(key) && cmd.getOptionValueSource(key) === 'cli') {
+      throw new UsageError(`${opt.long ?? key} cannot be combined with --resume: a resumed run continues with the configuration saved in its checkpoint (only --epochs, --out, --overwrite, --json, --no-progress and --dashboard may be given)`);
+    }
+  }
+}
+
+/** A generator's position as a part of the run's checkpointed state. */
+function generatorState(g: Generator): Stateful {
+  return { stateDict: () => g.getState(), loadStateDict: (s) => g.setState(s as number[]) };
 }
 
 /** Predicted and true classes of every test example, in order. */

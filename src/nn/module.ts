@@ -161,6 +161,7 @@ export abstract class Module {
    * error; missing and unexpected keys are errors when `strict`, else they are returned.
    */
   loadStateDict(sd: Record<string, Tensor>, strict = true): LoadStateDictResult {
+    sd = this.renameLegacyKeys(sd);
     const own = this.stateDict();
     const missingKeys = Object.keys(own).filter((k) => !Object.hasOwn(sd, k));
     const unexpectedKeys = Object.keys(sd).filter((k) => !Object.hasOwn(own, k));
@@ -188,6 +189,30 @@ export abstract class Module {
       }
     });
     return { missingKeys, unexpectedKeys };
+  }
+
+  /**
+   * Earlier names of this module's own parameters and buffers, old name -> current name, that
+   * loadStateDict accepts (a layer whose keys were renamed overrides this). Empty by default.
+   */
+  protected legacyStateKeys(): Readonly<Record<string, string>> {
+    return {};
+  }
+
+  /** `sd` with every legacy key of every module replaced by its current name (a key given under both names is an error). */
+  private renameLegacyKeys(sd: Record<string, Tensor>): Record<string, Tensor> {
+    let out: Record<string, Tensor> | null = null;
+    for (const [prefix, m] of this.namedModules()) {
+      for (const [old, current] of Object.entries(m.legacyStateKeys())) {
+        const from = join(prefix, old), to = join(prefix, current);
+        if (!Object.hasOwn(sd, from)) continue;
+        if (Object.hasOwn(sd, to)) throw new RangeError(`${this.constructor.name}.loadStateDict: the state dict has both '${to}' and its earlier name '${from}'; expected one of them`);
+        out ??= Object.assign(Object.create(null) as Record<string, Tensor>, sd);
+        out[to] = out[from]!;
+        delete out[from];
+      }
+    }
+    return out ?? sd;
   }
 
   // ------------------------------------------------------------------------------ printing --

@@ -31,6 +31,8 @@ export interface BatchNormOptions {
   dtype?: FloatDType;
 }
 
+const LEGACY_KEYS = { runningMean: 'running_mean', runningVar: 'running_var', numBatchesTracked: 'num_batches_tracked' } as const;
+
 /**
  * Batch normalisation (Ioffe & Szegedy 2015), PyTorch's definition. For each channel c, over the
  * batch and spatial positions (n values):
@@ -40,8 +42,10 @@ export interface BatchNormOptions {
  *              numBatchesTracked += 1.
  *   eval:      y = (x - runningMean) / sqrt(runningVar + eps) * weight + bias.
  * The buffers runningMean (init 0), runningVar (init 1) and numBatchesTracked (int32, init 0) are in
- * the state dict. Because each output depends on the whole batch in training, the layer mixes
- * examples: per-example gradients are not defined for it (`mixesExamples`).
+ * the state dict under PyTorch's keys running_mean, running_var and num_batches_tracked (which
+ * safetensors files store as I64, as PyTorch does); loadStateDict also accepts the camelCase keys
+ * earlier Descent checkpoints used. Because each output depends on the whole batch in training,
+ * the layer mixes examples: per-example gradients are not defined for it (`mixesExamples`).
  */
 abstract class BatchNormBase extends Module {
   readonly mixesExamples = true;
@@ -66,12 +70,17 @@ abstract class BatchNormBase extends Module {
     this.weight = affine ? this.registerParameter('weight', ones([numFeatures], { dtype })) : null;
     this.bias = affine ? this.registerParameter('bias', zeros([numFeatures], { dtype })) : null;
     if (options.trackRunningStats ?? true) {
-      this.runningMean = this.registerBuffer('runningMean', zeros([numFeatures], { dtype }));
-      this.runningVar = this.registerBuffer('runningVar', ones([numFeatures], { dtype }));
-      this.numBatchesTracked = this.registerBuffer('numBatchesTracked', scalar(0, 'int32'));
+      this.runningMean = this.registerBuffer('running_mean', zeros([numFeatures], { dtype }));
+      this.runningVar = this.registerBuffer('running_var', ones([numFeatures], { dtype }));
+      this.numBatchesTracked = this.registerBuffer('num_batches_tracked', scalar(0, 'int32'));
     } else {
       this.runningMean = this.runningVar = this.numBatchesTracked = null;
     }
+  }
+
+  /** Keys of earlier Descent checkpoints (before the buffers took PyTorch's names). */
+  protected override legacyStateKeys(): Readonly<Record<string, string>> {
+    return LEGACY_KEYS;
   }
 
   forward(x: Tensor): Tensor {

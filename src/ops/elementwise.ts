@@ -35,9 +35,10 @@ export const unaryOps: OpTable<UnaryName> = {
   log: unaryDef('log', true, (g, { inputs: [x] }) => [div(g, x!)]), // d log x = 1/x
   log1p: unaryDef('log1p', true, (g, { inputs: [x] }) => [div(g, add(x!, 1))]),
   sqrt: unaryDef('sqrt', true, (g, { out }) => [div(g, mul(out, 2))]), // d sqrt x = 1/(2 sqrt x)
-  abs: unaryDef('abs', false, (g, { inputs: [x] }) => [mul(g, sign(x!))]),
+  // d|x| = (x > 0) - (x < 0): 0 at 0 and at NaN, as PyTorch (whose sign(NaN) is 0; ours is NaN)
+  abs: unaryDef('abs', false, (g, { inputs: [x] }) => [mul(g, sub(gt(x!, 0), lt(x!, 0)))]),
   sign: unaryDef('sign', false, null),
-  relu: unaryDef('relu', false, (g, { inputs: [x] }) => [reluBackward(g, x!)]), // 0 at x = 0, as PyTorch
+  relu: unaryDef('relu', false, (g, { inputs: [x] }) => [reluBackward(g, x!)]), // 0 at x <= 0, g at NaN, as PyTorch
   sigmoid: unaryDef('sigmoid', true, (g, { out }) => [mul(g, mul(out, sub(1, out)))]), // s(1-s)
   tanh: unaryDef('tanh', true, (g, { out }) => [mul(g, sub(1, mul(out, out)))]), // 1 - tanh^2
   erf: unaryDef('erf', true, (g, { inputs: [x] }) => [mul(g, mul(exp(neg(mul(x!, x!))), SQRT_PI_OVER_2))]), // 2/sqrt(pi) e^{-x^2}
@@ -84,11 +85,15 @@ function binaryDef(op: BinaryOp, backward: OpDef<{}>['backward'], floatOnly = fa
   };
 }
 
-/** d max(a, b): the larger input gets the gradient; on ties each gets half (as PyTorch). */
-function extremumGrad(pick: (a: Tensor, b: Tensor) => Tensor) {
-  return (g: Tensor, { inputs: [a, b] }: { inputs: readonly Tensor[] }) => {
-    const m = add(pick(a!, b!), mul(eq(a!, b!), 0.5));
-    return [mul(g, m), mul(g, sub(1, m))];
+/**
+ * d max(a, b), as PyTorch: an input loses the gradient only where the other one beats it; on ties
+ * each gets half. Where either is NaN nothing beats anything, so both get the whole gradient (the
+ * NaN output depends on each).
+ */
+function extremumGrad(beats: (a: Tensor, b: Tensor) => Tensor) {
+  return (g: Tensor, { inputs: [a, b], needs }: { inputs: readonly Tensor[]; needs: readonly boolean[] }) => {
+    const half = mul(eq(a!, b!), 0.5);
+    return [needs[0] ? mul(g, sub(sub(1, beats(b!, a!)), half)) : null, needs[1] ? mul(g, sub(sub(1, beats(a!, b!)), half)) : null];
   };
 }
 
@@ -98,11 +103,12 @@ export const binaryOps: OpTable<ArithName | CompareName> = {
   mul: binaryDef('mul', (g, { inputs: [a, b], needs }) => [needs[0] ? mul(g, b!) : null, needs[1] ? mul(g, a!) : null]),
   // y = a/b: dy/da = 1/b, dy/db = -a/b^2 = -y/b
   div: binaryDef('div', (g, { inputs: [, b], out, needs }) => [needs[0] ? div(g, b!) : null, needs[1] ? neg(div(mul(g, out), b!)) : null], true),
-  // y = a^b: dy/da = b a^(b-1); dy/db = y log a (taken as 0 where a <= 0, so that a constant
-  // exponent applied to zeros stays finite)
+  // y = a^b: dy/da = b a^(b-1), taken as 0 where b = 0 (y = 1 there whatever a is, NaN included:
+  // otherwise 0^0 would give 0 * 0^-1 = NaN); dy/db = y log a, taken as 0 where a = 0 and b >= 0
+  // (0^b is constant there) and NaN for a < 0 (a^b is not real near b). Both as PyTorch.
   pow: binaryDef('pow', (g, { inputs: [a, b], out, needs }) => [
-    needs[0] ? mul(g, mul(b!, pow(a!, sub(b!, 1)))) : null,
-    needs[1] ? mul(g, mul(out, where(gt(a!, 0), log(where(gt(a!, 0), a!, 1)), 0))) : null,
+    needs[0] ? mul(g, where(eq(b!, 0), 0, mul(b!, pow(a!, sub(b!, 1))))) : null,
+    needs[1] ? mul(g, where(mul(eq(a!, 0), ge(b!, 0)), 0, mul(out, log(a!)))) : null,
   ]),
   maximum: binaryDef('maximum', extremumGrad((a, b) => gt(a, b))),
   minimum: binaryDef('minimum', extremumGrad((a, b) => lt(a, b))),
@@ -140,7 +146,7 @@ export const div = bin('div');
 export const pow = bin('pow');
 export const maximum = bin('maximum');
 export const minimum = bin('minimum');
-/** ReLU's backward in one pass: g where x > 0, 0 elsewhere (even where g is NaN), as PyTorch's threshold_backward. */
+/** ReLU's backward in one pass: 0 where x <= 0 (even where g is NaN), g elsewhere (x NaN included), as PyTorch's threshold_backward. */
 export const reluBackward = bin('reluBackward');
 /** Comparisons give masks: 1 where true, 0 where false, in the inputs' dtype. */
 export const eq = bin('eq');

@@ -1,7 +1,8 @@
 /**
  * Pooling over the last two axes of NCHW tensors, composed from primitives:
  * - maxPool2d: windowArgmax finds each window's maximum, gather reads it. Its gradient (gather's:
- *   a scatter-add) goes to the maximal element alone, the first one on ties.
+ *   a scatter-add) goes to the maximal element alone, the first one on ties (the last NaN, if any:
+ *   PyTorch's rule).
  * - avgPool2d: the mean of each window's column from im2col; the gradient spreads 1/(kh kw) to
  *   every tap, and col2im adds the shares of overlapping windows.
  * - adaptiveAvgPool2d: PyTorch's bins written as two averaging matrices, out = P_h x P_w^T.

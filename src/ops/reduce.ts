@@ -4,11 +4,11 @@ import { isFloat } from '../core/dtype.js';
 import { noGrad } from '../core/grad-mode.js';
 import { normAxes, normAxis, shapeSize } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
-import { add, div, eq, exp, log, mul, sqrt, sub, where } from './elementwise.js';
-import { detach, expand, reshape } from './movement.js';
+import { add, div, eq, exp, log, mul, ne, sqrt, sub, where } from './elementwise.js';
+import { detach, expand, reshape, scatterAdd } from './movement.js';
 import type { OpDef, OpTable } from './run.js';
 import { apply } from './run.js';
-import type { ArgAttrs, ReduceAttrs } from './types.js';
+import type { ArgAttrs, ExtremeAttrs, ReduceAttrs } from './types.js';
 
 export type Axes = number | readonly number[];
 
@@ -26,7 +26,7 @@ function gradAsKeepdims(g: Tensor, x: Tensor, axes: readonly number[]): Tensor {
   return reshape(g, reducedShape(x.shape, axes, true));
 }
 
-function reduceDef(op: ReduceOp, backward: OpDef<ReduceAttrs>['backward']): OpDef<ReduceAttrs> {
+function reduceDef<A extends ReduceAttrs>(op: ReduceOp, backward: OpDef<A>['backward']): OpDef<A> {
   return {
     infer([x], { axes, keepdims }) {
       if (op !== 'sum') for (const a of axes) if (x!.shape[a] === 0) throw new RangeError(`${op}: cannot reduce over axis ${a} of size 0 (shape [${x!.shape.join(', ')}])`);
@@ -39,12 +39,24 @@ function reduceDef(op: ReduceOp, backward: OpDef<ReduceAttrs>['backward']): OpDe
   };
 }
 
-/** Gradient of max/min: to the extreme element, split evenly between ties. */
-const extremeBackward: OpDef<ReduceAttrs>['backward'] = (g, { inputs: [x], out, attrs: { axes } }) => {
-  const mask = eq(x!, gradAsKeepdims(out, x!, axes));
-  const count = sumOp(mask, axes, true);
-  return [mul(gradAsKeepdims(g, x!, axes), div(mask, count))];
-};
+/**
+ * Gradient of max/min, as PyTorch. 'index' (one axis): all of it to the element argmax/argmin
+ * returns, scattered into zeros. 'split': to every element equal to the result, 1/count each; a
+ * NaN result came from the NaNs, which share it (x == NaN is false, so they are matched by
+ * x != x where the result is NaN).
+ */
+function extremeBackward(arg: 'argmax' | 'argmin'): OpDef<ExtremeAttrs>['backward'] {
+  return (g, { inputs: [x], out, attrs: { axes, ties } }) => {
+    const gk = gradAsKeepdims(g, x!, axes);
+    if (ties === 'index') {
+      const idx = apply(arg, reduceOps[arg], [x!], { axis: axes[0]!, keepdims: true });
+      return [scatterAdd(gk, axes[0]!, idx, x!.shape)];
+    }
+    const ok = gradAsKeepdims(out, x!, axes);
+    const mask = add(eq(x!, ok), mul(ne(x!, x!), ne(ok, ok)));
+    return [mul(gk, div(mask, sumOp(mask, axes, true)))];
+  };
+}
 
 function argDef(op: 'argmax' | 'argmin'): OpDef<ArgAttrs> {
   return {
@@ -64,8 +76,8 @@ function argDef(op: 'argmax' | 'argmin'): OpDef<ArgAttrs> {
 export const reduceOps: OpTable<'sum' | 'max' | 'min' | 'argmax' | 'argmin'> = {
   // d sum / dx_i = 1: the gradient is broadcast back over the reduced axes
   sum: reduceDef('sum', (g, { inputs: [x], attrs: { axes } }) => [expand(gradAsKeepdims(g, x!, axes), x!.shape)]),
-  max: reduceDef('max', extremeBackward),
-  min: reduceDef('min', extremeBackward),
+  max: reduceDef<ExtremeAttrs>('max', extremeBackward('argmax')),
+  min: reduceDef<ExtremeAttrs>('min', extremeBackward('argmin')),
   argmax: argDef('argmax'),
   argmin: argDef('argmin'),
 };
@@ -78,12 +90,17 @@ function sumOp(x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
 export function sum(x: Tensor, axes?: Axes, keepdims = false): Tensor {
   return sumOp(x, normAxes('sum', axes, x.rank), keepdims);
 }
-/** Largest element over the axes; its gradient goes to the largest element (split on ties). */
+/**
+ * Largest element over the axes (NaN if any is NaN). Its gradient, as PyTorch's: over one axis
+ * given as a number (torch.max(x, dim)), to the element argmax picks, the first on ties; over all
+ * axes or a list of them (torch.max(x), torch.amax), split evenly among the tied elements.
+ */
 export function max(x: Tensor, axes?: Axes, keepdims = false): Tensor {
-  return apply('max', reduceOps.max, [x], { axes: normAxes('max', axes, x.rank), keepdims });
+  return apply('max', reduceOps.max, [x], { axes: normAxes('max', axes, x.rank), keepdims, ties: typeof axes === 'number' ? 'index' : 'split' });
 }
+/** Smallest element over the axes; its gradient as max's. */
 export function min(x: Tensor, axes?: Axes, keepdims = false): Tensor {
-  return apply('min', reduceOps.min, [x], { axes: normAxes('min', axes, x.rank), keepdims });
+  return apply('min', reduceOps.min, [x], { axes: normAxes('min', axes, x.rank), keepdims, ties: typeof axes === 'number' ? 'index' : 'split' });
 }
 /** Index of the largest element along an axis (of the flattened tensor when axis is omitted), int32. */
 export function argmax(x: Tensor, axis?: number, keepdims = false): Tensor {

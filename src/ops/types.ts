@@ -13,7 +13,7 @@ export interface OpAttrs {
   where: {};
   cast: { dtype: DType };
   // reductions
-  sum: ReduceAttrs; max: ReduceAttrs; min: ReduceAttrs;
+  sum: ReduceAttrs; max: ExtremeAttrs; min: ExtremeAttrs;
   argmax: ArgAttrs; argmin: ArgAttrs;
   // linear algebra
   matmul: { transA: boolean; transB: boolean };
@@ -40,6 +40,15 @@ export interface ReduceAttrs {
   /** Sorted, normalised axes. */
   axes: number[];
   keepdims: boolean;
+}
+
+export interface ExtremeAttrs extends ReduceAttrs {
+  /**
+   * Where the gradient goes on ties: 'index' to the one element argmax/argmin picks (the first; the
+   * first NaN), as torch.max(x, dim); 'split' evenly among all the elements equal to the result
+   * (among the NaNs when it is NaN), as torch.max(x) and torch.amax.
+   */
+  ties: 'index' | 'split';
 }
 
 export interface ArgAttrs {

@@ -59,6 +59,10 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
     checkBoolean(who, 'maximize', g.maximize);
   }
 
+  protected override requiredStateFor(g: AdamHyper): readonly string[] {
+    return g.amsgrad ? ['expAvg', 'expAvgSq', 'maxExpAvgSq'] : this.requiredStateNames;
+  }
+
   protected update(p: Tensor, grad: Tensor, group: ParamGroup<AdamHyper>, state: ParamState): void {
     const { lr, betas: [beta1, beta2], eps, weightDecay, amsgrad, maximize } = group;
     const t = state.step;

@@ -11,7 +11,7 @@ import { isFloat } from '../core/dtype.js';
 import { noGrad } from '../core/grad-mode.js';
 import { shapeStr, shapesEqual } from '../core/shape.js';
 import { keep, scope, Tensor } from '../core/tensor.js';
-import { tensor } from '../ops/index.js';
+import { detach, tensor } from '../ops/index.js';
 import { checkFinite, checkInteger, checkNonNegative, checkPositive } from './checks.js';
 
 /** Hyperparameters every group has. */
@@ -138,6 +138,14 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     this.validateGroup(group, who);
   }
 
+  /**
+   * The buffers every parameter of a group with these hyperparameters has once it has taken a
+   * step (checked on load, so a checkpoint missing one is refused instead of resuming inexactly).
+   */
+  protected requiredStateFor(_group: H): readonly string[] {
+    return this.requiredStateNames;
+  }
+
   /** Throw a clear error for any invalid hyperparameter of the group (`who` names the optimizer and group). */
   protected abstract validateGroup(group: H, who: string): void;
 
@@ -192,8 +200,15 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     );
   }
 
-  /** A checkpoint: copies of the state tensors and the JSON meta (hyperparameters, step counts). */
-  stateDict(): OptimizerState {
+  /**
+   * A checkpoint: copies of the state tensors and the JSON meta (hyperparameters, step counts).
+   * With `{ copy: false }` the tensors are views of the current state instead of copies: no data
+   * is copied, and they keep their values through later steps because every update replaces a
+   * buffer's storage (assign) rather than writing into it. The trainer keeps such a view after
+   * every update, so that it can go back one update when the loss stops being finite.
+   */
+  stateDict(options: { copy?: boolean } = {}): OptimizerState {
+    const copy = options.copy ?? true;
     const tensors: Record<string, Tensor> = {};
     const state: Record<string, { step: number }> = {};
     let index = 0;
@@ -204,7 +219,7 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
         const st = this.state.get(p);
         if (st) {
           state[index] = { step: st.step };
-          for (const [name, t] of Object.entries(st.buffers)) tensors[`state.${index}.${name}`] = copyTensor(t);
+          for (const [name, t] of Object.entries(st.buffers)) tensors[`state.${index}.${name}`] = copy ? copyTensor(t) : keep(detach(t));
         }
         numbers.push(index++);
       }
@@ -272,9 +287,10 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
       if (!b) buffers.set(i, (b = {}));
       b[name] = t;
     }
+    const groupOf: ParamGroup<H>[] = groups.flatMap((g) => g.params.map(() => g));
     for (const [i, step] of steps) {
       if (step === 0) continue;
-      for (const name of this.requiredStateNames) {
+      for (const name of this.requiredStateFor(groupOf[i]!)) {
         if (!buffers.get(i)?.[name]) throw new RangeError(`${who}: parameter ${i} has taken ${step} steps but the state has no tensor 'state.${i}.${name}'`);
       }
     }

@@ -55,6 +55,10 @@ export class RMSprop extends Optimizer<RMSpropHyper> {
     checkBoolean(who, 'maximize', g.maximize);
   }
 
+  protected override requiredStateFor(g: RMSpropHyper): readonly string[] {
+    return ['squareAvg', ...(g.centered ? ['gradAvg'] : []), ...(g.momentum > 0 ? ['momentumBuffer'] : [])];
+  }
+
   protected update(p: Tensor, grad: Tensor, group: ParamGroup<RMSpropHyper>, state: ParamState): void {
     const { lr, alpha, eps, weightDecay, momentum, centered, maximize } = group;
     let g = maximize ? neg(grad) : grad;

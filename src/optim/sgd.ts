@@ -49,6 +49,10 @@ export class SGD extends Optimizer<SGDHyper> {
     });
   }
 
+  protected override requiredStateFor(g: SGDHyper): readonly string[] {
+    return g.momentum !== 0 ? ['momentumBuffer'] : [];
+  }
+
   protected validateGroup(g: SGDHyper, who: string): void {
     checkNonNegative(who, 'momentum', g.momentum);
     checkFinite(who, 'dampening', g.dampening);

@@ -79,16 +79,31 @@ export function statsRecord(s: GradientStats, ema: number): GradientStatsRecord 
  * are skipped (a variance needs two). The measurement runs its own forward pass, so a model with
  * Dropout draws one more set of masks on the steps it measures.
  */
-export function gradientStatsHook(options: GradientStatsHookOptions = {}): (ctx: StatsHookContext) => GradientStatsRecord | void {
+export type GradientStatsHook = ((ctx: StatsHookContext) => GradientStatsRecord | void) & {
+  /** The moving averages, for checkpoints (pass the hook in fit's `stateful` to have them saved). */
+  stateDict(): unknown;
+  loadStateDict(state: unknown): void;
+};
+
+export function gradientStatsHook(options: GradientStatsHookOptions = {}): GradientStatsHook {
   const every = options.every ?? 10;
   if (!Number.isInteger(every) || every < 1) throw new RangeError(`gradientStatsHook: every must be a positive integer, got ${every}`);
   const smoother = new NoiseScaleEma(options.ema ?? 0.9);
   let lastStep = -1;
-  return (ctx) => {
+  const hook = (ctx: StatsHookContext): GradientStatsRecord | void => {
     if (ctx.step % every !== 0 || ctx.step === lastStep || ctx.x.shape[0]! < 2) return;
     lastStep = ctx.step;
     const loss = options.loss ?? (ctx.loss as unknown as PerExampleLossFn);
     const s = batchGradientStats(ctx.model, loss, ctx.x, ctx.y, ctx.params);
     return statsRecord(s, smoother.update(s.traceCov, s.gradNormSq));
   };
+  return Object.assign(hook, {
+    stateDict: () => ({ ema: smoother.stateDict(), lastStep }),
+    loadStateDict: (state: unknown) => {
+      const st = state as { ema: Parameters<NoiseScaleEma['loadStateDict']>[0]; lastStep: number } | null;
+      if (!st || !Number.isInteger(st.lastStep)) throw new TypeError(`gradientStatsHook.loadStateDict: expected { ema, lastStep }, got ${JSON.stringify(state)}`);
+      smoother.loadStateDict(st.ema);
+      lastStep = st.lastStep;
+    },
+  });
 }

@@ -2,6 +2,7 @@
 export { statsFromSums, gradientStats, gradientStatsOfVectors, NoiseScaleEma, batchSizeAdvice } from './noise-scale.js';
 export type { GradientStats } from './noise-scale.js';
 export { gradientStatsHook, batchGradientStats, statsRecord } from './hook.js';
+export type { GradientStatsHook } from './hook.js';
 export type { GradientStatsHookOptions, GradientStatsRecord, StatsHookContext } from './hook.js';
 export { dpSgdGradients, dpSgdMetadata } from './dp-sgd.js';
 export type { DpSgdOptions, DpSgdContext, DpSgdResult, DpSgdMetadata, DpSgdMetadataOptions } from './dp-sgd.js';

@@ -107,6 +107,18 @@ export class NoiseScaleEma {
     return this.value;
   }
 
+  /** The averages so far (for checkpoints: a resumed run goes on smoothing where it stopped). */
+  stateDict(): { traceCov: number; gradNormSq: number; steps: number } {
+    return { traceCov: this.traceCov, gradNormSq: this.gradNormSq, steps: this.steps };
+  }
+
+  loadStateDict(s: { traceCov: number; gradNormSq: number; steps: number }): void {
+    if (!s || !Number.isFinite(s.traceCov) || !Number.isFinite(s.gradNormSq) || !Number.isInteger(s.steps) || s.steps < 0) {
+      throw new TypeError(`NoiseScaleEma.loadStateDict: expected { traceCov, gradNormSq, steps } from stateDict(), got ${JSON.stringify(s)}`);
+    }
+    ({ traceCov: this.traceCov, gradNormSq: this.gradNormSq, steps: this.steps } = s);
+  }
+
   /** The smoothed B_simple (NaN before the first update). */
   get value(): number {
     return this.steps === 0 ? NaN : this.traceCov / this.gradNormSq;

@@ -1,31 +1,391 @@
 /**
- * Checkpoints: a folder with model.safetensors (weights and buffers), optimizer.safetensors (its
- * state tensors) and checkpoint.json (epoch, step, optimizer/scheduler/loader/RNG state, and
- * whatever the caller adds, such as how to rebuild the model). Every file is written to a temp
- * file and renamed; checkpoint.json is written last, so a folder with it is complete.
+ * Checkpoints on disk, written so that a crash at any moment leaves the old checkpoint or the new
+ * one, never a mix of the two.
+ *
+ *   RUN/checkpoint -> checkpoint-<step>/        a symbolic link to the latest checkpoint folder
+ *   RUN/checkpoint-<step>/model.safetensors     the model's state dict (parameters and buffers)
+ *                        /optimizer.safetensors the optimizer's state tensors
+ *                        /checkpoint.json       epoch, step, RNG/loader/scheduler/optimizer state,
+ *                                               and the size and SHA-256 of every file above
+ *
+ * A new checkpoint is written into a hidden temporary folder (each file fsynced, then the folder),
+ * renamed to its final name, then published by renaming a new link over RUN/checkpoint: rename(2)
+ * replaces a link in one step, which it cannot do for a non-empty folder. Folders no link points
+ * to any more are removed afterwards, and whatever a crash left over (temporary folders, links and
+ * files, unreferenced checkpoint folders) is removed when the next run starts in the folder.
+ * Reading verifies every file against checkpoint.json before anything is used, so a damaged or
+ * mixed folder is refused with one line that names the file and what was expected.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync,
+  realpathSync, renameSync, rmSync, statSync, symlinkSync, writeSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { RngState } from '../core/random.js';
 import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import type { BatchLoader, Scheduler, StepOptimizer, TrainableModel } from './types.js';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
+import { faultPoint } from './faults.js';
+import type { BatchLoader, OptimizerStateLike, Scheduler, StepOptimizer, TrainableModel } from './types.js';
 
-export const CHECKPOINT_FORMAT = 'descent-checkpoint/1';
+export const CHECKPOINT_FORMAT = 'descent-checkpoint/2';
+/** Checkpoints of phase 1: the same files, written one by one, without the manifest. Still read. */
+const LEGACY_FORMAT = 'descent-checkpoint/1';
+
+/** A bad or damaged checkpoint: the CLI reports it as one line with exit code 2. */
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+}
+
+export interface FileEntry {
+  bytes: number;
+  sha256: string;
+}
+
+/** Where an epoch was interrupted, for a checkpoint taken between two updates of an epoch. */
+export interface EpochProgress {
+  epoch: number;
+  /** Micro-batches of the epoch already trained on. */
+  batch: number;
+  lossSum: number;
+  examples: number;
+  correct: number;
+  classified: boolean;
+  seconds: number;
+}
 
 export interface CheckpointMeta {
   format: string;
+  /** Epochs completed. */
   epoch: number;
+  /** Optimizer updates made. */
   step: number;
   rng: RngState;
   optimizer?: unknown;
   scheduler?: unknown;
   loader?: unknown;
+  /** The trainer's own counters (early stopping), and the epoch in progress when there is one. */
+  trainer?: { best?: number | null; sinceBest?: number; progress?: EpochProgress };
+  /** State of the run's other stateful parts (e.g. DP-SGD's noise generator), by name. */
+  components?: Record<string, unknown>;
+  /** Bytes of each log file (metrics.jsonl) when the checkpoint was taken: resume cuts them back to it. */
+  logs?: Record<string, number>;
   /** Free-form information from the caller (model spec, data set, metrics so far). */
   extra?: Record<string, unknown>;
   savedAt: string;
+  /** Every other file of the folder with its size and SHA-256 (format 2). */
+  files?: Record<string, FileEntry>;
+}
+
+/** Everything a checkpoint holds, in memory. */
+export interface CheckpointContent {
+  model: Record<string, Tensor>;
+  optimizer?: OptimizerStateLike;
+  meta: Omit<CheckpointMeta, 'format' | 'savedAt' | 'files' | 'optimizer'>;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Writing
+// ------------------------------------------------------------------------------------------------
+
+let counter = 0;
+const TMP_PREFIX = '.tmp-';
+const CHECKPOINT_DIR = /^checkpoint-\d+(?:-\d+)?$/;
+
+function fsyncPath(path: string): void {
+  // Windows cannot open a folder for fsync; elsewhere a folder's fsync makes its entries durable.
+  if (process.platform === 'win32') return;
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeSynced(path: string, bytes: Uint8Array): void {
+  faultPoint('open');
+  const fd = openSync(path, 'wx');
+  try {
+    faultPoint('write');
+    let at = 0;
+    while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
+    faultPoint('fsync');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The folder names the run folder's links point to (the temporary links of a write in flight excepted). */
+function referenced(runDir: string): Set<string> {
+  const out = new Set<string>();
+  for (const name of readdirSync(runDir)) {
+    const p = join(runDir, name);
+    if (!name.startsWith(TMP_PREFIX) && isLink(p)) out.add(basename(readlinkSync(p)));
+  }
+  return out;
+}
+
+/** Point RUN/<link> at RUN/<target> in one rename. */
+function publishLink(runDir: string, link: string, target: string): void {
+  const linkPath = join(runDir, link);
+  if (exists(linkPath) && !isLink(linkPath)) {
+    // A phase-1 run folder holds a real folder here: move it aside first (it stays readable).
+    faultPoint('rename-legacy');
+    renameSync(linkPath, join(runDir, uniqueName(runDir, `${link}-legacy`)));
+  }
+  const tmp = join(runDir, `${TMP_PREFIX}link-${process.pid}-${++counter}`);
+  faultPoint('symlink');
+  // A junction needs no privileges on Windows; it takes an absolute target.
+  if (process.platform === 'win32') symlinkSync(resolve(runDir, target), tmp, 'junction');
+  else symlinkSync(target, tmp, 'dir');
+  faultPoint('rename-link');
+  renameSync(tmp, linkPath);
+  faultPoint('fsync-run');
+  fsyncPath(runDir);
+}
+
+function uniqueName(dir: string, base: string): string {
+  if (!exists(join(dir, base))) return base;
+  for (let k = 1; ; k++) if (!exists(join(dir, `${base}-${k}`))) return `${base}-${k}`;
+}
+
+/** Remove checkpoint folders that no link points to (old checkpoints, a crash's leftovers). */
+function removeUnreferenced(runDir: string): void {
+  const keep = referenced(runDir);
+  for (const name of readdirSync(runDir)) {
+    if (CHECKPOINT_DIR.test(name) && !keep.has(name) && !isLink(join(runDir, name))) {
+      faultPoint('remove');
+      rmSync(join(runDir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function safetensorsBytes(tensors: Record<string, Tensor>, metadata: Record<string, string>): Uint8Array {
+  return encodeSafetensors(tensors, metadata);
+}
+
+/**
+ * Write a checkpoint into RUN/checkpoint-<step>/ and point RUN/<link> at it (default link:
+ * `checkpoint`). Returns the link's path, which is what `--resume` and `evaluate` take.
+ */
+export function writeCheckpoint(runDir: string, content: CheckpointContent, link: string = 'checkpoint'): string {
+  mkdirSync(runDir, { recursive: true });
+  const files = new Map<string, Uint8Array>();
+  files.set('model.safetensors', safetensorsBytes(content.model, { format: CHECKPOINT_FORMAT }));
+  if (content.optimizer) files.set('optimizer.safetensors', safetensorsBytes(content.optimizer.tensors, {}));
+  const manifest: Record<string, FileEntry> = {};
+  for (const [name, bytes] of files) manifest[name] = { bytes: bytes.length, sha256: sha256(bytes) };
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    ...content.meta,
+    optimizer: content.optimizer?.meta,
+    savedAt: new Date().toISOString(),
+    files: manifest,
+  };
+  files.set('checkpoint.json', new TextEncoder().encode(JSON.stringify(meta, null, 2) + '\n'));
+
+  const tmp = join(runDir, `${TMP_PREFIX}checkpoint-${process.pid}-${++counter}`);
+  faultPoint('mkdir');
+  mkdirSync(tmp);
+  try {
+    for (const [name, bytes] of files) writeSynced(join(tmp, name), bytes);
+    faultPoint('fsync-folder');
+    fsyncPath(tmp);
+    const final = uniqueName(runDir, `checkpoint-${content.meta.step}`);
+    faultPoint('rename-folder');
+    renameSync(tmp, join(runDir, final));
+    publishLink(runDir, link, final);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  removeUnreferenced(runDir);
+  return join(runDir, link);
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return false; // this process has only just started: nothing of it is in flight
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove what an interrupted run left in its folder: temporary checkpoint folders and links,
+ * `<file>.tmp-<pid>-<n>` files of atomic writes, and checkpoint folders no link points to. Only
+ * leftovers of processes that are no longer running are touched. Returns the names removed.
+ */
+export function cleanRunFolder(runDir: string): string[] {
+  if (!existsSync(runDir)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(runDir)) {
+    const m = /^\.tmp-(?:checkpoint|link)-(\d+)-\d+$/.exec(name) ?? /\.tmp-(\d+)-\d+$/.exec(name);
+    if (m && !pidAlive(Number(m[1]))) {
+      rmSync(join(runDir, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  const before = new Set(readdirSync(runDir));
+  removeUnreferenced(runDir);
+  for (const name of before) if (!exists(join(runDir, name))) removed.push(name);
+  return removed;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reading
+// ------------------------------------------------------------------------------------------------
+
+function fail(where: string, what: string): never {
+  throw new CheckpointError(`checkpoint: ${where}: ${what}`);
+}
+
+function isUint32(x: unknown): boolean {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+/** Check the JSON's shape field by field; `file` names it in errors. */
+function validateMeta(file: string, meta: unknown): CheckpointMeta {
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) fail(file, 'expected a JSON object');
+  const m = meta as Record<string, unknown>;
+  if (m.format !== CHECKPOINT_FORMAT && m.format !== LEGACY_FORMAT) fail(file, `format is ${JSON.stringify(m.format)}, expected ${CHECKPOINT_FORMAT}`);
+  if (!isCount(m.epoch)) fail(file, `epoch is ${JSON.stringify(m.epoch)}, expected a non-negative integer`);
+  if (!isCount(m.step)) fail(file, `step is ${JSON.stringify(m.step)}, expected a non-negative integer`);
+  if (!Array.isArray(m.rng) || m.rng.length !== 4 || !m.rng.every(isUint32)) fail(file, `rng is ${JSON.stringify(m.rng)}, expected four unsigned 32-bit integers`);
+  for (const k of ['extra', 'trainer', 'components', 'logs'] as const) {
+    const v = m[k];
+    if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) fail(file, `${k} is ${JSON.stringify(v)}, expected an object`);
+  }
+  for (const [k, v] of Object.entries((m.logs ?? {}) as Record<string, unknown>)) {
+    if (!isCount(v)) fail(file, `logs.${k} is ${JSON.stringify(v)}, expected a byte count`);
+  }
+  if (m.format === CHECKPOINT_FORMAT) {
+    const files = m.files as Record<string, unknown> | undefined;
+    if (files === null || typeof files !== 'object' || Array.isArray(files)) fail(file, 'files is missing, expected the size and SHA-256 of every file');
+    if (!Object.hasOwn(files, 'model.safetensors')) fail(file, 'files does not list model.safetensors');
+    for (const [name, e] of Object.entries(files)) {
+      if (name !== 'model.safetensors' && name !== 'optimizer.safetensors') fail(file, `files lists ${JSON.stringify(name)}, expected only model.safetensors and optimizer.safetensors`);
+      const entry = e as Record<string, unknown> | null;
+      if (!entry || !isCount(entry.bytes) || typeof entry.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(entry.sha256)) {
+        fail(file, `files.${name} is ${JSON.stringify(e)}, expected { bytes, sha256 }`);
+      }
+    }
+    if ((m.optimizer !== undefined) !== Object.hasOwn(files, 'optimizer.safetensors')) {
+      fail(file, m.optimizer !== undefined ? 'optimizer state is described but optimizer.safetensors is not listed' : 'optimizer.safetensors is listed without optimizer state');
+    }
+  }
+  return m as unknown as CheckpointMeta;
+}
+
+/** The real folder a checkpoint path names (the link resolved), checked to exist. */
+export function resolveCheckpointDir(dir: string): string {
+  if (!exists(dir)) fail(dir, 'does not exist (expected a checkpoint folder written by a training run, e.g. runs/<run>/checkpoint)');
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (e) {
+    return fail(dir, `cannot be resolved (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the link points nowhere`);
+  }
+  if (!statSync(real).isDirectory()) fail(dir, 'is a file, expected a checkpoint folder');
+  return real;
+}
+
+export function readCheckpointMeta(dir: string): CheckpointMeta {
+  const real = resolveCheckpointDir(dir);
+  const file = join(dir, 'checkpoint.json');
+  if (!existsSync(join(real, 'checkpoint.json'))) fail(file, 'does not exist (expected a folder written by a training run)');
+  let text: string;
+  try {
+    text = readFileSync(join(real, 'checkpoint.json'), 'utf8');
+  } catch (e) {
+    return fail(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let meta: unknown;
+  try {
+    meta = JSON.parse(text);
+  } catch (e) {
+    return fail(file, `is not valid JSON (${(e as Error).message})`);
+  }
+  return validateMeta(file, meta);
+}
+
+/** A file of the checkpoint, read once and checked against the manifest. */
+function readVerified(dir: string, real: string, meta: CheckpointMeta, name: string): Uint8Array {
+  const shown = join(dir, name);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(join(real, name));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return fail(shown, code === 'ENOENT' ? 'is missing (the checkpoint is incomplete)' : `cannot be read (${code ?? (e as Error).message})`);
+  }
+  const entry = meta.files?.[name];
+  if (entry) {
+    if (bytes.length !== entry.bytes) fail(shown, `has ${bytes.length} bytes, checkpoint.json says ${entry.bytes} (damaged, or from another checkpoint)`);
+    if (sha256(bytes) !== entry.sha256) fail(shown, 'its SHA-256 does not match checkpoint.json (damaged, or from another checkpoint)');
+  }
+  return bytes;
+}
+
+/** Read and verify a whole checkpoint: its metadata, the model's tensors and the optimizer's. */
+export function readCheckpoint(dir: string): { meta: CheckpointMeta; model: Record<string, Tensor>; optimizer?: OptimizerStateLike; realDir: string } {
+  const real = resolveCheckpointDir(dir);
+  const meta = readCheckpointMeta(dir);
+  const decode = (name: string): Record<string, Tensor> => {
+    const bytes = readVerified(dir, real, meta, name);
+    try {
+      return decodeSafetensors(bytes, join(dir, name)).tensors;
+    } catch (e) {
+      return fail(join(dir, name), (e as Error).message.replace(/^.*?: not a valid safetensors file/, 'not a valid safetensors file'));
+    }
+  };
+  const model = decode('model.safetensors');
+  const optimizer = meta.optimizer !== undefined ? { tensors: decode('optimizer.safetensors'), meta: meta.optimizer } : undefined;
+  return { meta, model, optimizer, realDir: real };
+}
+
+/** Verify a checkpoint folder without loading it into anything (what --resume checks first). */
+export function verifyCheckpoint(dir: string): CheckpointMeta {
+  const c = readCheckpoint(dir);
+  for (const t of Object.values(c.model)) t.dispose();
+  for (const t of Object.values(c.optimizer?.tensors ?? {})) t.dispose();
+  return c.meta;
+}
+
+export function loadModelWeights(dir: string): Record<string, Tensor> {
+  const c = readCheckpoint(dir);
+  for (const t of Object.values(c.optimizer?.tensors ?? {})) t.dispose();
+  return c.model;
 }
 
 export interface CheckpointParts {
@@ -38,55 +398,46 @@ export interface CheckpointParts {
   extra?: Record<string, unknown>;
 }
 
-export function saveCheckpoint(dir: string, p: CheckpointParts): void {
-  saveSafetensors(join(dir, 'model.safetensors'), p.model.stateDict(), { format: CHECKPOINT_FORMAT });
-  let optimizerMeta: unknown;
-  if (p.optimizer) {
-    const st = p.optimizer.stateDict();
-    saveSafetensors(join(dir, 'optimizer.safetensors'), st.tensors);
-    optimizerMeta = st.meta;
-  }
-  const meta: CheckpointMeta = {
-    format: CHECKPOINT_FORMAT,
-    epoch: p.epoch,
-    step: p.step,
-    rng: defaultGenerator.getState(),
-    optimizer: optimizerMeta,
-    scheduler: p.scheduler?.stateDict(),
-    loader: p.loader?.getState?.(),
-    extra: p.extra,
-    savedAt: new Date().toISOString(),
-  };
-  writeFileAtomic(join(dir, 'checkpoint.json'), JSON.stringify(meta, null, 2) + '\n');
-}
-
-export function readCheckpointMeta(dir: string): CheckpointMeta {
-  const file = join(dir, 'checkpoint.json');
-  if (!existsSync(file)) throw new Error(`checkpoint: ${file} does not exist (expected a folder written by a training run)`);
-  let meta: CheckpointMeta;
+/** Save a model (and optionally its optimizer, scheduler and loader) as a checkpoint folder `dir`. */
+export function saveCheckpoint(dir: string, p: CheckpointParts): string {
+  const optimizer = p.optimizer?.stateDict();
   try {
-    meta = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`checkpoint: ${file} is not valid JSON (${(e as Error).message})`);
+    return writeCheckpoint(dirname(resolve(dir)), {
+      model: p.model.stateDict(),
+      optimizer,
+      meta: {
+        epoch: p.epoch, step: p.step, rng: defaultGenerator.getState(),
+        scheduler: p.scheduler?.stateDict(), loader: p.loader?.getState?.(), extra: p.extra,
+      },
+    }, basename(resolve(dir)));
+  } finally {
+    for (const t of Object.values(optimizer?.tensors ?? {})) t.dispose();
   }
-  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint: ${file} has format ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT}`);
-  return meta;
 }
 
-export function loadModelWeights(dir: string): Record<string, Tensor> {
-  return loadSafetensors(join(dir, 'model.safetensors')).tensors;
-}
-
-/** Restore everything saveCheckpoint wrote into the given objects; returns the metadata. */
+/**
+ * Restore everything a checkpoint holds into the given objects; returns the metadata. The files
+ * are verified and decoded before anything changes; a failure names the part that did not fit.
+ */
 export function loadCheckpoint(dir: string, p: Omit<CheckpointParts, 'epoch' | 'step' | 'extra'>): CheckpointMeta {
-  const meta = readCheckpointMeta(dir);
-  p.model.loadStateDict(loadModelWeights(dir), true);
-  if (p.optimizer) {
-    if (meta.optimizer === undefined) throw new Error(`checkpoint: ${dir} holds no optimizer state`);
-    p.optimizer.loadStateDict({ tensors: loadSafetensors(join(dir, 'optimizer.safetensors')).tensors, meta: meta.optimizer });
+  const c = readCheckpoint(dir);
+  try {
+    if (p.optimizer && !c.optimizer) fail(dir, 'holds no optimizer state (it was saved without an optimizer)');
+    const part = (what: string, fn: () => void): void => {
+      try {
+        fn();
+      } catch (e) {
+        fail(dir, `${what}: ${(e as Error).message}`);
+      }
+    };
+    part('model.safetensors', () => p.model.loadStateDict(c.model, true));
+    if (p.optimizer) part('optimizer state', () => p.optimizer!.loadStateDict(c.optimizer!));
+    if (p.scheduler && c.meta.scheduler !== undefined) part('scheduler state', () => p.scheduler!.loadStateDict(c.meta.scheduler as never));
+    if (p.loader?.setState && c.meta.loader !== undefined) part('loader state', () => p.loader!.setState!(c.meta.loader as never));
+    defaultGenerator.setState(c.meta.rng);
+  } finally {
+    for (const t of Object.values(c.model)) t.dispose();
+    for (const t of Object.values(c.optimizer?.tensors ?? {})) t.dispose();
   }
-  if (p.scheduler && meta.scheduler !== undefined) p.scheduler.loadStateDict(meta.scheduler as never);
-  if (p.loader?.setState && meta.loader !== undefined) p.loader.setState(meta.loader as never);
-  defaultGenerator.setState(meta.rng);
-  return meta;
+  return c.meta;
 }

@@ -2,19 +2,31 @@
  * fit(): mini-batch gradient descent. Each micro-batch's loss is the mean of its per-example
  * losses; autodiff gives its gradient. With accumulation, N micro-batches make one update whose
  * gradient is their example-weighted mean, which equals the gradient of one big batch's mean loss.
- * A non-finite loss or gradient stops training, keeping (and saving) the last good weights.
+ *
+ * After every update the trainer keeps a snapshot of everything the next updates depend on
+ * (weights and buffers, optimizer and scheduler state, the loader's and the generators' positions,
+ * the epoch's running sums). Snapshots cost no copies: updates replace storage instead of writing
+ * into it, so a snapshot holds views of the old storage. Checkpoints are written from a snapshot,
+ * and when the loss or the gradient stops being finite the last good snapshot is restored (and
+ * saved as checkpoint-last-good), so what is kept is always one consistent state.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { valueAndGrad } from '../autograd/api.js';
 import { noGrad } from '../core/grad-mode.js';
+import type { RngState } from '../core/random.js';
+import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { keep } from '../core/tensor.js';
 import { add, detach, div, mul, sum } from '../ops/index.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { CheckpointContent, CheckpointMeta, EpochProgress } from './checkpoint.js';
+import { CheckpointError, cleanRunFolder, loadCheckpoint, resolveCheckpointDir, writeCheckpoint } from './checkpoint.js';
 import { countCorrect, evaluate, forEachBatch } from './evaluate.js';
 import { MetricsLog } from './metrics-log.js';
-import type { BatchContext, BatchLoader, Callback, Divergence, EpochMetrics, FitResult, LossFn, Scheduler, StepOptimizer, TrainableModel } from './types.js';
+import type {
+  BatchContext, BatchLoader, Callback, Divergence, EpochMetrics, FitResult, LossFn, OptimizerStateLike, Scheduler, Stateful,
+  StepOptimizer, TrainableModel,
+} from './types.js';
 
 export interface EarlyStopping {
   monitor?: 'val_loss' | 'val_accuracy' | 'train_loss';
@@ -52,10 +64,219 @@ export interface FitOptions {
   computeGrads?: (ctx: BatchContext) => { loss: number; grads: Map<Tensor, Tensor>; correct?: number };
   /** Called after every micro-batch with the batch, before the update; a returned record is written to metrics.jsonl. */
   stepHooks?: ((ctx: BatchContext & { step: number; epoch: number }) => Record<string, unknown> | void)[];
+  /** Other parts of the run with state (DP-SGD's noise generator...): saved in checkpoints and restored on resume, by name. */
+  stateful?: Record<string, Stateful>;
   /** Continue from the checkpoint in this folder (written by an earlier run). */
   resumeFrom?: string;
   /** Stored in checkpoints (how to rebuild the model, the data used...). */
   checkpointExtra?: Record<string, unknown>;
+}
+
+/** Everything the next updates depend on, as it was right after one update (or an epoch's end). */
+interface Snapshot {
+  step: number;
+  /** Epochs completed. */
+  epoch: number;
+  progress?: EpochProgress;
+  /** The model's state dict: views of the storage it had (copies for in-place optimizers). */
+  weights: Record<string, Tensor>;
+  optimizer: OptimizerStateLike;
+  scheduler?: unknown;
+  loader?: unknown;
+  rng: RngState;
+  components: Record<string, unknown>;
+  best: number;
+  sinceBest: number;
+  logBytes?: number;
+}
+
+/** One epoch's running sums and the gradient group being accumulated. */
+interface Epoch {
+  epoch: number;
+  /** performance.now() at the epoch's start (moved back by the time of a resumed partial epoch). */
+  start: number;
+  lossSum: number;
+  examples: number;
+  correct: number;
+  classified: boolean;
+  batch: number;
+  /** Sum over the group's micro-batches of (batch size x mean-loss gradient). */
+  acc: Map<Tensor, Tensor> | null;
+  accN: number;
+  accCount: number;
+  gradNorm?: number;
+  stop: boolean;
+}
+
+interface Run {
+  o: FitOptions;
+  params: Tensor[];
+  paramKeys: Map<Tensor, string>;
+  accumulate: number;
+  log?: MetricsLog;
+  step: number;
+  best: number;
+  sinceBest: number;
+  inPlace: boolean;
+  current: Snapshot | null;
+  previous: Snapshot | null;
+  lastFinite: { loss: number; step: number } | null;
+  history: EpochMetrics[];
+  stoppedEarly: boolean;
+  diverged?: Divergence;
+}
+
+export async function fit(o: FitOptions): Promise<FitResult> {
+  const accumulate = o.accumulate ?? 1;
+  if (!Number.isInteger(accumulate) || accumulate < 1) throw new RangeError(`fit: accumulate must be a positive integer, got ${accumulate}`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${o.epochs}`);
+  const t0 = performance.now();
+  const run: Run = {
+    o, params: o.model.parameters(), paramKeys: new Map(Object.entries(o.model.stateDict()).map(([k, t]) => [t, k])), accumulate,
+    step: 0, best: Infinity, sinceBest: 0, inPlace: false, current: null, previous: null, lastFinite: null, history: [], stoppedEarly: false,
+  };
+  const { completed, progress } = start(run);
+  o.model.train(true);
+  const startEpoch = progress ? progress.epoch : completed + 1;
+  for (const c of o.callbacks ?? []) c.onTrainBegin?.({ epochs: o.epochs, startEpoch, batchesPerEpoch: o.train.length });
+  try {
+    for (let epoch = startEpoch; epoch <= o.epochs && !run.diverged && !run.stoppedEarly; epoch++) {
+      const ep = newEpoch(epoch, progress?.epoch === epoch ? progress : undefined);
+      for (const c of o.callbacks ?? []) c.onEpochBegin?.(epoch);
+      await forEachBatch(o.train, (b) => trainBatch(run, ep, b as [Tensor, Tensor]));
+      if (update(run, ep)) rotate(run, ep); // a last, shorter accumulation group
+      if (run.diverged) break;
+      await endEpoch(run, ep);
+    }
+  } finally {
+    dropSnapshot(run.previous);
+    dropSnapshot(run.current);
+  }
+  const result: FitResult = { epochs: run.history, steps: run.step, seconds: (performance.now() - t0) / 1000, stoppedEarly: run.stoppedEarly, diverged: run.diverged };
+  if (run.diverged) run.log?.write({ type: 'diverged', ...run.diverged });
+  run.log?.close();
+  for (const c of o.callbacks ?? []) c.onTrainEnd?.(result);
+  return result;
+}
+
+/** Open the run folder and the log, restore a checkpoint when resuming, take the first snapshot. */
+function start(run: Run): { completed: number; progress?: EpochProgress } {
+  const { o } = run;
+  if (o.outDir) {
+    mkdirSync(o.outDir, { recursive: true });
+    cleanRunFolder(o.outDir);
+  }
+  let completed = 0;
+  let progress: EpochProgress | undefined;
+  let meta: CheckpointMeta | undefined;
+  if (o.resumeFrom) {
+    meta = loadCheckpoint(o.resumeFrom, { model: o.model, optimizer: o.optimizer, scheduler: o.scheduler, loader: o.train });
+    for (const [name, part] of Object.entries(o.stateful ?? {})) {
+      const saved = meta.components?.[name];
+      if (saved === undefined) throw new CheckpointError(`checkpoint: ${o.resumeFrom}: holds no state for '${name}', which this run has (it was written by a run set up differently)`);
+      part.loadStateDict(saved);
+    }
+    run.step = meta.step;
+    run.best = typeof meta.trainer?.best === 'number' ? meta.trainer.best : Infinity;
+    run.sinceBest = meta.trainer?.sinceBest ?? 0;
+    completed = meta.epoch;
+    progress = meta.trainer?.progress;
+    // An uninterrupted run would already have stopped here.
+    if (o.earlyStopping && run.sinceBest >= o.earlyStopping.patience) run.stoppedEarly = true;
+  }
+  if (o.outDir) run.log = openLog(o.outDir, o.resumeFrom, meta);
+  run.current = snapshot(run, completed, progress ? newEpoch(progress.epoch, progress) : undefined);
+  return { completed, progress };
+}
+
+/**
+ * metrics.jsonl of the run. A resumed run cuts it back to where the checkpoint was taken (so no
+ * step appears twice); resuming into another folder starts it as a copy of the checkpoint's part.
+ */
+function openLog(outDir: string, resumeFrom: string | undefined, meta: CheckpointMeta | undefined): MetricsLog {
+  const path = join(outDir, 'metrics.jsonl');
+  if (!resumeFrom || !meta) return new MetricsLog(path, false);
+  const keep = meta.logs?.['metrics.jsonl'];
+  const sourceRun = dirname(resolveCheckpointDir(resumeFrom));
+  if (realpathSync(sourceRun) === realpathSync(outDir)) return new MetricsLog(path, true, keep);
+  const source = join(sourceRun, 'metrics.jsonl');
+  return existsSync(source) ? MetricsLog.copyFrom(source, path, keep ?? Infinity) : new MetricsLog(path, false);
+}
+
+function newEpoch(epoch: number, p?: EpochProgress): Epoch {
+  return {
+    epoch, start: performance.now() - (p?.seconds ?? 0) * 1000,
+    lossSum: p?.lossSum ?? 0, examples: p?.examples ?? 0, correct: p?.correct ?? 0, classified: p?.classified ?? true, batch: p?.batch ?? 0,
+    acc: null, accN: 0, accCount: 0, stop: false,
+  };
+}
+
+/** One micro-batch: forward, loss, backward, accumulate; an update when the group is complete. */
+function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): void {
+  const { o } = run;
+  if (ep.stop || run.diverged) return;
+  const n = x.shape[0]!;
+  const ctx: BatchContext = { model: o.model, loss: o.loss, x, y, params: run.params };
+  const { loss, grads, correct } = o.computeGrads ? o.computeGrads(ctx) : batchGradient(ctx);
+  for (const h of o.stepHooks ?? []) {
+    const rec = h({ ...ctx, step: run.step + 1, epoch: ep.epoch });
+    if (rec && run.log) run.log.write({ type: 'stats', step: run.step + 1, epoch: ep.epoch, ...rec });
+  }
+  ep.batch++;
+  if (!Number.isFinite(loss)) return diverge(run, ep, 'loss', loss);
+  run.lastFinite = { loss, step: run.step + 1 };
+  ep.lossSum += loss * n;
+  ep.examples += n;
+  if (correct === undefined) ep.classified = false;
+  else ep.correct += correct;
+  accumulate(run, ep, grads, n);
+  ep.gradNorm = undefined;
+  const updated = ep.accCount === run.accumulate && update(run, ep);
+  if (run.diverged) return;
+  const m = { epoch: ep.epoch, step: run.step, loss, examples: n, correct, lr: lr(o.optimizer), gradNorm: ep.gradNorm, batch: ep.batch, batches: o.train.length };
+  if (run.log && updated && run.step % (o.logEvery ?? 10) === 0) {
+    run.log.write({ type: 'step', ...m, examples_per_second: ep.examples / ((performance.now() - ep.start) / 1000) });
+  }
+  for (const cb of o.callbacks ?? []) if (cb.onStepEnd?.(m) === 'stop') ep.stop = run.stoppedEarly = true;
+  if (updated) rotate(run, ep);
+}
+
+/** After an update: the latest snapshot becomes the previous one, and a new one is taken. */
+function rotate(run: Run, ep: Epoch): void {
+  dropSnapshot(run.previous);
+  run.previous = run.current;
+  run.current = snapshot(run, ep.epoch - 1, ep);
+}
+
+function batchGradient(ctx: BatchContext): { loss: number; grads: Map<Tensor, Tensor>; correct?: number } {
+  let correct: number | undefined;
+  const r = valueAndGrad(() => {
+    const out = ctx.model.forward(ctx.x);
+    correct = countCorrect(out, ctx.y);
+    return ctx.loss(out, ctx.y);
+  }, ctx.params);
+  return { loss: r.value.item(), grads: r.grads, correct };
+}
+
+/**
+ * The first micro-batch of a group is held as it is (no extra pass when there is no accumulation);
+ * from the second on, the group holds sum_i n_i * grad_i.
+ */
+function accumulate(run: Run, ep: Epoch, grads: Map<Tensor, Tensor>, n: number): void {
+  const gradOf = (p: Tensor): Tensor => {
+    const g = grads.get(p);
+    if (!g) throw new Error(`fit: the gradient store has no entry for a parameter of shape [${p.shape}]`);
+    return g;
+  };
+  const prev = ep.acc;
+  if (!prev) ep.acc = new Map(run.params.map((p) => [p, keep(gradOf(p))]));
+  else {
+    const prevScale = ep.accCount === 1 ? ep.accN : 1;
+    ep.acc = new Map(run.params.map((p) => [p, keep(add(prevScale === 1 ? prev.get(p)! : mul(prev.get(p)!, prevScale), mul(gradOf(p), n)))]));
+    for (const g of prev.values()) g.dispose();
+  }
+  ep.accN += n;
+  ep.accCount++;
 }
 
 function finiteNormSq(grads: Map<Tensor, Tensor>): number {
@@ -66,187 +287,153 @@ function finiteNormSq(grads: Map<Tensor, Tensor>): number {
   });
 }
 
-export async function fit(o: FitOptions): Promise<FitResult> {
-  const { model, optimizer } = o;
-  const accumulate = o.accumulate ?? 1;
-  if (!Number.isInteger(accumulate) || accumulate < 1) throw new RangeError(`fit: accumulate must be a positive integer, got ${accumulate}`);
-  if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${o.epochs}`);
-  const params = model.parameters();
-  const callbacks = o.callbacks ?? [];
-  const log = o.outDir ? new MetricsLog(join(o.outDir, 'metrics.jsonl'), !!o.resumeFrom) : undefined;
-  if (o.outDir) mkdirSync(o.outDir, { recursive: true });
-
-  let startEpoch = 1, step = 0;
-  if (o.resumeFrom) {
-    const meta = loadCheckpoint(o.resumeFrom, { model, optimizer, scheduler: o.scheduler, loader: o.train });
-    startEpoch = meta.epoch + 1;
-    step = meta.step;
+/** Apply the held group's mean gradient. Returns whether an update was made. */
+function update(run: Run, ep: Epoch): boolean {
+  const { o } = run;
+  if (!ep.acc || ep.stop || run.diverged) return false;
+  const held = ep.acc;
+  const groupSize = ep.accCount;
+  const total = ep.accN;
+  ep.acc = null;
+  ep.accN = ep.accCount = 0;
+  try {
+    // One micro-batch: its mean-loss gradient as it is. Several: the held sum of n_i * grad_i
+    // over sum_i n_i, which is the gradient of the mean loss over all their examples.
+    let grads = groupSize === 1 ? held : new Map([...held].map(([p, g]) => [p, div(g, total)] as [Tensor, Tensor]));
+    const normSq = finiteNormSq(grads);
+    if (!Number.isFinite(normSq)) {
+      diverge(run, ep, 'gradient', normSq);
+      return false;
+    }
+    if (o.transformGrads) grads = o.transformGrads(grads);
+    o.optimizer.step(grads);
+    // An optimizer that writes into a parameter's storage instead of replacing it would change
+    // the snapshot's views too: from then on snapshots copy.
+    const before = run.current?.weights;
+    if (!run.inPlace && before && run.params.some((p) => p.storage === before[run.paramKeys.get(p)!]?.storage)) run.inPlace = true;
+    run.step++;
+    if (o.scheduler && o.schedulerInterval === 'step') o.scheduler.step();
+    ep.gradNorm = Math.sqrt(normSq);
+    return true;
+  } finally {
+    // the held tensors were kept out of the step's scope, so they are freed here
+    for (const g of held.values()) g.dispose();
   }
-  const t0 = performance.now();
-  const history: EpochMetrics[] = [];
-  let stoppedEarly = false;
-  let diverged: Divergence | undefined;
-  let lastFinite: { loss: number; step: number } | null = null;
-  let best = Infinity, sinceBest = 0;
-  // Weights before the latest update: views that keep the old storage alive, since optimizers
-  // replace a parameter's storage (assign) instead of writing into it.
-  let previous: Tensor[] | null = null;
-  let inPlace = false;
-  const lr = () => optimizer.paramGroups[0]?.lr ?? NaN;
-  const save = (dir: string, epoch: number) =>
-    saveCheckpoint(dir, { model, optimizer, scheduler: o.scheduler, loader: o.train, epoch, step, extra: o.checkpointExtra });
+}
 
-  model.train(true);
-  for (const c of callbacks) c.onTrainBegin?.({ epochs: o.epochs, startEpoch, batchesPerEpoch: o.train.length });
+function lr(optimizer: StepOptimizer): number {
+  return optimizer.paramGroups[0]?.lr ?? NaN;
+}
 
-  for (let epoch = startEpoch; epoch <= o.epochs && !diverged && !stoppedEarly; epoch++) {
-    for (const c of callbacks) c.onEpochBegin?.(epoch);
-    const te = performance.now();
-    let lossSum = 0, examples = 0, correct = 0, classified = true, batch = 0;
-    // Accumulated sum over micro-batches of (batch size x mean-loss gradient), and its example count.
-    let acc: Map<Tensor, Tensor> | null = null;
-    let accN = 0, accCount = 0, stop = false;
+function snapshot(run: Run, completed: number, ep?: Epoch): Snapshot {
+  const { o } = run;
+  const weights: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(o.model.stateDict())) weights[k] = keep(run.inPlace ? noGrad(() => add(t, 0)) : detach(t));
+  const components: Record<string, unknown> = {};
+  for (const [name, part] of Object.entries(o.stateful ?? {})) components[name] = part.stateDict();
+  return {
+    step: run.step, epoch: completed,
+    progress: ep && ep.batch > 0 ? { epoch: ep.epoch, batch: ep.batch, lossSum: ep.lossSum, examples: ep.examples, correct: ep.correct, classified: ep.classified, seconds: (performance.now() - ep.start) / 1000 } : undefined,
+    weights, optimizer: o.optimizer.stateDict({ copy: false }), scheduler: o.scheduler?.stateDict(), loader: o.train.getState?.(),
+    rng: defaultGenerator.getState(), components, best: run.best, sinceBest: run.sinceBest, logBytes: run.log?.bytes,
+  };
+}
 
-    const update = (): void => {
-      if (!acc || stop) return;
-      const held: Map<Tensor, Tensor> = acc;
-      const groupSize = accCount;
-      acc = null;
-      try {
-        // One micro-batch: its mean-loss gradient as it is. Several: the held sum of n_i * grad_i
-        // over sum_i n_i, which is the gradient of the mean loss over all their examples.
-        let grads = groupSize === 1 ? held : new Map([...held].map(([p, g]) => [p, div(g, accN)] as [Tensor, Tensor]));
-        accN = accCount = 0;
-        const normSq = finiteNormSq(grads);
-        if (!Number.isFinite(normSq)) {
-          diverged = divergence('gradient', normSq);
-          return;
-        }
-        if (o.transformGrads) grads = o.transformGrads(grads);
-        // Keep the weights from before the update. Optimizers that replace a parameter's storage
-        // (assign) leave the old storage to a detached view for free; one that writes in place is
-        // detected and copied from then on.
-        const before = params.map((p) => keep(inPlace ? noGrad(() => add(p, 0)) : detach(p)));
-        optimizer.step(grads);
-        if (!inPlace && params.some((p, i) => p.storage === before[i]!.storage)) inPlace = true;
-        if (previous) for (const t of previous) t.dispose();
-        previous = before;
-        step++;
-        if (o.scheduler && o.schedulerInterval === 'step') o.scheduler.step();
-        gradNorm = Math.sqrt(normSq);
-      } finally {
-        // the held tensors were kept out of the step's scope, so they are freed here
-        for (const g of held.values()) g.dispose();
-      }
-    };
-    let gradNorm: number | undefined;
+function dropSnapshot(s: Snapshot | null): void {
+  if (!s) return;
+  for (const t of Object.values(s.weights)) t.dispose();
+  for (const t of Object.values(s.optimizer.tensors)) t.dispose();
+}
 
-    const divergence = (what: 'loss' | 'gradient', value: number): Divergence => {
-      // A non-finite loss means the current weights are already bad: go back to the ones that
-      // gave the last finite loss. A non-finite gradient with a finite loss: the weights are fine.
-      if (what === 'loss' && previous) params.forEach((p, i) => p.assign(previous![i]!));
-      let savedTo: string | undefined;
-      if (o.outDir) {
-        savedTo = join(o.outDir, 'checkpoint-last-good');
-        save(savedTo, epoch - 1);
-      }
-      const last = lastFinite ? `last finite loss ${lastFinite.loss.toPrecision(6)} at step ${lastFinite.step}` : 'no finite loss before it';
-      const message = `training diverged at step ${step + 1} (epoch ${epoch}): the ${what} is ${Number.isNaN(value) ? 'NaN' : value} (${last}); stopped and kept the last good weights${savedTo ? `, saved to ${savedTo}` : ''}. Try a smaller learning rate or gradient clipping.`;
-      return { step: step + 1, epoch, what, lastFiniteLoss: lastFinite?.loss ?? null, lastFiniteStep: lastFinite?.step ?? null, message, savedTo };
-    };
+/** Put the model, optimizer, scheduler, generators and counters back as they were at the snapshot. */
+function restore(run: Run, s: Snapshot): void {
+  const { o } = run;
+  o.model.loadStateDict(s.weights, true);
+  o.optimizer.loadStateDict(s.optimizer);
+  if (o.scheduler && s.scheduler !== undefined) o.scheduler.loadStateDict(s.scheduler as never);
+  for (const [name, part] of Object.entries(o.stateful ?? {})) part.loadStateDict(s.components[name]);
+  defaultGenerator.setState(s.rng);
+  run.step = s.step;
+}
 
-    await forEachBatch(o.train, (b) => {
-      if (stop || diverged) return;
-      const [x, y] = b as [Tensor, Tensor];
-      const n = x.shape[0]!;
-      let c: number | undefined;
-      let loss: number, grads: Map<Tensor, Tensor>;
-      const ctx: BatchContext = { model, loss: o.loss, x, y, params };
-      if (o.computeGrads) {
-        ({ loss, grads, correct: c } = o.computeGrads(ctx));
-      } else {
-        const r = valueAndGrad(() => {
-          const out = model.forward(x);
-          c = countCorrect(out, y);
-          return o.loss(out, y);
-        }, params);
-        loss = r.value.item();
-        grads = r.grads;
-      }
-      for (const h of o.stepHooks ?? []) {
-        const rec = h({ ...ctx, step: step + 1, epoch });
-        if (rec && log) log.write({ type: 'stats', step: step + 1, epoch, ...rec });
-      }
-      batch++;
-      if (!Number.isFinite(loss)) {
-        diverged = divergence('loss', loss);
-        return;
-      }
-      lastFinite = { loss, step: step + 1 };
-      lossSum += loss * n;
-      examples += n;
-      if (c === undefined) classified = false;
-      else correct += c;
-      const prev: Map<Tensor, Tensor> | null = acc;
-      const gradOf = (p: Tensor): Tensor => {
-        const g = grads.get(p);
-        if (!g) throw new Error(`fit: the gradient store has no entry for a parameter of shape [${p.shape}]`);
-        return g;
-      };
-      // The first micro-batch of a group is held as it is (no extra pass when there is no
-      // accumulation); from the second on, the group holds sum_i n_i * grad_i.
-      if (!prev) acc = new Map(params.map((p) => [p, keep(gradOf(p))]));
-      else {
-        const prevScale = accCount === 1 ? accN : 1;
-        acc = new Map(params.map((p) => [p, keep(add(prevScale === 1 ? prev.get(p)! : mul(prev.get(p)!, prevScale), mul(gradOf(p), n)))]));
-        for (const g of prev.values()) g.dispose();
-      }
-      accN += n;
-      accCount++;
-      gradNorm = undefined;
-      if (accCount === accumulate) update();
-      if (diverged) return;
-      const m = { epoch, step, loss, examples: n, correct: c, lr: lr(), gradNorm, batch, batches: o.train.length };
-      if (log && gradNorm !== undefined && step % (o.logEvery ?? 10) === 0) log.write({ type: 'step', ...m, examples_per_second: examples / ((performance.now() - te) / 1000) });
-      for (const cb of callbacks) if (cb.onStepEnd?.(m) === 'stop') stop = stoppedEarly = true;
-    });
-    update(); // a last, shorter accumulation group
-    if (diverged) break;
+function contentOf(run: Run, s: Snapshot): CheckpointContent {
+  return {
+    model: s.weights,
+    optimizer: s.optimizer,
+    meta: {
+      epoch: s.epoch, step: s.step, rng: s.rng, scheduler: s.scheduler, loader: s.loader,
+      trainer: { best: Number.isFinite(s.best) ? s.best : null, sinceBest: s.sinceBest, progress: s.progress },
+      components: s.components,
+      logs: s.logBytes === undefined ? undefined : { 'metrics.jsonl': s.logBytes },
+      extra: run.o.checkpointExtra,
+    },
+  };
+}
 
-    const seconds = (performance.now() - te) / 1000;
-    const m: EpochMetrics = {
-      epoch, step,
-      train_loss: lossSum / examples,
-      train_accuracy: classified && examples ? correct / examples : undefined,
-      lr: lr(), seconds, examples_per_second: examples / seconds,
-    };
-    if (o.validation) {
-      const v = await evaluate(model, o.validation, o.loss);
-      m.val_loss = v.loss;
-      m.val_accuracy = v.accuracy;
-    }
-    if (o.scheduler && o.schedulerInterval !== 'step') {
-      o.scheduler.step(o.schedulerMetric === 'train_loss' ? m.train_loss : m.val_loss ?? m.train_loss);
-    }
-    history.push(m);
-    log?.write({ type: 'epoch', ...m });
-    if (o.outDir) save(join(o.outDir, 'checkpoint'), epoch);
-    for (const cb of callbacks) if (cb.onEpochEnd?.(m) === 'stop') stoppedEarly = true;
-    if (o.earlyStopping) {
-      const key = o.earlyStopping.monitor ?? (o.validation ? 'val_loss' : 'train_loss');
-      const raw = m[key];
-      if (raw === undefined) throw new Error(`fit: early stopping monitors ${key}, which this run does not compute`);
-      const score = key === 'val_accuracy' ? -raw : raw; // lower is better
-      if (score < best - (o.earlyStopping.minDelta ?? 0)) {
-        best = score;
-        sinceBest = 0;
-      } else if (++sinceBest >= o.earlyStopping.patience) stoppedEarly = true;
+function diverge(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number): void {
+  const { o } = run;
+  const at = run.step + 1;
+  // A non-finite loss means the current weights are already bad: go back to the state before the
+  // latest update. A non-finite gradient with a finite loss: the current weights are the good ones
+  // (the snapshot also undoes what the failed step's forward passes did to buffers and generators).
+  const good = what === 'loss' ? run.previous : run.current;
+  let savedTo: string | undefined;
+  if (good) {
+    restore(run, good);
+    if (o.outDir) {
+      run.log?.sync();
+      savedTo = writeCheckpoint(o.outDir, contentOf(run, good), 'checkpoint-last-good');
     }
   }
-  if (previous) for (const t of previous as Tensor[]) t.dispose();
-  const result: FitResult = { epochs: history, steps: step, seconds: (performance.now() - t0) / 1000, stoppedEarly, diverged };
-  if (diverged) log?.write({ type: 'diverged', ...(diverged as Divergence) });
-  log?.close();
-  for (const c of callbacks) c.onTrainEnd?.(result);
-  return result;
+  const last = run.lastFinite ? `last finite loss ${run.lastFinite.loss.toPrecision(6)} at step ${run.lastFinite.step}` : 'no finite loss before it';
+  const kept = good ? `stopped and kept the last good weights (after step ${good.step})${savedTo ? `, saved to ${savedTo}` : ''}` : 'stopped; no update had given a finite loss, so there are no good weights to keep';
+  const message = `training diverged at step ${at} (epoch ${ep.epoch}): the ${what} is ${Number.isNaN(value) ? 'NaN' : value} (${last}); ${kept}. Try a smaller learning rate or gradient clipping.`;
+  run.diverged = { step: at, epoch: ep.epoch, what, lastFiniteLoss: run.lastFinite?.loss ?? null, lastFiniteStep: run.lastFinite?.step ?? null, message, savedTo };
+}
+
+async function endEpoch(run: Run, ep: Epoch): Promise<void> {
+  const { o } = run;
+  const seconds = (performance.now() - ep.start) / 1000;
+  const m: EpochMetrics = {
+    epoch: ep.epoch, step: run.step,
+    train_loss: ep.lossSum / ep.examples,
+    train_accuracy: ep.classified && ep.examples ? ep.correct / ep.examples : undefined,
+    lr: lr(o.optimizer), seconds, examples_per_second: ep.examples / seconds,
+  };
+  if (o.validation) {
+    const v = await evaluate(o.model, o.validation, o.loss);
+    m.val_loss = v.loss;
+    m.val_accuracy = v.accuracy;
+  }
+  if (o.scheduler && o.schedulerInterval !== 'step') {
+    o.scheduler.step(o.schedulerMetric === 'train_loss' ? m.train_loss : m.val_loss ?? m.train_loss);
+  }
+  run.history.push(m);
+  run.log?.write({ type: 'epoch', ...m });
+  const stop = earlyStop(run, m);
+  // The epoch's end replaces the latest snapshot (the weights are the same; the scheduler, the
+  // early-stopping counters and the log have moved on) and is what the checkpoint holds.
+  dropSnapshot(run.current);
+  run.current = snapshot(run, ep.epoch);
+  if (o.outDir) {
+    run.log?.sync();
+    writeCheckpoint(o.outDir, contentOf(run, run.current), 'checkpoint');
+  }
+  if (stop) run.stoppedEarly = true;
+  for (const cb of o.callbacks ?? []) if (cb.onEpochEnd?.(m) === 'stop') run.stoppedEarly = true;
+}
+
+/** Update the early-stopping counters with the epoch's figures; true when patience has run out. */
+function earlyStop(run: Run, m: EpochMetrics): boolean {
+  const es = run.o.earlyStopping;
+  if (!es) return false;
+  const key = es.monitor ?? (run.o.validation ? 'val_loss' : 'train_loss');
+  const raw = m[key];
+  if (raw === undefined) throw new Error(`fit: early stopping monitors ${key}, which this run does not compute`);
+  const score = key === 'val_accuracy' ? -raw : raw; // lower is better
+  if (score < run.best - (es.minDelta ?? 0)) {
+    run.best = score;
+    run.sinceBest = 0;
+  } else run.sinceBest++;
+  return run.sinceBest >= es.patience;
 }

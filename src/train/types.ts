@@ -22,7 +22,12 @@ export interface OptimizerStateLike {
 
 export interface StepOptimizer {
   step(grads: Map<Tensor, Tensor>): void;
-  stateDict(): OptimizerStateLike;
+  /**
+   * The state to checkpoint. With `{ copy: false }` an optimizer may return views of its state
+   * instead of copies, valid after later steps (the library's optimizers do); the trainer disposes
+   * what it gets either way.
+   */
+  stateDict(options?: { copy?: boolean }): OptimizerStateLike;
   loadStateDict(state: OptimizerStateLike): void;
   readonly paramGroups: readonly { lr: number }[];
 }
@@ -39,6 +44,12 @@ export interface BatchLoader {
   readonly length: number;
   getState?(): unknown;
   setState?(state: never): void;
+}
+
+/** A part of a run with state of its own (a noise generator, a statistics hook), saved in checkpoints. */
+export interface Stateful {
+  stateDict(): unknown;
+  loadStateDict(state: unknown): void;
 }
 
 /** One micro-batch and what it is trained with. */

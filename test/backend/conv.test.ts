@@ -33,7 +33,7 @@ describe('wasm convolution kernels vs reference', () => {
   it('col2im: every column entry added to its pixel, in the reference order (bit-identical)', () => {
     for (const l of LAYOUTS) {
       const nCols = l.c * l.kh * l.kw * l.n * l.outH * l.outW, nImg = l.n * l.c * l.h * l.w;
-      const [cj, cw] = pair('float32', randomValues(g, nCols));
+      const [cj, cw] = pair('float32', randomValues(g, nCols, true)); // NaN, infinities, zeros, subnormals among them
       const oj = jsBackend.alloc('float32', nImg), ow = wasmBackend.alloc('float32', nImg);
       ow.data.fill(7); // the kernel must clear it first
       col2imReference(cj, oj, l);
@@ -43,19 +43,27 @@ describe('wasm convolution kernels vs reference', () => {
     }
   });
 
-  it('window argmax: first maximum on ties, the first NaN wins', () => {
+  it('window argmax: first maximum on ties, the last NaN wins (PyTorch\'s rule)', () => {
     for (const l of LAYOUTS) {
-      for (const values of ['random', 'ties'] as const) {
+      for (const values of ['random', 'ties', 'nans'] as const) {
         const nImg = l.n * l.c * l.h * l.w;
-        // ties: values from {0, 1} (many equal maxima); random: with NaN and infinities mixed in
-        const v = values === 'ties' ? randomValues(g, nImg).map((x) => (x > 0 ? 1 : 0)) : randomValues(g, nImg, true);
+        // ties: values from {0, 1} (many equal maxima); nans: from {0, 1, NaN} (windows with several
+        // NaNs); random: with NaN, infinities, zeros and subnormals mixed in
+        const v = values === 'ties' ? randomValues(g, nImg).map((x) => (x > 0 ? 1 : 0))
+          : values === 'nans' ? randomValues(g, nImg).map((x) => (x > 0.3 ? NaN : x > 0 ? 1 : 0))
+          : randomValues(g, nImg, true);
         const [xj, xw] = pair('float32', v);
         const nOut = l.n * l.c * l.outH * l.outW;
         const oj = jsBackend.alloc('int32', nOut), ow = wasmBackend.alloc('int32', nOut);
         windowArgmaxReference(xj, oj, l);
         wasmBackend.windowArgmax!(xw, ow, l);
         assertSame(ow.data, oj.data, `window argmax (${values}) ${JSON.stringify(l)}`);
-        release(xj, xw, oj, ow);
+        // the float32 reference is branch-free on integer keys; the float64 one is the plain loop
+        const [x64] = pair('float64', Float32Array.from(v));
+        const o64 = jsBackend.alloc('int32', nOut);
+        windowArgmaxReference(x64, o64, l);
+        assertSame(oj.data, o64.data, `window argmax (${values}), float32 reference vs the plain loop ${JSON.stringify(l)}`);
+        release(xj, xw, oj, ow, x64, o64);
       }
     }
   });

@@ -126,34 +126,37 @@ describe('wasm fill', () => {
 });
 
 describe('wasm reductions vs reference', () => {
-  it('sum, max, min over the last axis, leading axes, middle axes and everything', () => {
-    for (const op of ['sum', 'max', 'min'] as const) {
-      for (const n of LENGTHS) reduceCase(op, [3, n], [1], false);
-      for (const n of LENGTHS) reduceCase(op, [n, 5], [0], false);
-      reduceCase(op, [33, 257], [0], false);
-      reduceCase(op, [4, 7, 9], [1], false);
-      reduceCase(op, [4, 7, 9, 2], [1, 2], false);
-      reduceCase(op, [4, 7, 9], [0, 1, 2], false);
+  it('sum, max, min over the last axis, leading axes, middle axes and everything, with and without NaN, +-Infinity, +-0 and subnormals', () => {
+    // without special values (sums checked to a rounding), then with them (NaN and infinities must
+    // come out where the reference has them, whatever the order of the additions)
+    for (const special of [false, true]) for (const op of ['sum', 'max', 'min'] as const) {
+      for (const n of LENGTHS) reduceCase(op, [3, n], [1], special);
+      for (const n of LENGTHS) reduceCase(op, [n, 5], [0], special);
+      reduceCase(op, [33, 257], [0], special);
+      reduceCase(op, [4, 7, 9], [1], special);
+      reduceCase(op, [4, 7, 9, 2], [1, 2], special);
+      reduceCase(op, [4, 7, 9], [0, 1, 2], special);
       // axes apart: sums keeping a middle run of axes have their own kernel; the rest gather the
       // kept axes first by a copy, then reduce rows
-      reduceCase(op, [4, 7, 9], [0, 2], false);
-      reduceCase(op, [5, 3, 7, 9], [0, 2, 3], false); // batch norm's statistics over N, H, W
-      reduceCase(op, [5, 3, 7, 9], [0, 2, 3], true);
-      reduceCase(op, [2, 3, 4, 5, 6], [1, 3], false);
-      reduceCase(op, [3, 4, 5, 6], [0, 3], false); // two kept axes in the middle
-      reduceCase(op, [7, 2, 1], [0, 2], false);
-      reduceCase(op, [64, 9, 33], [0, 2], false); // large enough to run on the threads
-      reduceCase(op, [33, 7], [0], true);
-      reduceCase(op, [7, 33], [1], true);
+      reduceCase(op, [4, 7, 9], [0, 2], special);
+      reduceCase(op, [5, 3, 7, 9], [0, 2, 3], special); // batch norm's statistics over N, H, W
+      reduceCase(op, [2, 3, 4, 5, 6], [1, 3], special);
+      reduceCase(op, [3, 4, 5, 6], [0, 3], special); // two kept axes in the middle
+      reduceCase(op, [7, 2, 1], [0, 2], special);
+      reduceCase(op, [64, 9, 33], [0, 2], special); // large enough to run on the threads
+      reduceCase(op, [33, 7], [0], special);
+      reduceCase(op, [7, 33], [1], special);
+      reduceCase(op, [1, 1], [0, 1], special);
     }
   });
 });
 
 describe('wasm strided copy vs reference', () => {
-  it('permute, expand and slice layouts of float32, int32 and float64', () => {
+  it('permute, expand and slice layouts of float32, int32 and float64 (NaN, +-Infinity, +-0, subnormals included)', () => {
     for (const dtype of ['float32', 'int32', 'float64'] as const) {
       const shape = [7, 33, 5];
-      const src = randomValues(g, 7 * 33 * 5).map((v) => Math.round(v * 100));
+      // float values with the special ones (copies move bits); integers from the rest
+      const src = randomValues(g, 7 * 33 * 5, true).map((v) => (dtype === 'int32' ? (Number.isFinite(v) ? Math.round(v * 100) : 7) : v));
       const cases: [number[], number, number[], number][] = [
         [[33 * 5, 1, 33], 0, contiguousStrides(shape), 0], // permute: read [7,5,33] as [7,33,5]
         [[0, 5, 1], 0, contiguousStrides(shape), 0], // expand the first axis

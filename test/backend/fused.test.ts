@@ -9,10 +9,10 @@ import { assertSame, pair, randomValues } from './kernels.js';
 const g = new Generator(5);
 
 describe('fused optimizer updates', () => {
-  it('SGD: momentum, dampening, weight decay, nesterov and the first step agree bit for bit (lengths 1..1023)', () => {
-    for (const n of [1, 7, 1023]) {
+  it('SGD: momentum, dampening, weight decay, nesterov and the first step agree bit for bit (lengths 1..1023, NaN, +-Infinity, +-0 and subnormals included)', () => {
+    for (const n of [1, 7, 33, 257, 1023]) {
       for (const o of [{ lr: 0.1 }, { lr: 0.05, momentum: 0.9, first: true }, { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 1e-2 }, { lr: 0.01, momentum: 0.8, nesterov: true }]) {
-        const [pj, pw] = pair('float32', randomValues(g, n)), [gj, gw] = pair('float32', randomValues(g, n)), [vj, vw] = pair('float32', randomValues(g, n));
+        const [pj, pw] = pair('float32', randomValues(g, n, true)), [gj, gw] = pair('float32', randomValues(g, n, true)), [vj, vw] = pair('float32', randomValues(g, n, true));
         sgdStep(pj, gj, vj, o); // js storages: the plain loop
         sgdStep(pw, gw, vw, o); // wasm storages: the SIMD kernel
         assertSame(pw.data, pj.data, `sgd param n=${n} ${JSON.stringify(o)}`);
@@ -29,12 +29,11 @@ describe('fused optimizer updates', () => {
     assert.equal(p.data[0], Math.fround(1 - Math.fround(Math.fround(0.1) * Math.fround(2.3))));
   });
 
-  it('Adam and AdamW agree with the loop bit for bit over three steps', () => {
-    for (const decoupled of [false, true]) {
-      const n = 257;
-      const [pj, pw] = pair('float32', randomValues(g, n)), [mj, mw] = pair('float32', new Float64Array(n)), [vj, vw] = pair('float32', new Float64Array(n));
+  it('Adam and AdamW agree with the loop bit for bit over three steps (NaN, +-Infinity, +-0 and subnormals included)', () => {
+    for (const decoupled of [false, true]) for (const n of [1, 7, 33, 257]) {
+      const [pj, pw] = pair('float32', randomValues(g, n, true)), [mj, mw] = pair('float32', new Float64Array(n)), [vj, vw] = pair('float32', new Float64Array(n));
       for (let step = 1; step <= 3; step++) {
-        const [gj, gw] = pair('float32', randomValues(g, n));
+        const [gj, gw] = pair('float32', randomValues(g, n, true));
         const o = { lr: 1e-3, weightDecay: 0.01, decoupled, step };
         adamStep(pj, gj, mj, vj, o);
         adamStep(pw, gw, mw, vw, o);

@@ -7,7 +7,7 @@ import { getNumThreads, setNumThreads } from '../../src/backend/index.js';
 import { Generator } from '../../src/index.js';
 import { ModuleBuilder } from '../../src/backend/wasm/asm.js';
 import { emitGemm, GEMM_WORK_BYTES } from '../../src/backend/wasm/gemm.js';
-import { jsBackend, pair, randomValues, release, wasmBackend } from './kernels.js';
+import { assertSame, jsBackend, pair, randomValues, release, wasmBackend } from './kernels.js';
 
 const g = new Generator(7);
 const SIZES = [1, 3, 7, 33, 257];
@@ -16,9 +16,14 @@ const SIZES = [1, 3, 7, 33, 257];
  * Run one layout on both backends. The wasm result accumulates in float32, so it may differ from
  * the reference (float64 accumulation, one rounding) by the standard bound for a length-k dot
  * product: |error| <= gamma_k * sum_p |A(i,p)| |B(p,j)| with gamma_k ~ k * 2^-24; we allow twice that.
+ * With `special`, NaN, +-Infinity, +-0 and subnormals are mixed into A and B. The order of the
+ * additions does not decide which outputs are NaN or infinite: an output is NaN exactly when one
+ * of its products is (NaN, 0 * Inf, also as a fused multiply-add) or infinite products of both
+ * signs meet, and +-Infinity when infinite products of one sign only occur (the finite ones, at most
+ * k in magnitude here, overflow nothing). So those outputs must be the reference's exactly.
  */
-function check(l: MatmulLayout, aSize: number, bSize: number, label: string): void {
-  const av = randomValues(g, aSize), bv = randomValues(g, bSize);
+function check(l: MatmulLayout, aSize: number, bSize: number, label: string, special = false): void {
+  const av = randomValues(g, aSize, special), bv = randomValues(g, bSize, special);
   const [aj, aw] = pair('float32', av), [bj, bw] = pair('float32', bv);
   const outSize = l.batch * l.m * l.n;
   const oj = jsBackend.alloc('float32', outSize), ow = wasmBackend.alloc('float32', outSize);
@@ -30,6 +35,10 @@ function check(l: MatmulLayout, aSize: number, bSize: number, label: string): vo
   jsBackend.matmul(aa, ba, bound, l);
   const x = ow.data, y = oj.data, s = bound.data;
   for (let i = 0; i < outSize; i++) {
+    if (!Number.isFinite(y[i]!)) {
+      assert.ok(Object.is(x[i], y[i]) || (Number.isNaN(x[i]!) && Number.isNaN(y[i]!)), `${label}: element ${i}: ${x[i]} vs ${y[i]}`);
+      continue;
+    }
     const tol = 2 * l.k * 2 ** -24 * s[i]! + 1e-30;
     assert.ok(Math.abs(x[i]! - y[i]!) <= tol, `${label}: element ${i}: ${x[i]} vs ${y[i]} (tolerance ${tol})`);
   }
@@ -48,8 +57,26 @@ describe('wasm GEMM vs reference', () => {
     }
   });
 
+  it('NaN, +-Infinity, +-0 and subnormals in A and B: NaN and infinities where the reference has them, for every size and layout', () => {
+    for (const m of SIZES) for (const n of SIZES) for (const k of SIZES) {
+      if (m * n * k > 257 * 33 * 33) continue;
+      for (const tA of [false, true]) for (const tB of [false, true]) check(layout(m, n, k, tA, tB), m * k, k * n, `special m=${m} n=${n} k=${k} tA=${tA} tB=${tB}`, true);
+    }
+    // a zero row of A against a row of B holding Inf and NaN: 0 * Inf = NaN, never skipped
+    const [aj, aw] = pair('float32', [0, 0, 1, 0]), [bj, bw] = pair('float32', [Infinity, 1, NaN, 2]);
+    const oj = jsBackend.alloc('float32', 4), ow = wasmBackend.alloc('float32', 4);
+    jsBackend.matmul(aj, bj, oj, layout(2, 2, 2, false, false));
+    wasmBackend.matmul(aw, bw, ow, layout(2, 2, 2, false, false));
+    // [[0, 0], [1, 0]] @ [[Inf, 1], [NaN, 2]]: row 0 = [0 Inf + 0 NaN, 0 + 0] = [NaN, 0]; row 1 = [Inf + 0 NaN, 1 + 0] = [NaN, 1]
+    assertSame(oj.data, [NaN, 0, NaN, 1], 'reference');
+    assertSame(ow.data, [NaN, 0, NaN, 1], 'wasm');
+    release(aj, aw, bj, bw, oj, ow);
+  });
+
   it('1023-sized dimensions cross the cache blocks (KC=256, MC=128) with ragged edges', () => {
     check(layout(1023, 33, 7, false, false), 1023 * 7, 7 * 33, 'm=1023');
+    check(layout(1023, 33, 7, false, false), 1023 * 7, 7 * 33, 'm=1023, special values', true);
+    check(layout(9, 17, 1023, false, true), 9 * 1023, 1023 * 17, 'k=1023 tB, special values', true);
     check(layout(7, 1023, 300, true, false), 7 * 300, 300 * 1023, 'n=1023 tA');
     check(layout(9, 17, 1023, false, true), 9 * 1023, 1023 * 17, 'k=1023 tB');
   });

@@ -1,4 +1,7 @@
-/** The wasm gather/scatterAdd and indexSelect/indexAdd kernels against the reference backend. */
+/**
+ * The wasm gather/scatterAdd and indexSelect/indexAdd kernels against the reference backend, on
+ * values with NaN, +-Infinity, +-0 and subnormals among them (moved as bits, added in the same order).
+ */
 import '../helpers.js';
 import { describe, it } from 'node:test';
 import { Generator } from '../../src/index.js';
@@ -14,15 +17,15 @@ describe('wasm gather and scatterAdd vs reference', () => {
       const idxv = Array.from({ length: q }, () => Math.floor(g.nextFloat64() * n));
       const [ij, iw] = pair('int32', idxv);
       for (const dtype of ['float32', 'int32'] as const) {
-        const [xj, xw] = pair(dtype, randomValues(g, size).map((v) => (dtype === 'int32' ? Math.round(v * 100) : v)));
+        const [xj, xw] = pair(dtype, randomValues(g, size, true).map((v) => (dtype === 'int32' ? (Number.isFinite(v) ? Math.round(v * 100) : 7) : v)));
         const oj = jsBackend.alloc(dtype, q), ow = wasmBackend.alloc(dtype, q);
         jsBackend.gather(xj, ij, oj, { outer, n, inner, m });
         wasmBackend.gather(xw, iw, ow, { outer, n, inner, m });
         assertSame(ow.data, oj.data, `gather ${dtype} [${outer}, ${n}, ${inner}] m=${m}`);
         release(xj, xw, oj, ow);
       }
-      const [sj, sw] = pair('float32', randomValues(g, q));
-      const [tj, tw] = pair('float32', randomValues(g, size));
+      const [sj, sw] = pair('float32', randomValues(g, q, true));
+      const [tj, tw] = pair('float32', randomValues(g, size, true));
       jsBackend.scatterAdd(sj, ij, tj, { outer, n, inner, m });
       wasmBackend.scatterAdd(sw, iw, tw, { outer, n, inner, m });
       assertSame(tw.data, tj.data, `scatterAdd [${outer}, ${n}, ${inner}] m=${m}`);
@@ -49,15 +52,15 @@ describe('wasm indexSelect and indexAdd vs reference', () => {
     for (const [outer, n, inner, m] of [[1, 9, 1, 4], [2, 5, 3, 7], [1, 40, 33, 64], [3, 6, 257, 5]] as const) {
       const [ij, iw] = pair('int32', Array.from({ length: m }, () => Math.floor(g.nextFloat64() * n)));
       for (const dtype of ['float32', 'int32', 'float64'] as const) {
-        const [xj, xw] = pair(dtype, randomValues(g, outer * n * inner).map((v) => (dtype === 'int32' ? Math.round(v * 100) : v)));
+        const [xj, xw] = pair(dtype, randomValues(g, outer * n * inner, true).map((v) => (dtype === 'int32' ? (Number.isFinite(v) ? Math.round(v * 100) : 7) : v)));
         const oj = jsBackend.alloc(dtype, outer * m * inner), ow = wasmBackend.alloc(dtype, outer * m * inner);
         jsBackend.indexSelect(xj, ij, oj, { outer, n, inner, m });
         wasmBackend.indexSelect(xw, iw, ow, { outer, n, inner, m });
         assertSame(ow.data, oj.data, `indexSelect ${dtype} [${outer}, ${n}, ${inner}] m=${m}`);
         release(xj, xw, oj, ow);
       }
-      const [sj, sw] = pair('float32', randomValues(g, outer * m * inner));
-      const [tj, tw] = pair('float32', randomValues(g, outer * n * inner));
+      const [sj, sw] = pair('float32', randomValues(g, outer * m * inner, true));
+      const [tj, tw] = pair('float32', randomValues(g, outer * n * inner, true));
       jsBackend.indexAdd(sj, ij, tj, { outer, n, inner, m });
       wasmBackend.indexAdd(sw, iw, tw, { outer, n, inner, m });
       assertSame(tw.data, tj.data, `indexAdd [${outer}, ${n}, ${inner}] m=${m}`);

@@ -16,10 +16,14 @@ export function pair(dtype: DType, values: ArrayLike<number>): [Storage, Storage
   return [a, b];
 }
 
-/** Uniform values in [-1, 1), with a few special values mixed in when `special`. */
+/**
+ * Uniform values in [-1, 1), with about one in ten replaced by a special value when `special`:
+ * NaN, +-Infinity, +-0, +-1 and subnormals (1e-40 is one in float32; 5e-324, float64's smallest,
+ * rounds to +-0 in float32), the values on which kernels that skip, reorder or flush go wrong.
+ */
 export function randomValues(g: Generator, n: number, special = false): Float64Array {
   const out = new Float64Array(n);
-  const specials = [0, -0, NaN, Infinity, -Infinity, 1, -1];
+  const specials = [0, -0, NaN, Infinity, -Infinity, 1, -1, 1e-40, -1e-40, 5e-324];
   for (let i = 0; i < n; i++) out[i] = special && g.nextFloat64() < 0.1 ? specials[Math.floor(g.nextFloat64() * specials.length)]! : g.nextFloat64() * 2 - 1;
   return out;
 }

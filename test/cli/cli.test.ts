@@ -37,7 +37,7 @@ describe('descent CLI: bad input is one line and exit code 2', () => {
     assertOneLineError(cli('train', '--data', dir), /train-images-idx3-ubyte.*(offset|byte)/);
   });
   it('bad model spec', () => assertOneLineError(cli('train', '--model', 'mlp:12,x'), /--model: unknown model "mlp:12,x"/));
-  it('missing checkpoint', () => assertOneLineError(cli('evaluate', join(base, 'none')), /checkpoint\.json does not exist/));
+  it('missing checkpoint', () => assertOneLineError(cli('evaluate', join(base, 'none')), /checkpoint: .*none: does not exist \(expected a checkpoint folder/));
   it('bad config file', () => {
     writeFileSync(join(base, 'bad.json'), '{"lr": 0.1, "colour": 1}');
     assertOneLineError(cli('train', '--config', join(base, 'bad.json')), /unknown option 'colour'/);

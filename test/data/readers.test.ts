@@ -7,6 +7,9 @@ import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import * as d from '../../src/index.js';
 import { readCsv, readIdx, readNpy, writeIdx, writeNpy } from '../../src/data/index.js';
+import { readMaybeGzip } from '../../src/data/readers/files.js';
+import { encodeIdx } from '../../src/data/readers/idx.js';
+import { parseNpy } from '../../src/data/readers/npy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'descent-readers-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,6 +64,66 @@ describe('IDX', () => {
     writeFileSync(file('cut.idx.gz'), gz.subarray(0, gz.length - 6));
     assert.throws(() => readIdx(file('cut.idx.gz')), /cut\.idx\.gz: .*expected a complete gzip stream/);
     assert.throws(() => readIdx(file('absent.idx')), /readIdx: cannot read .*absent\.idx/);
+  });
+
+  it('sizes whose product passes 2^53 bytes are refused before any arithmetic on them', () => {
+    const head = Buffer.alloc(4 + 4 * 4);
+    head.set([0, 0, 0x0e, 4]);
+    for (let i = 0; i < 4; i++) head.writeInt32BE(2 ** 31 - 1, 4 + 4 * i);
+    writeFileSync(file('huge.idx'), head);
+    assert.throws(() => readIdx(file('huge.idx')), /huge\.idx: at byte 4: shape \[2147483647, 2147483647, 2147483647, 2147483647\] of float64 would need more than 2\^53 bytes/);
+  });
+});
+
+describe('gzip: inflated under a limit, checked while it streams', () => {
+  // 64 MiB of zeros as 64 gzip members of 1 MiB each (~67 KB), so making it never holds 64 MiB
+  const zeros = () => gzipSync(new Uint8Array(1 << 20));
+  const bomb = (first = zeros()) => Buffer.concat([first, ...Array.from({ length: 63 }, zeros)]);
+  const peakGrowthMiB = (f: () => void) => {
+    const before = process.resourceUsage().maxRSS;
+    f();
+    return (process.resourceUsage().maxRSS - before) / 1024;
+  };
+
+  it('stops a gzip bomb at maxBytes with a one-line error, without the memory jump of inflating it', () => {
+    writeFileSync(file('bomb.gz'), bomb());
+    let message = '';
+    // inflating it whole takes 128 MiB at the peak (the chunks, then their concatenation)
+    const growth = peakGrowthMiB(() => assert.throws(() => readMaybeGzip('reader', file('bomb.gz'), { maxBytes: 8 << 20 }), (e: Error) => ((message = e.message), true)));
+    assert.equal(message, `reader: ${file('bomb.gz')}: decompresses to more than 8388608 bytes (limit: maxBytes = 8388608); expected at most 8388608 bytes of data (a gzip bomb?)`);
+    assert.ok(growth < 40, `peak RSS grew by ${growth} MiB`);
+    assert.equal(readMaybeGzip('reader', file('bomb.gz'), { maxBytes: 64 << 20 }).bytes.length, 64 << 20);
+  });
+
+  it('readIdx inflates a gzipped file only as far as its header announces', () => {
+    // a real header (10 uint8 values), then 64 MiB more than it announces
+    const head = encodeIdx({ shape: [10], data: new Uint8Array(10) });
+    writeFileSync(file('liar.idx.gz'), bomb(gzipSync(head)));
+    let message = '';
+    const growth = peakGrowthMiB(() => assert.throws(() => readIdx(file('liar.idx.gz')), (e: Error) => ((message = e.message), true)));
+    assert.equal(message, `readIdx: ${file('liar.idx.gz')}: decompresses to more than 18 bytes (limit: what the header announces); expected 18 bytes (header 8 + 10 uint8 elements of shape [10])`);
+    assert.ok(growth < 40, `peak RSS grew by ${growth} MiB`);
+    // zeros from the first byte are no IDX header: refused after inflating about a kilobyte
+    writeFileSync(file('zeros.idx.gz'), bomb());
+    assert.throws(() => readIdx(file('zeros.idx.gz')), /zeros\.idx\.gz \(gzip; offsets in the decompressed data\): at byte 2: expected an IDX type code/);
+    // a header announcing more than maxBytes fails before the data is inflated
+    writeFileSync(file('huge.idx.gz'), gzipSync(encodeIdx({ shape: [1 << 20], data: new Uint8Array(1 << 20) })));
+    assert.throws(() => readIdx(file('huge.idx.gz'), { maxBytes: 1000 }), /huge\.idx\.gz: decompresses to more than 1000 bytes \(limit: maxBytes = 1000\); expected at most 1000 bytes, but its header announces 1048584 bytes \(header 8 \+ 1048576 uint8 elements of shape \[1048576\]\) \(raise maxBytes to read it\)/);
+    assert.equal(readIdx(file('huge.idx.gz')).data.length, 1 << 20);
+  });
+
+  it('a header split over gzip members and a header behind a long gzip extra field are found', () => {
+    const bytes = encodeIdx({ shape: [3, 2], data: new Int32Array([1, -2, 3, -4, 5, -6]) });
+    writeFileSync(file('split.idx.gz'), Buffer.concat([gzipSync(bytes.subarray(0, 5)), gzipSync(bytes.subarray(5))]));
+    assert.deepEqual(Array.from(readIdx(file('split.idx.gz')).data), [1, -2, 3, -4, 5, -6]);
+    // FEXTRA (flag 4) of 60000 bytes before the deflate data
+    const gz = gzipSync(bytes);
+    const extra = Buffer.alloc(2 + 60000);
+    extra.writeUInt16LE(60000, 0);
+    const withExtra = Buffer.concat([gz.subarray(0, 10), extra, gz.subarray(10)]);
+    withExtra[3] = 4;
+    writeFileSync(file('extra.idx.gz'), withExtra);
+    assert.deepEqual(readIdx(file('extra.idx.gz')).shape, [3, 2]);
   });
 });
 
@@ -163,5 +226,43 @@ describe('NPY', () => {
     assert.throws(() => readNpy(file('magic.npy')), /magic\.npy: at byte 0: expected the NPY magic/);
     writeFileSync(file('c8.npy'), npyBytes('<c8', '(1,)', Buffer.alloc(8)));
     assert.throws(() => readNpy(file('c8.npy')), /c8\.npy: unsupported descr "<c8"/);
+  });
+
+  it('the header dict is parsed strictly: exactly descr, fortran_order and shape, integer sizes, nothing after it', () => {
+    const body = Buffer.alloc(16);
+    const rejects = (bytes: Uint8Array, expected: RegExp) => assert.throws(() => parseNpy(bytes, 'x.npy'), (e: Error) => {
+      assert.ok(!/[\n\r]/.test(e.message), e.message);
+      assert.match(e.message, /^readNpy: x\.npy: /);
+      assert.match(e.message, expected);
+      return true;
+    });
+    const dict = (text: string, data: Uint8Array = body) => {
+      const head = Buffer.alloc(10);
+      head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+      head.writeUInt16LE(text.length, 8);
+      return Buffer.concat([head, Buffer.from(text, 'latin1'), data]);
+    };
+    assert.deepEqual(parseNpy(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }   \n"), 'x.npy').shape, [2, 2]);
+    assert.deepEqual(parseNpy(dict('{"shape":(4,),"descr":"<f4","fortran_order":False}'), 'x.npy').shape, [4]);
+    assert.deepEqual(parseNpy(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 2L), }\n"), 'x.npy').shape, [2, 2]);
+    // a regular expression search found 'shape': (16,) inside the descr string and read 0x10 as 16
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (0x10,), }\n", Buffer.alloc(64)), /header at byte 62: expected ',' or '\)' in the shape tuple, got "x10,\), }\\n"/);
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (1e1,), }\n"), /expected ',' or '\)' in the shape tuple/);
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (-4,), }\n"), /expected a non-negative integer size or '\)', got "-4,\), }\\n"/);
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (4), }\n"), /expected a one-element tuple written \(4,\)/);
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'shape': (2, 2)}\n"), /expected the key 'shape' once/);
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'extra': 1}\n"), /expected one of the keys 'descr', 'fortran_order', 'shape', got "'extra': 1}/);
+    rejects(dict("{'descr': '<f4', 'shape': (4,)}\n"), /expected the key 'fortran_order' in the header dict/);
+    rejects(dict("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (4,)}\n"), /expected a dtype string such as '<f4' \(structured dtypes are not read\)/);
+    rejects(dict("{'descr': '<f4', 'fortran_order': 0, 'shape': (4,)}\n"), /expected True or False, got "0, 'shape'/);
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (4,)} trailing\n"), /expected only spaces and a newline after the header dict, got "trailing\\n"/);
+    rejects(dict("{'descr': '|f4', 'fortran_order': False, 'shape': (4,)}\n"), /unsupported descr "\|f4"/);
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776)}\n"), /shape \(1099511627776, 1099511627776\) of <f4 would need more than 2\^53 bytes/);
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}\n"), /expected a size below 2\^53/);
+    const v11 = dict("{'descr': '<f4', 'fortran_order': False, 'shape': (4,)}\n");
+    v11[7] = 1;
+    rejects(v11, /at byte 6: expected format version 1\.0, 2\.0 or 3\.0, got 1\.1/);
+    // data after the last element
+    rejects(dict("{'descr': '<f4', 'fortran_order': False, 'shape': (3,)}\n"), /at byte 78: expected the end of the file after the header 66 \+ 3 <f4 elements of shape \(3\), found 4 more bytes/);
   });
 });

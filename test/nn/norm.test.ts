@@ -64,7 +64,7 @@ describe('BatchNorm1d (PyTorch definition)', () => {
     assert.throws(() => bn.forward(d.ones([1, 2])), /BatchNorm1d: expected more than 1 value per channel when training/);
     assert.throws(() => bn.forward(d.ones([4, 3])), /BatchNorm1d: expected input of rank 2 or 3 with 2 channels on axis 1, got shape \[4, 3\]/);
     assert.equal(bn.mixesExamples, true);
-    assert.deepEqual(Object.keys(bn.stateDict()), ['weight', 'bias', 'runningMean', 'runningVar', 'numBatchesTracked']);
+    assert.deepEqual(Object.keys(bn.stateDict()), ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
     const noTrack = new nn.BatchNorm1d(2, { trackRunningStats: false, affine: false });
     assert.deepEqual(Object.keys(noTrack.stateDict()), []);
     noTrack.eval();
@@ -143,6 +143,43 @@ describe('BatchNorm2d', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('BatchNorm state-dict keys (PyTorch\'s, and the earlier camelCase ones)', () => {
+  const net = () => new nn.Sequential(new nn.Linear(2, 2, { generator: new d.Generator(1) }), new nn.BatchNorm1d(2));
+  const trained = () => {
+    const m = net();
+    m.forward(d.tensor([[1, 2], [3, 5], [0, 1]]));
+    return m;
+  };
+
+  it('saves running_mean, running_var and num_batches_tracked, the count as I64 on disk', () => {
+    const m = trained();
+    assert.deepEqual(Object.keys(m.stateDict()), ['0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked']);
+    const bytes = d.encodeSafetensors(m.stateDict());
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    assert.deepEqual(header['1.num_batches_tracked'], { dtype: 'I64', shape: [], data_offsets: header['1.num_batches_tracked'].data_offsets });
+    assert.equal(header['1.running_mean'].dtype, 'F32');
+    const back = d.decodeSafetensors(bytes).tensors['1.num_batches_tracked']!;
+    assert.equal(back.dtype, 'int32');
+    assert.equal(back.item(), 1);
+  });
+
+  it('loadStateDict accepts the camelCase keys of earlier checkpoints, and refuses a key given under both names', () => {
+    const m = trained();
+    const old: Record<string, d.Tensor> = {};
+    for (const [k, v] of Object.entries(m.stateDict())) old[k.replace('running_mean', 'runningMean').replace('running_var', 'runningVar').replace('num_batches_tracked', 'numBatchesTracked')] = v;
+    assert.ok(Object.hasOwn(old, '1.runningMean'));
+    const fresh = net();
+    assert.deepEqual(fresh.loadStateDict(old), { missingKeys: [], unexpectedKeys: [] });
+    const bn = fresh.at(1) as nn.BatchNorm1d;
+    assert.deepEqual(flat(bn.runningMean!), flat((m.at(1) as nn.BatchNorm1d).runningMean!));
+    assert.equal(bn.numBatchesTracked!.item(), 1);
+    assert.throws(() => fresh.loadStateDict({ ...m.stateDict(), '1.runningVar': bn.runningVar! }), /the state dict has both '1\.running_var' and its earlier name '1\.runningVar'/);
+    // unknown camelCase keys of other layers are not renamed: they stay unexpected
+    assert.deepEqual(fresh.loadStateDict({ ...old, '0.runningMean': bn.runningMean! }, false).unexpectedKeys, ['0.runningMean']);
   });
 });
 

@@ -106,7 +106,7 @@ describe('checkpoints and exact resume', () => {
     assert.ok(readdirSync(join(out, 'checkpoint')).every((f) => !f.includes('.tmp')), 'no temp files left');
     const meta = JSON.parse(readFileSync(join(out, 'checkpoint', 'checkpoint.json'), 'utf8'));
     assert.equal(meta.epoch, 2);
-    assert.equal(meta.format, 'descent-checkpoint/1');
+    assert.equal(meta.format, 'descent-checkpoint/2');
   });
 
   it('writes metrics as JSON lines', async () => {
@@ -141,6 +141,48 @@ describe('divergence guard', () => {
     // the kept weights still give a finite loss on the data
     const [x, y] = blobs(32, 7).getBatch!(Int32Array.from({ length: 32 }, (_, i) => i));
     assert.ok(Number.isFinite(d.noGrad(() => ce(model.forward(x!), y!)).item()));
+  });
+});
+
+describe('the last good state after a divergence', () => {
+  // lr 40 with momentum makes the weights blow up within a few dozen updates.
+  const setup = () => {
+    d.manualSeed(5);
+    const model = d.mlp([4, 16, 3], { dropout: 0.1 });
+    const opt = new d.SGD(model.parameters(), { lr: 40, momentum: 0.9 });
+    const train = new d.DataLoader(blobs(256, 6), { batchSize: 16, shuffle: true });
+    return { model, opt, train };
+  };
+  const fileTensors = (dir: string, file: string) =>
+    Object.fromEntries(Object.entries(d.loadSafetensors(join(dir, file)).tensors).map(([k, t]) => [k, Array.from(t.data)]));
+
+  it('holds weights, optimizer state and step of one and the same update, and resumes mid-epoch exactly', async () => {
+    const out = tmp();
+    const a = setup();
+    const r = await d.fit({ model: a.model, loss: ce, optimizer: a.opt, train: a.train, epochs: 5, outDir: out });
+    const dv = r.diverged!;
+    assert.ok(dv, 'the run diverges');
+    const good = join(out, 'checkpoint-last-good');
+    const meta = JSON.parse(readFileSync(join(good, 'checkpoint.json'), 'utf8'));
+    // A non-finite loss at step s + 1 means the weights after update s are bad: the last good
+    // state is the one after update s - 1; a non-finite gradient keeps the state after update s.
+    assert.equal(meta.step, dv.what === 'loss' ? dv.step - 2 : dv.step - 1);
+    assert.match(dv.message, new RegExp(`kept the last good weights \\(after step ${meta.step}\\)`));
+    // An identical run stopped right after that update has exactly these weights and this state.
+    const b = setup();
+    await d.fit({ model: b.model, loss: ce, optimizer: b.opt, train: b.train, epochs: 5, callbacks: [{ onStepEnd: (m) => (m.step === meta.step ? 'stop' : undefined) }] });
+    const sd = b.model.stateDict(), os = b.opt.stateDict();
+    assert.deepEqual(fileTensors(good, 'model.safetensors'), Object.fromEntries(Object.entries(sd).map(([k, t]) => [k, Array.from(t.data)])));
+    assert.deepEqual(fileTensors(good, 'optimizer.safetensors'), Object.fromEntries(Object.entries(os.tensors).map(([k, t]) => [k, Array.from(t.data)])));
+    assert.deepEqual(meta.optimizer.state, os.meta.state);
+    // The model in memory was put back to the same state.
+    assert.deepEqual(weights(a.model), weights(b.model));
+    // Resuming from it (mid-epoch) replays the same updates: the same divergence at the same step.
+    const c = setup();
+    const again = await d.fit({ model: c.model, loss: ce, optimizer: c.opt, train: c.train, epochs: 5, resumeFrom: good });
+    assert.equal(again.diverged?.step, dv.step);
+    assert.equal(again.diverged?.what, dv.what);
+    assert.deepEqual(weights(c.model), weights(a.model));
   });
 });
 

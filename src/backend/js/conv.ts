@@ -30,8 +30,8 @@ export function col2imReference(cols: Storage, out: Storage, l: WindowLayout): v
 
 /**
  * Max pooling's selection: for each (n, c) plane and each window, the flat in-plane index of the
- * largest element. Ties keep the first element met (row-major inside the window); a NaN is taken as
- * the largest (the first NaN wins), as PyTorch's max pooling propagates NaN.
+ * largest element. Ties keep the first element met (row-major inside the window); a NaN replaces
+ * whatever was chosen, so the last NaN wins: PyTorch's CPU rule, `val > maxval || isnan(val)`.
  */
 export function windowArgmaxReference(x: Storage, out: Storage, l: WindowLayout): void {
   const xd = x.data;
@@ -51,8 +51,8 @@ export function windowArgmaxReference(x: Storage, out: Storage, l: WindowLayout)
         for (let i = 0, row = first; i < kh; i++, row += rowStep) {
           for (let j = 0, q = row; j < kw; j++, q += dilationW) {
             const v = xd[q]!;
-            // larger, or the first NaN (nothing compares greater than a NaN once it is chosen)
-            if (v > bv || (v !== v && bv === bv)) {
+            // larger, or any NaN (nothing compares greater than a NaN once it is chosen)
+            if (v > bv || v !== v) {
               bv = v;
               best = q;
             }
@@ -68,8 +68,9 @@ export function windowArgmaxReference(x: Storage, out: Storage, l: WindowLayout)
  * The same selection for float32, without data-dependent branches (a comparison of random values
  * mispredicts half the time, which made the branchy loop 3x slower on activations). Each float's
  * bits become an integer key with the same order (sortKey).
- * The running maximum is then updated arithmetically: c = 1 exactly when key > best, computed as
- * -floor((best - key) / 2^32) (the difference of two int32 is below 2^32 in magnitude).
+ * The running maximum is then updated arithmetically: c = 1 exactly when key > best or the key is a
+ * NaN's (above +Infinity's, 0x7f800000), each computed as -floor((b - key) / 2^32) (the difference
+ * of two int32 is below 2^32 in magnitude).
  */
 function windowArgmaxF32(xi: Int32Array, out: Storage, l: WindowLayout): void {
   const od = out.data;
@@ -88,7 +89,7 @@ function windowArgmaxF32(xi: Int32Array, out: Storage, l: WindowLayout): void {
         for (let i = 0, row = first; i < kh; i++, row += rowStep) {
           for (let j = 0, q = row; j < kw; j++, q += dilationW) {
             const key = sortKey(xi[q]!);
-            const take = -Math.floor((bk - key) * S); // 1 when key > bk, else 0
+            const take = -Math.floor((bk - key) * S) | -Math.floor((0x7f800000 - key) * S); // 1 when key > bk or NaN, else 0
             bk += take * (key - bk);
             best += take * (q - best);
           }

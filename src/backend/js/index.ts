@@ -8,7 +8,7 @@ import { contiguousStrides, shapeSize } from '../../core/shape.js';
 import type { Storage } from '../../core/storage.js';
 import { noteAlloc, noteFree } from '../../core/storage.js';
 import type { ArgReduceOp, AxisLayout, Backend, BinaryOp, MatmulLayout, ReduceOp, UnaryOp } from '../backend.js';
-import { erf, sigmoid } from './math.js';
+import { erf, pow, sigmoid } from './math.js';
 
 class JsStorage implements Storage {
   readonly backend = 'js';
@@ -30,8 +30,11 @@ const UNARY: { [K in UnaryOp]: (x: number) => number } = {
   log1p: Math.log1p,
   sqrt: Math.sqrt,
   abs: Math.abs,
-  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), // keeps 0, -0 and NaN
-  relu: (x) => (x > 0 ? x : 0),
+  // +0 for either zero (as PyTorch and NumPy); NaN stays NaN (as NumPy: PyTorch's sign(NaN) = 0
+  // is its bug pytorch/pytorch#41245, and would hide a NaN)
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : x),
+  // PyTorch's clamp_min(x, 0): NaN stays NaN (a NaN must reach the divergence guard) and -0 stays -0
+  relu: (x) => (x < 0 ? 0 : x),
   sigmoid,
   tanh: Math.tanh,
   erf,
@@ -44,7 +47,7 @@ const BINARY: { [K in BinaryOp]: (a: number, b: number) => number } = {
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
-  pow: Math.pow,
+  pow,
   // NaN propagates, as in PyTorch's maximum/minimum.
   maximum: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b),
   minimum: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b),
@@ -54,7 +57,8 @@ const BINARY: { [K in BinaryOp]: (a: number, b: number) => number } = {
   le: (a, b) => (a <= b ? 1 : 0),
   gt: (a, b) => (a > b ? 1 : 0),
   ge: (a, b) => (a >= b ? 1 : 0),
-  reluBackward: (a, b) => (b > 0 ? a : 0),
+  // PyTorch's threshold_backward: exactly 0 where x <= 0 (whatever g holds), g elsewhere, NaN x included
+  reluBackward: (a, b) => (b <= 0 ? 0 : a),
 };
 
 /**
@@ -209,8 +213,8 @@ export const jsBackend: Backend = {
           // row i of the output = sum_p A(i,p) * (row p of B): the inner loop runs along B's rows.
           row.fill(0);
           for (let p = 0; p < k; p++) {
+            // no skipping of zeros: 0 * Inf and 0 * NaN are NaN, and the definition keeps them
             const aip = ad[transA ? ao + p * m + i : ao + i * k + p]!;
-            if (aip === 0) continue;
             const bRow = bo + p * n;
             for (let j = 0; j < n; j++) row[j]! += aip * bd[bRow + j]!;
           }

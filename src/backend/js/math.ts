@@ -9,6 +9,7 @@ const TWO_OVER_SQRT_PI = 1.1283791670955126;
  */
 export function erf(x: number): number {
   if (Number.isNaN(x)) return NaN;
+  if (x === 0) return x; // erf is odd: erf(-0) = -0 (the series below would give +0)
   const ax = Math.abs(x);
   if (ax < 2.5) {
     // erf x = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1))
@@ -49,4 +50,14 @@ export function sigmoid(x: number): number {
   if (x >= 0) return 1 / (1 + Math.exp(-x));
   const e = Math.exp(x);
   return e / (1 + e);
+}
+
+/**
+ * C's pow (IEEE 754 pow, as PyTorch): Math.pow differs only where the base is 1 or -1 and the
+ * exponent NaN or infinite, which C defines as 1 (1^y = 1 for every y, even NaN; (-1)^+-Inf = 1:
+ * every large float is an even integer) and JavaScript as NaN.
+ */
+export function pow(a: number, b: number): number {
+  if (a === 1 || (a === -1 && (b === Infinity || b === -Infinity))) return 1;
+  return Math.pow(a, b);
 }

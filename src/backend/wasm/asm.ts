@@ -197,6 +197,8 @@ export class Func {
   f32x4_ge(): this { return this.simd(0x46); }
   v128_not(): this { return this.simd(0x4d); }
   v128_and(): this { return this.simd(0x4e); }
+  /** andnot(a, b) = a & ~b. */
+  v128_andnot(): this { return this.simd(0x4f); }
   v128_or(): this { return this.simd(0x50); }
   /** bitselect(a, b, mask): bits of a where mask is 1, of b elsewhere. */
   v128_bitselect(): this { return this.simd(0x52); }

@@ -8,7 +8,7 @@
  *     so threads take disjoint channel ranges (cols and out advanced to the first one).
  *     One (ch, i, j, b, oh) row touches outW distinct pixels, so with sw = 1 it adds four at a time.
  *   winargmax_f32(x, out, planes, h, w, kh, kw, sh, sw, dh, dw, outH, outW): per window the in-plane
- *     index of the largest element, the first on ties, the first NaN if any (int32 out). Without
+ *     index of the largest element, the first on ties, the last NaN if any (int32 out; as PyTorch). Without
  *     branches on the data; with stride 1 or 2, four neighbouring windows at once in v128 lanes
  *     (2x2 windows with stride 2, max pooling's usual case, with their four taps unrolled and a
  *     row's last group moved back to end at the last window rather than left to the scalar loop).
@@ -98,7 +98,7 @@ export function emitConv(mod: ModuleBuilder): void {
     // chosen tap's offset from the window's start (the start is added once at the end)
     const tap = (lanes: number[], off: Local): void => {
       f.get(ra).get(rb).i8x16_shuffle(lanes).set(vv);
-      f.get(vv).get(vb).f32x4_gt().get(vv).get(vv).f32x4_ne().get(vb).get(vb).f32x4_eq().v128_and().v128_or().set(vtake);
+      f.get(vv).get(vb).f32x4_gt().get(vv).get(vv).f32x4_ne().v128_or().set(vtake);
       f.get(vv).get(vb).get(vtake).v128_bitselect().set(vb);
       f.get(off).get(vbest).get(vtake).v128_bitselect().set(vbest);
     };
@@ -151,8 +151,8 @@ export function emitConv(mod: ModuleBuilder): void {
             f.get(vv).set(vb);
             walk(() => {
               load4();
-              // take v when it is larger, or the first NaN: v > bv | (v != v & bv == bv)
-              f.get(vv).get(vb).f32x4_gt().get(vv).get(vv).f32x4_ne().get(vb).get(vb).f32x4_eq().v128_and().v128_or().set(vtake);
+              // take v when it is larger, or a NaN (so the last NaN wins): v > bv | v != v
+              f.get(vv).get(vb).f32x4_gt().get(vv).get(vv).f32x4_ne().v128_or().set(vtake);
               f.get(vv).get(vb).get(vtake).v128_bitselect().set(vb);
               f.get(at).i32x4_splat().get(offs).i32x4_add().get(vbest).get(vtake).v128_bitselect().set(vbest);
             });
@@ -167,7 +167,7 @@ export function emitConv(mod: ModuleBuilder): void {
           f.get(base).get(best).i32(4).i32_mul().i32_add().f32_load().set(bv);
           walk(() => {
             f.get(ptr).f32_load().set(v);
-            f.get(v).get(bv).f32_gt().get(v).get(v).f32_ne().get(bv).get(bv).f32_eq().i32_and().i32_or().set(take);
+            f.get(v).get(bv).f32_gt().get(v).get(v).f32_ne().i32_or().set(take);
             f.get(at).get(best).get(take).select().set(best);
             f.get(v).get(bv).get(take).select().set(bv);
           });

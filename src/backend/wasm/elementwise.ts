@@ -42,8 +42,8 @@ function vecBinary(f: Func, op: SimdBinary, a: Local, b: Local): void {
     case 'le': return cmp(() => f.f32x4_le());
     case 'gt': return cmp(() => f.f32x4_gt());
     case 'ge': return cmp(() => f.f32x4_ge());
-    // a's bits where b > 0 (all-ones lanes), +0 elsewhere
-    case 'reluBackward': f.get(a).get(b).v128_const_f32(0).f32x4_gt().v128_and(); return;
+    // a's bits except where b <= 0 (all-ones lanes there): +0; a NaN b compares false and keeps a
+    case 'reluBackward': f.get(a).get(b).v128_const_f32(0).f32x4_le().v128_andnot(); return;
   }
 }
 
@@ -70,7 +70,7 @@ function scalarBinary(f: Func, op: SimdBinary, a: Local, b: Local): void {
     case 'le': return cmp(() => f.f32_le());
     case 'gt': return cmp(() => f.f32_gt());
     case 'ge': return cmp(() => f.f32_ge());
-    case 'reluBackward': f.get(a).f32(0).get(b).f32(0).f32_gt().select(); return;
+    case 'reluBackward': f.f32(0).get(a).get(b).f32(0).f32_le().select(); return;
   }
 }
 
@@ -114,11 +114,13 @@ export function emitUnary(mod: ModuleBuilder, op: SimdUnary): Func {
         case 'neg': f.get(v).f32x4_neg(); return;
         case 'abs': f.get(v).f32x4_abs(); return;
         case 'sqrt': f.get(v).f32x4_sqrt(); return;
-        // x > 0 ? x : 0 (NaN and -0 give +0, as the reference)
-        case 'relu': f.get(v).get(v).v128_const_f32(0).f32x4_gt().v128_and(); return;
-        // x > 0 ? 1 : x < 0 ? -1 : x (keeps 0, -0 and NaN)
+        // x < 0 ? 0 : x: x's bits cleared where x < 0 (NaN and -0 stay, as the reference)
+        case 'relu': f.get(v).get(v).v128_const_f32(0).f32x4_lt().v128_andnot(); return;
+        // x > 0 ? 1 : x < 0 ? -1 : x != 0 ? x : +0 (NaN stays; either zero gives +0)
         case 'sign':
-          f.v128_const_f32(1).v128_const_f32(-1).get(v).get(v).v128_const_f32(0).f32x4_lt().v128_bitselect();
+          f.v128_const_f32(1).v128_const_f32(-1);
+          f.get(v).get(v).v128_const_f32(0).f32x4_ne().v128_and();
+          f.get(v).v128_const_f32(0).f32x4_lt().v128_bitselect();
           f.get(v).v128_const_f32(0).f32x4_gt().v128_bitselect();
           return;
       }
@@ -128,8 +130,11 @@ export function emitUnary(mod: ModuleBuilder, op: SimdUnary): Func {
         case 'neg': f.get(s).f32_neg(); return;
         case 'abs': f.get(s).f32_abs(); return;
         case 'sqrt': f.get(s).f32_sqrt(); return;
-        case 'relu': f.get(s).f32(0).get(s).f32(0).f32_gt().select(); return;
-        case 'sign': f.f32(1).f32(-1).get(s).get(s).f32(0).f32_lt().select().get(s).f32(0).f32_gt().select(); return;
+        case 'relu': f.f32(0).get(s).get(s).f32(0).f32_lt().select(); return;
+        case 'sign':
+          f.f32(1).f32(-1).get(s).f32(0).get(s).f32(0).f32_ne().select();
+          f.get(s).f32(0).f32_lt().select().get(s).f32(0).f32_gt().select();
+          return;
       }
     };
     f.get(n).i32(-4).i32_and().set(vecEnd);

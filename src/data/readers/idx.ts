@@ -7,7 +7,8 @@
  * Files may be gzipped (detected by the magic bytes 1f 8b, whatever the name).
  */
 import { gzipSync } from 'node:zlib';
-import { readMaybeGzip, writeFileAtomic } from './files.js';
+import { gunzipLimited, isGzip, readMaybeGzip, writeFileAtomic } from './files.js';
+import type { GunzipOptions } from './files.js';
 
 export type IdxType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -54,6 +55,10 @@ export function parseIdxHeader(who: string, where: string, bytes: Uint8Array, av
     if (s < 0) throw new Error(`${who}: ${where}: at byte ${4 + 4 * i}: expected a non-negative dimension size, got ${s}`);
     shape.push(s);
   }
+  // 255 sizes up to 2^31 can multiply past 2^53, where byte counts stop being exact.
+  if (!Number.isSafeInteger(headerBytes + shape.reduce((a, b) => a * b, 1) * IDX_BYTES[type])) {
+    throw new Error(`${who}: ${where}: at byte 4: shape [${shape.join(', ')}] of ${type} would need more than 2^53 bytes; expected sizes that fit a file`);
+  }
   return { type, shape, headerBytes };
 }
 
@@ -71,17 +76,59 @@ export function decodeBigEndian(type: IdxType, bytes: Uint8Array, offset: number
   }
 }
 
+/** The largest IDX header: 4 bytes of magic and 255 sizes. */
+const MAX_HEADER_BYTES = 4 + 4 * 255;
+
+export interface ReadIdxOptions {
+  /**
+   * Most bytes a gzipped file may decompress to (default: exactly what its header announces,
+   * and at most MAX_GUNZIP_BYTES), so a gzip bomb stops early with an error.
+   */
+  maxBytes?: number;
+}
+
 /** Read an IDX file (raw or gzipped) into its shape, element type and native typed array. */
-export function readIdx(path: string): IdxArray {
-  const { bytes, gzipped } = readMaybeGzip('readIdx', path);
-  const where = gzipped ? `${path} (gzip; offsets in the decompressed data)` : path;
-  const { type, shape, headerBytes } = parseIdxHeader('readIdx', where, bytes);
+export function readIdx(path: string, options: ReadIdxOptions = {}): IdxArray {
+  const who = 'readIdx';
+  const { bytes, gzipped } = readMaybeGzip(who, path, gunzipOptions(who, path, options));
+  return parseIdx(bytes, gzipped ? gzipWhere(path) : path, who);
+}
+
+/** readIdx on bytes already in memory (raw or gzipped); `path` names them in errors. */
+export function decodeIdx(bytes: Uint8Array, path: string, options: ReadIdxOptions = {}, who = 'readIdx'): IdxArray {
+  if (!isGzip(bytes)) return parseIdx(bytes, path, who);
+  return parseIdx(gunzipLimited(who, path, bytes, gunzipOptions(who, path, options)), gzipWhere(path), who);
+}
+
+function gzipWhere(path: string): string {
+  return `${path} (gzip; offsets in the decompressed data)`;
+}
+
+/** Inflate no more than the header announces (and at most options.maxBytes). */
+function gunzipOptions(who: string, path: string, options: ReadIdxOptions): GunzipOptions {
+  return {
+    maxBytes: options.maxBytes,
+    head: {
+      bytes: MAX_HEADER_BYTES,
+      limit: (head) => {
+        const h = parseIdxHeader(who, gzipWhere(path), head);
+        const count = h.shape.reduce((a, b) => a * b, 1);
+        const need = h.headerBytes + count * IDX_BYTES[h.type];
+        return { maxBytes: need, expected: `${need} bytes (header ${h.headerBytes} + ${count} ${h.type} elements of shape [${h.shape.join(', ')}])` };
+      },
+    },
+  };
+}
+
+/** Parse the bytes of an (uncompressed) IDX file; `where` names it in errors. Every header field is checked before the data is read. */
+export function parseIdx(bytes: Uint8Array, where: string, who = 'readIdx'): IdxArray {
+  const { type, shape, headerBytes } = parseIdxHeader(who, where, bytes);
   const count = shape.reduce((a, b) => a * b, 1);
   const need = headerBytes + count * IDX_BYTES[type];
   if (bytes.length < need) {
-    throw new Error(`readIdx: ${where}: truncated at byte ${bytes.length}: expected ${need} bytes (header ${headerBytes} + ${count} ${type} elements of shape [${shape.join(', ')}])`);
+    throw new Error(`${who}: ${where}: truncated at byte ${bytes.length}: expected ${need} bytes (header ${headerBytes} + ${count} ${type} elements of shape [${shape.join(', ')}])`);
   }
-  if (bytes.length > need) throw new Error(`readIdx: ${where}: at byte ${need}: expected the end of the file after ${count} ${type} elements of shape [${shape.join(', ')}], found ${bytes.length - need} more bytes`);
+  if (bytes.length > need) throw new Error(`${who}: ${where}: at byte ${need}: expected the end of the file after ${count} ${type} elements of shape [${shape.join(', ')}], found ${bytes.length - need} more bytes`);
   return { shape, type, data: decodeBigEndian(type, bytes, headerBytes, count) };
 }
 

@@ -31,7 +31,7 @@ export interface NpyHeader {
 const KINDS: Record<string, DType> = { f4: 'float32', f8: 'float64', i1: 'int32', i2: 'int32', i4: 'int32', i8: 'int32', u1: 'int32', u2: 'int32', u4: 'int32', u8: 'int32', b1: 'int32' };
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93 N U M P Y
 
-/** Parse the header from the first bytes of the file (`available`: the file's full size). */
+/** Parse the header from the first bytes of the file (`available`: the file's full size). Every field is checked. */
 export function parseNpyHeader(who: string, file: string, bytes: Uint8Array, available = bytes.length): NpyHeader {
   const need = (n: number, what: string) => {
     if (bytes.length < n) throw new Error(`${who}: ${file}: truncated at byte ${Math.min(bytes.length, available)}: expected ${what}`);
@@ -41,30 +41,106 @@ export function parseNpyHeader(who: string, file: string, bytes: Uint8Array, ava
     if (bytes[i] !== MAGIC[i]) throw new Error(`${who}: ${file}: at byte ${i}: expected the NPY magic \\x93NUMPY, got byte 0x${bytes[i]!.toString(16).padStart(2, '0')} (not an .npy file?)`);
   }
   const major = bytes[6]!;
-  if (major < 1 || major > 3) throw new Error(`${who}: ${file}: at byte 6: expected format version 1, 2 or 3, got ${major}.${bytes[7]}`);
+  if (major < 1 || major > 3 || bytes[7] !== 0) throw new Error(`${who}: ${file}: at byte 6: expected format version 1.0, 2.0 or 3.0, got ${major}.${bytes[7]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let headerLen: number, start: number;
   if (major === 1) { headerLen = view.getUint16(8, true); start = 10; }
   else { need(12, 'a 4-byte header length'); headerLen = view.getUint32(8, true); start = 12; }
   need(start + headerLen, `a ${headerLen}-byte header dictionary starting at byte ${start}`);
-  const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, start + headerLen));
-  const bad = (what: string) => new Error(`${who}: ${file}: at byte ${start}: expected a header dict with ${what}, got ${JSON.stringify(text.trim())}`);
-  const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text)?.[1];
-  if (descr === undefined) throw bad("'descr'");
-  const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text)?.[1];
-  if (fortran === undefined) throw bad("'fortran_order'");
-  if (fortran === 'True') throw new Error(`${who}: ${file}: fortran_order is True; only C-order arrays are read (save with np.save(path, np.ascontiguousarray(a)))`);
-  const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
-  if (shapeText === undefined) throw bad("'shape': (...)");
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  if (shape.some((s) => !Number.isInteger(s) || s < 0)) throw bad('a shape of non-negative integers');
+  let text: string;
+  try {
+    text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(bytes.subarray(start, start + headerLen));
+  } catch {
+    throw new Error(`${who}: ${file}: header at byte ${start}: expected UTF-8 text (format version 3)`);
+  }
+  const { descr, fortran, shape } = parseHeaderDict(text, (at, what) => {
+    throw new Error(`${who}: ${file}: header at byte ${start + at}: expected ${what}, got ${snippet(text, at)}`);
+  });
+  if (fortran) throw new Error(`${who}: ${file}: fortran_order is True; only C-order arrays are read (save with np.save(path, np.ascontiguousarray(a)))`);
   const order = descr[0]!;
   const kind = descr.slice(1);
-  const dtype = KINDS[kind];
-  if (!'<>|='.includes(order) || dtype === undefined) {
+  const dtype = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
+  const itemBytes = Number(kind.slice(1));
+  // '|' (byte order not applicable) only for one-byte types, as NumPy writes them
+  if (!'<>|='.includes(order) || dtype === undefined || (order === '|' && itemBytes !== 1)) {
     throw new Error(`${who}: ${file}: unsupported descr ${JSON.stringify(descr)}; expected one of <f4 <f8 <i1 <i2 <i4 <i8 |u1 <u2 <u4 <u8 |b1 (or > for big-endian)`);
   }
-  return { descr, kind, itemBytes: Number(kind.slice(1)), littleEndian: order !== '>', shape, dataOffset: start + headerLen, dtype };
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(start + headerLen + count * itemBytes)) {
+    throw new Error(`${who}: ${file}: shape (${shape.join(', ')}) of ${descr} would need more than 2^53 bytes; expected sizes that fit a file`);
+  }
+  return { descr, kind, itemBytes, littleEndian: order !== '>', shape, dataOffset: start + headerLen, dtype };
+}
+
+/**
+ * The header dictionary, a Python literal such as {'descr': '<f4', 'fortran_order': False,
+ * 'shape': (2, 3), } then spaces and a newline: exactly these three keys, each once.
+ */
+function parseHeaderDict(text: string, bad: (at: number, what: string) => never): { descr: string; fortran: boolean; shape: number[] } {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const take = (re: RegExp): string | undefined => {
+    re.lastIndex = i;
+    const m = re.exec(text);
+    if (m) i = re.lastIndex;
+    return m?.[0];
+  };
+  const STR = /'[^'\\]*'|"[^"\\]*"/y, BOOL = /True|False/y, INT = /\d+L?/y;
+  const values = new Map<string, string | boolean | number[]>();
+  ws();
+  if (!take(/\{/y)) bad(i, "a dict {'descr': ..., 'fortran_order': ..., 'shape': (...)}");
+  for (ws(); text[i] !== '}'; ws()) {
+    const at = i;
+    const key = take(STR)?.slice(1, -1);
+    if (key === undefined) bad(i, "a quoted key or '}'");
+    if (key !== 'descr' && key !== 'fortran_order' && key !== 'shape') bad(at, "one of the keys 'descr', 'fortran_order', 'shape'");
+    if (values.has(key!)) bad(at, `the key '${key}' once`);
+    ws();
+    if (!take(/:/y)) bad(i, "':'");
+    ws();
+    if (key === 'descr') {
+      const v = take(STR);
+      if (v === undefined) bad(i, "a dtype string such as '<f4' (structured dtypes are not read)");
+      values.set(key, v!.slice(1, -1));
+    } else if (key === 'fortran_order') {
+      const v = take(BOOL);
+      if (v === undefined) bad(i, 'True or False');
+      values.set(key, v === 'True');
+    } else {
+      if (!take(/\(/y)) bad(i, "a shape tuple such as (2, 3) or (5,)");
+      const shape: number[] = [];
+      for (ws(); text[i] !== ')'; ws()) {
+        const v = take(INT);
+        if (v === undefined) bad(i, "a non-negative integer size or ')'");
+        const size = Number(v!.replace('L', ''));
+        if (!Number.isSafeInteger(size)) bad(i - v!.length, 'a size below 2^53');
+        shape.push(size);
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] !== ')') bad(i, "',' or ')' in the shape tuple");
+      }
+      i++;
+      if (shape.length === 1 && !/,\s*\)$/.test(text.slice(0, i))) bad(i - 1, `a one-element tuple written (${shape[0]},)`);
+      values.set(key, shape);
+    }
+    ws();
+    if (text[i] === ',') i++;
+    else if (text[i] !== '}') bad(i, "',' or '}'");
+  }
+  i++;
+  ws();
+  if (i < text.length) bad(i, 'only spaces and a newline after the header dict');
+  for (const k of ['descr', 'fortran_order', 'shape']) if (!values.has(k)) bad(i, `the key '${k}' in the header dict`);
+  return { descr: values.get('descr') as string, fortran: values.get('fortran_order') as boolean, shape: values.get('shape') as number[] };
+}
+
+/** The text from position `at`, short and on one line, for an error message. */
+function snippet(text: string, at: number): string {
+  if (at >= text.length) return 'the end of the header';
+  const s = JSON.stringify(text.slice(at, at + 40));
+  return at + 40 < text.length ? `${s}...` : s;
 }
 
 /**
@@ -111,14 +187,19 @@ export function readNpy(path: string): Tensor {
   } catch (e) {
     throw new Error(`readNpy: cannot read ${path}: ${(e as Error).message}`);
   }
-  const h = parseNpyHeader('readNpy', path, bytes);
+  return parseNpy(bytes, path);
+}
+
+/** Parse the bytes of an .npy file; `file` names it in errors. The whole header is checked before the data is read. */
+export function parseNpy(bytes: Uint8Array, file: string, who = 'readNpy'): Tensor {
+  const h = parseNpyHeader(who, file, bytes);
   const count = h.shape.reduce((a, b) => a * b, 1);
   const need = h.dataOffset + count * h.itemBytes;
-  if (bytes.length < need) {
-    throw new Error(`readNpy: ${path}: truncated at byte ${bytes.length}: expected ${need} bytes (header ${h.dataOffset} + ${count} ${h.descr} elements of shape (${h.shape.join(', ')}))`);
-  }
+  const what = `header ${h.dataOffset} + ${count} ${h.descr} elements of shape (${h.shape.join(', ')})`;
+  if (bytes.length < need) throw new Error(`${who}: ${file}: truncated at byte ${bytes.length}: expected ${need} bytes (${what})`);
+  if (bytes.length > need) throw new Error(`${who}: ${file}: at byte ${need}: expected the end of the file after the ${what}, found ${bytes.length - need} more bytes`);
   const out = newArray(h.dtype, count);
-  decodeNpy('readNpy', path, h, bytes, h.dataOffset, count, out);
+  decodeNpy(who, file, h, bytes, h.dataOffset, count, out);
   return tensor(out, { shape: h.shape, dtype: h.dtype });
 }
 
