@@ -3,7 +3,7 @@
  * (batch 32, 128, 512) on the js reference backend and the wasm backend (one thread and all
  * threads), the same workloads on TF.js's wasm backend and jax-js (peers.ts), the CNN, the
  * per-example gradients, and the time from process start to the first finished training step
- * (startup.ts). Prints one JSON object per line, then a table; every rate is also given as a
+ * (startup.ts), and training speed while the live dashboard is busy (dashboard.ts). Prints one JSON object per line, then a table; every rate is also given as a
  * ratio to the js reference backend on the same workload in the same run. Each rate is the best
  * of ~10 timing windows (see measure.ts). `--quick` shortens every budget.
  */
@@ -11,6 +11,7 @@ import os from 'node:os';
 import * as d from '../src/index.js';
 import { wasmFeatures } from '../src/backend/index.js';
 import { benchCnn } from './cnn.js';
+import { benchDashboard } from './dashboard.js';
 import { makeMlp, trainStep, trainStepFused } from './mlp.js';
 import { benchPeers } from './peers.js';
 import { benchPerExample } from './per-example.js';
@@ -79,6 +80,10 @@ for (const r of await benchCnn({ quick })) emit({ ...r });
 // Reported as time relative to one ordinary backward pass on the same batch, same command.
 for (const r of benchPerExample(quick)) console.log(JSON.stringify({ ...r, backend: d.getBackend().name, threads: d.getBackend().name === 'wasm' ? allThreads : 1 }));
 
+// ----------------------------- training while the live dashboard is busy (issue 12) --
+const dashboard = await benchDashboard({ quick });
+for (const r of dashboard) console.log(JSON.stringify(r));
+
 // ------------------------------------------ process start to first training step --
 // Fresh child processes, so it runs last, with this process idle.
 const startup = await benchStartup({ quick });
@@ -97,6 +102,10 @@ for (const r of grouped) {
   console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)}`);
 }
 console.log('(GEMM and MLP rows: the best timed window; cnn-train: the median window, its JSON lines give the mean and the best window too)');
+console.log(`\n${'training with the live dashboard'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'dashboard'.padEnd(11)} ${'vs none'.padStart(7)}`);
+for (const r of dashboard) {
+  console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_no_dashboard)}`);
+}
 console.log(`\n${'process start to first step'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'median ms'.padStart(12)} ${'loaded from'.padEnd(11)} ${'vs js'.padStart(7)}  (target < 300 ms; ${startup[0]?.runs ?? 0} runs for Descent's default backend)`);
 for (const r of startup) {
   console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.ms).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_js)}`);

@@ -4,7 +4,7 @@
  * overwritten by accident (--overwrite replaces it; --resume continues it).
  */
 import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './errors.js';
 
 /** What a training run writes into its folder (docs/run-folder.md). */
@@ -19,6 +19,22 @@ function errnoText(e: unknown): string {
     ENOTDIR: 'a part of the path is a file', ENOSPC: 'no space left on the device', ENAMETOOLONG: 'the name is too long',
   };
   return err.code ? `${what[err.code] ?? err.code}` : err.message;
+}
+
+/**
+ * mkdir -p, one level at a time from the deepest folder that exists. (Node's own recursive mkdir
+ * never returns on some special file systems, such as a path under /proc.)
+ */
+function makeFolder(path: string): void {
+  const missing: string[] = [];
+  let p = resolve(path);
+  while (!existsSync(p)) {
+    missing.push(p);
+    const parent = dirname(p);
+    if (parent === p) break;
+    p = parent;
+  }
+  for (const dir of missing.reverse()) mkdirSync(dir);
 }
 
 /** The same folder, whether or not either path exists yet or is spelled differently. */
@@ -42,7 +58,7 @@ export function prepareRunFolder(out: string, o: { overwrite: boolean; continuin
     }
   }
   try {
-    mkdirSync(out, { recursive: true });
+    makeFolder(out);
   } catch (e) {
     throw new UsageError(`--out: cannot create the folder ${out} (${errnoText(e)})`);
   }

@@ -153,6 +153,7 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
     if (!saved || typeof saved !== 'object') throw new UsageError(`--resume: ${resume} was not written by descent train (no config in checkpoint.json)`);
     cfg = { ...saved };
     if (cmd.getOptionValueSource('epochs') === 'cli') cfg.epochs = positiveInt('--epochs', opts.epochs);
+    if (cmd.getOptionValueSource('maxMemory') === 'cli') cfg.maxMemory = parseByteSize('--max-memory', opts.maxMemory);
     // By default the run goes on in the folder the checkpoint belongs to.
     cfg.out = typeof opts.out === 'string' ? opts.out : dirname(resolveCheckpointDir(resume));
   } else {
@@ -168,16 +169,22 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   const loss = lossFor(cfg);
   const json = !!opts.json;
   const log = (s: string) => process.stderr.write(s + '\n');
-  log(`descent: training ${cfg.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data.name}: ${data.train.length.toLocaleString('en-US')} train / ${data.test.length.toLocaleString('en-US')} test examples, ${cfg.optimizer} lr ${cfg.lr}, batch ${cfg.batchSize}, ${cfg.epochs} epochs -> ${cfg.out}`);
+  const dashboardPort = opts.dashboard === undefined ? undefined : opts.dashboard === true ? 0 : Number(opts.dashboard);
+  if (dashboardPort !== undefined && (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535)) {
+    throw new UsageError(`--dashboard: port must be an integer in 0..65535, got ${JSON.stringify(opts.dashboard)}`);
+  }
   prepareRunFolder(cfg.out, { overwrite: !!opts.overwrite, continuing: !!resume && sameFolder(cfg.out, dirname(resolveCheckpointDir(resume))) });
-  writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  log(`descent: training ${cfg.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data.name}: ${data.train.length.toLocaleString('en-US')} train / ${data.test.length.toLocaleString('en-US')} test examples, ${cfg.optimizer} lr ${cfg.lr}, batch ${cfg.batchSize}, ${cfg.epochs} epochs -> ${cfg.out}`);
   let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
-  if (opts.dashboard !== undefined) {
-    const port = opts.dashboard === true ? 0 : Number(opts.dashboard);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--dashboard: port must be an integer in 0..65535, got ${JSON.stringify(opts.dashboard)}`);
-    dashboard = await startDashboard(cfg.out, { port });
+  if (dashboardPort !== undefined) {
+    try {
+      dashboard = await startDashboard(cfg.out, { port: dashboardPort });
+    } catch (e) {
+      throw new UsageError(`--dashboard: ${(e as Error).message}`);
+    }
     log(`descent: live dashboard at ${dashboard.url} (closing the page does not stop training)`);
   }
+  writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const dpNoise = new Generator(cfg.seed + 7);
   const statsHook = cfg.gradStats ? gradientStatsHook({ every: cfg.gradStats }) : undefined;
   const result = await fit({
@@ -232,13 +239,13 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
 }
 
 /** Flags a resumed run may set; everything else comes from the checkpoint's config. */
-const RESUME_FLAGS = new Set(['resume', 'epochs', 'out', 'overwrite', 'json', 'progress', 'dashboard']);
+const RESUME_FLAGS = new Set(['resume', 'epochs', 'out', 'overwrite', 'json', 'progress', 'dashboard', 'maxMemory']);
 
 function checkResumeFlags(cmd: Command): void {
   for (const opt of cmd.options) {
     const key = opt.attributeName();
     if (!RESUME_FLAGS.has(key) && cmd.getOptionValueSource(key) === 'cli') {
-      throw new UsageError(`${opt.long ?? key} cannot be combined with --resume: a resumed run continues with the configuration saved in its checkpoint (only --epochs, --out, --overwrite, --json, --no-progress and --dashboard may be given)`);
+      throw new UsageError(`${opt.long ?? key} cannot be combined with --resume: a resumed run continues with the configuration saved in its checkpoint (only --epochs, --out, --overwrite, --max-memory, --json, --no-progress and --dashboard may be given)`);
     }
   }
 }

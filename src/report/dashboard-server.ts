@@ -8,11 +8,16 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPageHtml } from './report.js';
 import { metaSignature, readMetricsFrom, readRun, readRunMeta } from './run-data.js';
 
 export const DASHBOARD_HOST = '127.0.0.1';
+/** Event streams served at once; more get 503 (each costs a socket and a share of every poll). */
+export const MAX_STREAMS = 32;
+/** A page load within this long of the last rendering gets the same bytes. */
+const PAGE_TTL_MS = 1000;
 
 interface Client {
   res: ServerResponse;
@@ -43,14 +48,20 @@ export function listenDashboard(runDir: string, port: number, pollMs = 100): Pro
   const clients = new Set<Client>();
   let actualPort = port;
 
+  // However many pages are open, each poll reads the new part of metrics.jsonl once per distinct
+  // offset (open pages share one after they caught up) and the run's other files once, so that
+  // serving costs training (on the other threads of the same machine) next to nothing.
   const tick = (): void => {
     if (clients.size === 0) return;
     const sig = metaSignature(runDir);
+    const reads = new Map<number, ReturnType<typeof readMetricsFrom>>();
+    let meta: string | undefined;
     for (const c of clients) {
       if (c.blocked) continue;
-      const m = readMetricsFrom(metricsPath, c.offset);
+      let m = reads.get(c.offset);
+      if (!m) reads.set(c.offset, (m = readMetricsFrom(metricsPath, c.offset)));
       if (m.truncated) {
-        // metrics.jsonl was started again (a new run in this folder): the page reloads.
+        // metrics.jsonl was started again or cut back (a new run, or a resume): the page reloads.
         send(c, 'reset', '{}');
         c.offset = 0;
         continue;
@@ -61,13 +72,20 @@ export function listenDashboard(runDir: string, port: number, pollMs = 100): Pro
       }
       if (sig !== c.metaSig) {
         c.metaSig = sig;
-        const { metaSig: _s, ...meta } = readRunMeta(runDir);
-        send(c, 'meta', JSON.stringify(meta));
+        if (meta === undefined) {
+          const { metaSig: _s, ...rest } = readRunMeta(runDir);
+          meta = JSON.stringify(rest);
+        }
+        send(c, 'meta', meta);
       }
     }
   };
 
   const events = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    if (clients.size >= MAX_STREAMS) {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' }).end(`descent dashboard: ${MAX_STREAMS} pages are following this run already; close one\n`);
+      return;
+    }
     const lastId = Number(req.headers['last-event-id']);
     const fromQuery = Number(url.searchParams.get('offset'));
     const offset = Number.isInteger(lastId) && lastId >= 0 ? lastId : Number.isInteger(fromQuery) && fromQuery >= 0 ? fromQuery : 0;
@@ -76,7 +94,22 @@ export function listenDashboard(runDir: string, port: number, pollMs = 100): Pro
     const c: Client = { res, offset, metaSig: url.searchParams.get('meta') ?? '', blocked: false };
     clients.add(c);
     req.on('close', () => clients.delete(c));
-    tick();
+    // The next poll (within pollMs) brings it up to date, together with every other page.
+  };
+
+  // The page is rendered at most once per PAGE_TTL_MS and only when the run changed; every load in
+  // between gets the same bytes (its live stream catches up from the offset the page holds).
+  let page: { sig: string; html: string; at: number } | undefined;
+  const pageHtml = (): string => {
+    const now = Date.now();
+    if (page && now - page.at < PAGE_TTL_MS) return page.html;
+    const sig = `${metaSignature(runDir)}|${existsSync(metricsPath) ? statSync(metricsPath).size : -1}`;
+    if (page && page.sig === sig) {
+      page.at = now;
+      return page.html;
+    }
+    page = { sig, html: runPageHtml(readRun(runDir, undefined, { allowEmpty: true }), { live: { events: '/events' } }), at: now };
+    return page.html;
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -94,7 +127,7 @@ export function listenDashboard(runDir: string, port: number, pollMs = 100): Pro
     if (url.pathname === '/' || url.pathname === '/index.html' || url.pathname === '/report.html') {
       let html: string;
       try {
-        html = runPageHtml(readRun(runDir, undefined, { allowEmpty: true }), { live: { events: '/events' } });
+        html = pageHtml();
       } catch (e) {
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`descent dashboard: ${(e as Error).message}\n`);
         return;

@@ -3,10 +3,21 @@
  * whole epoch at a time, so a server there would answer nothing until the epoch ends; in its own
  * thread it reads metrics.jsonl from disk and serves while the main thread trains.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { listenDashboard } from './dashboard-server.js';
 
 const { runDir, port, pollMs } = workerData as { runDir: string; port: number; pollMs?: number };
+// Serving must never slow training: this thread runs at a lower priority than the training
+// threads (on Linux a thread's nice value is its own; elsewhere this may lower the whole process,
+// so it is only done where it is known to be per thread).
+if (process.platform === 'linux') {
+  try {
+    setPriority(10);
+  } catch {
+    // not permitted here: serve at normal priority
+  }
+}
 const port_ = parentPort!;
 try {
   const d = await listenDashboard(runDir, port, pollMs);
