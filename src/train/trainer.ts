@@ -14,17 +14,17 @@ import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { valueAndGrad } from '../autograd/api.js';
 import { noGrad } from '../core/grad-mode.js';
-import type { RngState } from '../core/random.js';
-import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { keep } from '../core/tensor.js';
-import { add, detach, div, mul, sum } from '../ops/index.js';
-import type { CheckpointContent, CheckpointMeta, EpochProgress } from './checkpoint.js';
+import { add, div, mul, sum } from '../ops/index.js';
+import type { CheckpointMeta, EpochProgress } from './checkpoint.js';
+import type { Snapshot } from './snapshot.js';
+import { checkpointContent, dropSnapshot, restoreSnapshot, takeSnapshot } from './snapshot.js';
 import { CheckpointError, cleanRunFolder, loadCheckpoint, resolveCheckpointDir, writeCheckpoint } from './checkpoint.js';
 import { countCorrect, evaluate, forEachBatch } from './evaluate.js';
 import { MetricsLog } from './metrics-log.js';
 import type {
-  BatchContext, BatchLoader, Callback, Divergence, EpochMetrics, FitResult, LossFn, OptimizerStateLike, Scheduler, Stateful,
+  BatchContext, BatchLoader, Callback, Divergence, EpochMetrics, FitResult, LossFn, Scheduler, Stateful,
   StepOptimizer, TrainableModel,
 } from './types.js';
 
@@ -70,24 +70,6 @@ export interface FitOptions {
   resumeFrom?: string;
   /** Stored in checkpoints (how to rebuild the model, the data used...). */
   checkpointExtra?: Record<string, unknown>;
-}
-
-/** Everything the next updates depend on, as it was right after one update (or an epoch's end). */
-interface Snapshot {
-  step: number;
-  /** Epochs completed. */
-  epoch: number;
-  progress?: EpochProgress;
-  /** The model's state dict: views of the storage it had (copies for in-place optimizers). */
-  weights: Record<string, Tensor>;
-  optimizer: OptimizerStateLike;
-  scheduler?: unknown;
-  loader?: unknown;
-  rng: RngState;
-  components: Record<string, unknown>;
-  best: number;
-  sinceBest: number;
-  logBytes?: number;
 }
 
 /** One epoch's running sums and the gradient group being accumulated. */
@@ -325,49 +307,17 @@ function lr(optimizer: StepOptimizer): number {
   return optimizer.paramGroups[0]?.lr ?? NaN;
 }
 
+/** A snapshot of the run now: `completed` epochs done, and the epoch in progress when mid-epoch. */
 function snapshot(run: Run, completed: number, ep?: Epoch): Snapshot {
-  const { o } = run;
-  const weights: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(o.model.stateDict())) weights[k] = keep(run.inPlace ? noGrad(() => add(t, 0)) : detach(t));
-  const components: Record<string, unknown> = {};
-  for (const [name, part] of Object.entries(o.stateful ?? {})) components[name] = part.stateDict();
-  return {
-    step: run.step, epoch: completed,
-    progress: ep && ep.batch > 0 ? { epoch: ep.epoch, batch: ep.batch, lossSum: ep.lossSum, examples: ep.examples, correct: ep.correct, classified: ep.classified, seconds: (performance.now() - ep.start) / 1000 } : undefined,
-    weights, optimizer: o.optimizer.stateDict({ copy: false }), scheduler: o.scheduler?.stateDict(), loader: o.train.getState?.(),
-    rng: defaultGenerator.getState(), components, best: run.best, sinceBest: run.sinceBest, logBytes: run.log?.bytes,
-  };
+  const progress = ep && ep.batch > 0
+    ? { epoch: ep.epoch, batch: ep.batch, lossSum: ep.lossSum, examples: ep.examples, correct: ep.correct, classified: ep.classified, seconds: (performance.now() - ep.start) / 1000 }
+    : undefined;
+  return takeSnapshot(run.o, { step: run.step, epoch: completed, progress, best: run.best, sinceBest: run.sinceBest, logBytes: run.log?.bytes }, run.inPlace);
 }
 
-function dropSnapshot(s: Snapshot | null): void {
-  if (!s) return;
-  for (const t of Object.values(s.weights)) t.dispose();
-  for (const t of Object.values(s.optimizer.tensors)) t.dispose();
-}
-
-/** Put the model, optimizer, scheduler, generators and counters back as they were at the snapshot. */
 function restore(run: Run, s: Snapshot): void {
-  const { o } = run;
-  o.model.loadStateDict(s.weights, true);
-  o.optimizer.loadStateDict(s.optimizer);
-  if (o.scheduler && s.scheduler !== undefined) o.scheduler.loadStateDict(s.scheduler as never);
-  for (const [name, part] of Object.entries(o.stateful ?? {})) part.loadStateDict(s.components[name]);
-  defaultGenerator.setState(s.rng);
+  restoreSnapshot(run.o, s);
   run.step = s.step;
-}
-
-function contentOf(run: Run, s: Snapshot): CheckpointContent {
-  return {
-    model: s.weights,
-    optimizer: s.optimizer,
-    meta: {
-      epoch: s.epoch, step: s.step, rng: s.rng, scheduler: s.scheduler, loader: s.loader,
-      trainer: { best: Number.isFinite(s.best) ? s.best : null, sinceBest: s.sinceBest, progress: s.progress },
-      components: s.components,
-      logs: s.logBytes === undefined ? undefined : { 'metrics.jsonl': s.logBytes },
-      extra: run.o.checkpointExtra,
-    },
-  };
 }
 
 function diverge(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number): void {
@@ -382,7 +332,7 @@ function diverge(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number):
     restore(run, good);
     if (o.outDir) {
       run.log?.sync();
-      savedTo = writeCheckpoint(o.outDir, contentOf(run, good), 'checkpoint-last-good');
+      savedTo = writeCheckpoint(o.outDir, checkpointContent(good, o.checkpointExtra), 'checkpoint-last-good');
     }
   }
   const last = run.lastFinite ? `last finite loss ${run.lastFinite.loss.toPrecision(6)} at step ${run.lastFinite.step}` : 'no finite loss before it';
@@ -417,7 +367,7 @@ async function endEpoch(run: Run, ep: Epoch): Promise<void> {
   run.current = snapshot(run, ep.epoch);
   if (o.outDir) {
     run.log?.sync();
-    writeCheckpoint(o.outDir, contentOf(run, run.current), 'checkpoint');
+    writeCheckpoint(o.outDir, checkpointContent(run.current, o.checkpointExtra), 'checkpoint');
   }
   if (stop) run.stoppedEarly = true;
   for (const cb of o.callbacks ?? []) if (cb.onEpochEnd?.(m) === 'stop') run.stoppedEarly = true;

@@ -209,6 +209,21 @@ describe('callbacks and early stopping', () => {
     assert.equal(r.stoppedEarly, true);
   });
 
+  it('keeps memory flat across epochs that write checkpoints (no optimizer copies left behind)', async () => {
+    // Every epoch writes a checkpoint (optimizer state included) and every update keeps a
+    // snapshot: the live tensors after epoch 5 and after epoch 40 must be the same.
+    const out = tmp();
+    d.manualSeed(1);
+    const model = d.mlp([4, 16, 3], { dropout: 0.1 });
+    const opt = new d.Adam(model.parameters(), { lr: 1e-3 });
+    const live: { tensors: number; bytes: number }[] = [];
+    await d.fit({
+      model, loss: ce, optimizer: opt, train: new d.DataLoader(blobs(64, 11), { batchSize: 16, shuffle: true }), epochs: 40, outDir: out,
+      callbacks: [{ onEpochEnd: () => { const m = d.memory(); live.push({ tensors: m.tensors, bytes: m.bytes }); } }],
+    });
+    assert.deepEqual(live[39], live[4], `live tensors after epoch 5 and 40: ${JSON.stringify([live[4], live[39]])}`);
+  });
+
   it('keeps memory flat across epochs', async () => {
     const model = d.mlp([4, 16, 3], { generator: new d.Generator(0) });
     const opt = new d.Adam(model.parameters());
