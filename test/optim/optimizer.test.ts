@@ -117,6 +117,23 @@ describe('Optimizer: checkpoints', () => {
     const a = adam.stateDict();
     delete a.tensors['state.0.expAvgSq'];
     assert.throws(() => new Adam([f64([1])]).loadStateDict(a), /parameter 0 has taken 1 steps but the state has no tensor 'state.0.expAvgSq'/);
+    // A buffer that the hyperparameters make necessary is required too (a checkpoint that lost it
+    // would otherwise resume with a fresh buffer, silently inexact).
+    assert.throws(() => fresh.loadStateDict({ ...state, tensors: {} }), /parameter 0 has taken 1 steps but the state has no tensor 'state.0.momentumBuffer'/);
+    const withoutMomentum = { ...state, tensors: {}, meta: { ...state.meta, paramGroups: [{ ...state.meta.paramGroups[0]!, momentum: 0 }] } };
+    new SGD([f64([0, 0])], { lr: 0.1 }).loadStateDict(withoutMomentum); // plain SGD has no buffer to miss
+    const rms = new RMSprop([f64([1])], { lr: 0.01, momentum: 0.9, centered: true });
+    rms.step(new Map([[rms.paramGroups[0]!.params[0]!, f64([1])]]));
+    for (const name of ['gradAvg', 'momentumBuffer']) {
+      const r = rms.stateDict();
+      delete r.tensors[`state.0.${name}`];
+      assert.throws(() => new RMSprop([f64([1])], { lr: 0.01, momentum: 0.9, centered: true }).loadStateDict(r), new RegExp(`no tensor 'state.0.${name}'`));
+    }
+    const ams = new Adam([f64([1])], { amsgrad: true });
+    ams.step(new Map([[ams.paramGroups[0]!.params[0]!, f64([1])]]));
+    const am = ams.stateDict();
+    delete am.tensors['state.0.maxExpAvgSq'];
+    assert.throws(() => new Adam([f64([1])], { amsgrad: true }).loadStateDict(am), /no tensor 'state.0.maxExpAvgSq'/);
     const badLr = opt.stateDict();
     badLr.meta.paramGroups[0]!.lr = -1;
     assert.throws(() => fresh.loadStateDict(badLr), /SGD \(param group 0\): lr must be a finite number >= 0, got -1/);
