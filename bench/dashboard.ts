@@ -10,16 +10,19 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as d from '../src/index.js';
+import * as descent from '../src/index.js';
+import { loadFashionMnist } from '../src/node/index.js';
+const d = { ...descent, loadFashionMnist };
 import { startDashboard } from '../src/report/index.js';
 import type { Result } from './measure.js';
+import { runFolder } from '../src/train/node.js';
 
 async function trainRate(epochs: number, outDir: string): Promise<number> {
   d.manualSeed(0);
   const { train } = d.loadFashionMnist();
   const model = d.mlp([784, 256, 128, 10]);
   const r = await d.fit({
-    model, epochs, outDir, logEvery: 1,
+    model, epochs, ...runFolder(outDir), logEvery: 1,
     loss: (o, y) => d.crossEntropy(o, y),
     optimizer: new d.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 }),
     train: new d.DataLoader(train, { batchSize: 64, shuffle: true }),

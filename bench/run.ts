@@ -12,6 +12,7 @@ import * as d from '../src/index.js';
 import { wasmFeatures } from '../src/backend/index.js';
 import { benchCnn } from './cnn.js';
 import { benchDashboard } from './dashboard.js';
+import { benchFitLoop } from './fit-loop.js';
 import { makeMlp, trainStep, trainStepFused } from './mlp.js';
 import { benchPeers } from './peers.js';
 import { benchPerExample } from './per-example.js';
@@ -80,6 +81,10 @@ for (const r of await benchCnn({ quick })) emit({ ...r });
 // Reported as time relative to one ordinary backward pass on the same batch, same command.
 for (const r of benchPerExample(quick)) console.log(JSON.stringify({ ...r, backend: d.getBackend().name, threads: d.getBackend().name === 'wasm' ? allThreads : 1 }));
 
+// ------------------------------------ what yielding to the event loop costs fit() (issue 13) --
+const fitLoop = await benchFitLoop({ quick });
+for (const r of fitLoop) console.log(JSON.stringify(r));
+
 // ----------------------------- training while the live dashboard is busy (issue 12) --
 const dashboard = await benchDashboard({ quick });
 for (const r of dashboard) console.log(JSON.stringify(r));
@@ -102,6 +107,10 @@ for (const r of grouped) {
   console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)}`);
 }
 console.log('(GEMM and MLP rows: the best timed window; cnn-train: the median window, its JSON lines give the mean and the best window too)');
+console.log(`\n${'fit() yielding to the event loop'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'yield'.padEnd(11)} ${'vs never'.padStart(8)}`);
+for (const r of fitLoop) {
+  console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${r.variant.padEnd(11)} ${r.ratio_vs_no_yield === undefined ? '' : r.ratio_vs_no_yield.toFixed(3).padStart(8)}`);
+}
 console.log(`\n${'training with the live dashboard'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'dashboard'.padEnd(11)} ${'vs none'.padStart(7)}`);
 for (const r of dashboard) {
   console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_no_dashboard)}`);

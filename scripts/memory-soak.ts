@@ -11,18 +11,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as d from '../src/index.js';
+import { loadFashionMnist } from '../src/node/index.js';
+import { runFolder } from '../src/train/node.js';
 
 const epochs = Number(process.argv[2] ?? 300);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
 const out = mkdtempSync(join(tmpdir(), 'descent-soak-'));
 d.manualSeed(0);
-const { train, test } = d.loadFashionMnist();
+const { train, test } = loadFashionMnist();
 const model = d.mlp([784, 256, 128, 10]);
 const optimizer = new d.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
 const rss: number[] = [];
 await d.fit({
-  model, optimizer, epochs, outDir: out,
+  model, optimizer, epochs, ...runFolder(out),
   loss: (o, y) => d.crossEntropy(o, y),
   scheduler: new d.CosineAnnealingLR(optimizer, epochs * Math.ceil(6000 / 64)), schedulerInterval: 'step',
   train: new d.DataLoader(train, { batchSize: 64, shuffle: true }),

@@ -5,42 +5,50 @@
  * d/dtheta (1/B sum_i l_i) = 1/B sum_i dl_i/dtheta.
  *
  * How it is done without looping over examples (Goodfellow 2015, "Efficient per-example gradient
- * computations"): one forward pass records, for each layer with a fast rule, its input x and its
- * output y. One backward pass of sum_i l_i gives dY = d(sum_j l_j)/dy; since y_i (row i) only
- * reaches l_i when no layer mixes examples, row i of dY is dl_i/dy_i, the example's own
- * "delta". A layer's per-example gradient then follows from x_i and delta_i alone: for
- * Linear (y = x W^T + b), grad_i W = delta_i x_i^T (an outer product, all B at once) and
- * grad_i b = delta_i; Conv2d, Embedding and LayerNorm have rules of the same kind
- * (per-example-rules.ts). Every parameter without a fast rule gets the generic fallback: one
- * backward pass per example through the same recorded graph, seeded with the example's one-hot
- * vector (exact for any layer that does not mix examples, with the same dropout masks).
+ * computations"): one forward pass is recorded; one backward pass of sum_i l_i gives, at the
+ * output of every op that uses a parameter, dY = d(sum_j l_j)/dy; since example i's part of y
+ * only reaches l_i when no op mixes examples, that part of dY is dl_i/dy_i, the example's own
+ * "delta". The op's per-example rule (ops/table.ts PER_EXAMPLE, beside the ops) then forms each
+ * example's gradient from its other input and the delta: for y = x W^T, grad_i W = delta_i x_i^T
+ * (an outer product, all B at once); for a broadcast bias add, grad_i b = delta_i summed over
+ * the broadcast axes; a convolution's matmul, an embedding's row gather and a norm's affine mul
+ * have rules of the same kind. A parameter used by several ops (a layer called twice, a tied
+ * weight) adds up its uses. No layer is looked up: any model built from these ops, a user's own
+ * layers included, gets the fast path. Every parameter used by an op without a rule (or one
+ * whose rule does not fit) gets the generic fallback: one backward pass per example through the
+ * same recorded graph, seeded with the example's one-hot vector (exact for any model that does
+ * not mix examples, with the same dropout masks). perExamplePlan says, per parameter, which path
+ * it takes and why.
  *
- * Assumed throughout, as in every per-example method: axis 0 of the model's input, of its output,
- * and of each fast layer's input and output is the example axis (a time-first [T, B, F] sequence
- * layout breaks this), and no layer mixes examples (BatchNorm in training is refused; a custom
- * layer that averages over the batch cannot be detected).
+ * Assumed throughout, as in every per-example method: no op mixes examples (a layer that says
+ * so with `mixesExamples`, like BatchNorm in training, is refused; one that does not say so
+ * cannot be detected), and each op with a rule finds the examples where its rule says (for a
+ * matmul, the other operand's rows or columns; for a broadcast add or mul, the first axis the
+ * parameter is broadcast over), each example one contiguous block: axis 0 of the model's input
+ * is the example axis (a time-first [T, B, F] sequence layout breaks this).
  *
- * The same recorded deltas give per-example gradient NORMS (and dot products with a given
- * vector) without forming the [B, ...] tensors, and DP-SGD's sum of clipped gradients.
- *
- * The autograd layer does not import nn: layers are recognised by their class name and
- * checked against the operations they recorded; a check that fails sends the layer's
- * parameters to the fallback, so a fast rule is never applied to a layer it does not fit.
+ * The same deltas give per-example gradient NORMS (and dot products with a given vector)
+ * without forming the [B, ...] tensors, and DP-SGD's sum of clipped gradients.
  */
+import { isFloat } from '../core/dtype.js';
 import { enableGrad, noGrad } from '../core/grad-mode.js';
 import { shapeStr } from '../core/shape.js';
 import { scope, Tensor } from '../core/tensor.js';
-import { add, detach, full, mul, ones, reshape, sqrt, square, sum, tensor, zeros } from '../ops/index.js';
-import type { Call, LayerRule } from './per-example-rules.js';
-import { RULES } from './per-example-rules.js';
+import { add, detach, full, matmul, mul, ones, reshape, sqrt, square, sum, tensor, zeros } from '../ops/index.js';
+import type { ParamPlan, PerExamplePlanEntry, Use } from './per-example-plan.js';
+import { describePlan, planParam, readGraph } from './per-example-plan.js';
 import { backwardPass, topoSort } from './tape.js';
+
+export type { PerExamplePlanEntry } from './per-example-plan.js';
 
 /** What perExampleGrads needs from a model: the library's Module has all of it. */
 export interface PerExampleModel {
   forward(x: Tensor): Tensor;
   parameters(): Tensor[];
-  /** The model's layers (for the fast rules and the BatchNorm check); without it every parameter uses the fallback. */
+  /** The model's layers, to refuse those that declare `mixesExamples` (BatchNorm in training). */
   namedModules?(): [string, object][];
+  /** Parameter names, for perExamplePlan. */
+  namedParameters?(): Iterable<[string, Tensor]>;
 }
 
 /** A loss that, given { reduction: 'none' }, returns one loss per example, shape [B]. */
@@ -49,7 +57,7 @@ export type PerExampleLossFn = (output: Tensor, target: Tensor, options: { reduc
 export interface PerExampleOptions {
   /** The parameters to differentiate (default: all of model.parameters()). */
   params?: readonly Tensor[];
-  /** 'auto' (default): fast rules where a layer has one; 'fallback': one backward per example for everything (a reference). */
+  /** 'auto' (default): fast rules where the ops using a parameter have them; 'fallback': one backward per example for everything (a reference). */
   method?: 'auto' | 'fallback';
 }
 
@@ -60,6 +68,8 @@ export interface PerExampleGrads {
   grads: Map<Tensor, Tensor>;
   /** The parameters that had no fast rule and took the one-backward-per-example fallback. */
   fallbackParams: Tensor[];
+  /** Per parameter, the path it took and why (as perExamplePlan). */
+  plan: PerExamplePlanEntry[];
 }
 
 export interface PerExampleNorms {
@@ -69,99 +79,85 @@ export interface PerExampleNorms {
 }
 
 /**
- * Layers whose output for one example depends on other examples of the batch: those that say so
- * (mixesExamples, as BatchNorm does) or are named BatchNorm*, except in eval mode with running
- * statistics, where BatchNorm is a fixed per-channel affine map (and the fallback handles it).
+ * Layers whose output for one example depends on other examples of the batch, as they declare
+ * (`mixesExamples`, as BatchNorm does), except in eval mode with running statistics, where
+ * BatchNorm is a fixed per-channel affine map.
  */
 function mixesExamples(m: object): boolean {
   const r = m as { mixesExamples?: unknown; training?: unknown; runningMean?: unknown };
-  const named = /^BatchNorm[123]d$/.test(m.constructor?.name ?? '');
-  if (!(r.mixesExamples === true || named)) return false;
+  if (r.mixesExamples !== true) return false;
   return !(r.training === false && r.runningMean instanceof Tensor);
+}
+
+/** A fast parameter: its uses, each with the delta at the op's output. */
+interface FastParam {
+  param: Tensor;
+  uses: (Use & { dy: Tensor })[];
 }
 
 interface Analysis {
   losses: Tensor;
   output: Tensor;
   B: number;
-  /** Fast layers with their calls and the output deltas dl_i/dy_i of each call. */
-  fast: { rule: LayerRule; m: Record<string, unknown>; calls: { call: Call; dy: Tensor }[] }[];
+  fast: FastParam[];
   /** Parameters the fallback handles. */
   slow: Tensor[];
-}
-
-/** How many recorded ops take each tensor as an input. */
-function consumerCounts(losses: Tensor): Map<Tensor, number> {
-  const counts = new Map<Tensor, number>();
-  for (const t of topoSort([losses])) for (const i of t.node?.inputs ?? []) counts.set(i, (counts.get(i) ?? 0) + 1);
-  return counts;
+  plans: ParamPlan[];
 }
 
 /**
- * The forward pass with the fast layers' calls recorded, the per-example losses, and one backward
- * pass of sum_i l_i to the fast layers' outputs. Must run inside a scope with `params` tracked.
+ * The forward pass (with the input tracked, so that everything computed from it is recorded),
+ * the per-example losses, each parameter's plan, and one backward pass of sum_i l_i to the
+ * outputs of the ops with fast rules. Must run inside a scope with `params` tracked.
  */
 function analyse(fn: string, model: PerExampleModel, lossFn: PerExampleLossFn, x: Tensor, y: Tensor, params: readonly Tensor[], method: 'auto' | 'fallback'): Analysis {
   const B = x.shape[0];
   if (x.rank < 1 || B === undefined || B < 1) throw new RangeError(`${fn}: the input must have a batch axis first with at least one example, got shape ${shapeStr(x.shape)}`);
-  const modules = model.namedModules?.() ?? [];
-  for (const [name, m] of modules) {
+  for (const [name, m] of model.namedModules?.() ?? []) {
     if (mixesExamples(m)) {
       throw new Error(`${fn}: layer '${name || '(model)'}' (${m.constructor.name}) mixes the examples of a batch (its output for one example depends on the others through the batch statistics), so per-example gradients are undefined there; use GroupNorm or LayerNorm, which normalise each example on its own`);
     }
   }
-  const wanted = new Set(params);
-  const candidates: { rule: LayerRule; m: Record<string, unknown>; ps: Tensor[]; calls: Call[] }[] = [];
-  const claimed = new Set<Tensor>();
-  if (method === 'auto') {
-    for (const [, m] of modules) {
-      const rule = RULES[m.constructor.name];
-      const ps = rule?.params(m as Record<string, unknown>);
-      if (!rule || !ps || !ps.every((p) => wanted.has(p) && !claimed.has(p))) continue;
-      ps.forEach((p) => claimed.add(p));
-      candidates.push({ rule, m: m as Record<string, unknown>, ps, calls: [] });
-    }
-  }
-  // Record each candidate's calls by wrapping its forward on the instance for this pass only.
-  const restore: (() => void)[] = [];
-  for (const c of candidates) {
-    const m = c.m as { forward: (x: Tensor) => Tensor };
-    const own = Object.getOwnPropertyDescriptor(m, 'forward');
-    const original = m.forward;
-    m.forward = (input: Tensor) => {
-      const out = original.call(m, input);
-      c.calls.push({ x: input, y: out });
-      return out;
-    };
-    restore.push(() => (own ? Object.defineProperty(m, 'forward', own) : delete (m as { forward?: unknown }).forward));
-  }
+  const trackInput = isFloat(x.dtype);
+  if (trackInput) x.tracked++;
   let losses: Tensor, output: Tensor;
   try {
     output = enableGrad(() => model.forward(x));
     losses = enableGrad(() => lossFn(output, y, { reduction: 'none' }));
   } finally {
-    for (const r of restore) r();
+    if (trackInput) x.tracked--;
   }
   if (!(losses instanceof Tensor) || losses.rank !== 1 || losses.shape[0] !== B) {
     const got = losses instanceof Tensor ? shapeStr(losses.shape) : typeof losses;
     throw new RangeError(`${fn}: the loss returned ${got} for a batch of ${B}; it must accept { reduction: 'none' } and return one loss per example, shape [${B}] (e.g. (out, y, o) => crossEntropy(out, y, o))`);
   }
-  // A fast rule holds only if every use of its parameters went through the calls it saw (no
-  // weight tying with another layer) and each call recorded the expected operations.
-  const counts = consumerCounts(losses);
-  const fast: Analysis['fast'] = [];
-  for (const c of candidates) {
-    const ok = c.calls.length > 0 && c.calls.every((call) => c.rule.verify(c.m, call, B)) && c.ps.every((p) => counts.get(p) === c.calls.length);
-    if (ok) fast.push({ rule: c.rule, m: c.m, calls: c.calls.map((call) => ({ call, dy: call.y })) });
-    else c.ps.forEach((p) => claimed.delete(p));
+  const graph = readGraph(topoSort([losses]), x);
+  const plans = params.map((p): ParamPlan => (method === 'fallback' ? { param: p, uses: null, reason: "fallback: method 'fallback' was asked for" } : planParam(p, B, graph)));
+  const outputs = [...new Set(plans.flatMap((pl) => (pl.uses ?? []).map((use) => use.u.out)))];
+  // d(sum_i l_i)/dy: example i's part is example i's delta, since y_i reaches no other example's loss.
+  const dY = outputs.length ? backwardPass([losses], [ones([B], { dtype: losses.dtype })], outputs, false) : new Map<Tensor, Tensor>();
+  const fast = plans.flatMap((pl) => (pl.uses ? [{ param: pl.param, uses: pl.uses.map((use) => ({ ...use, dy: dY.get(use.u.out)! })) }] : []));
+  return { losses, output, B, fast, slow: plans.filter((pl) => !pl.uses).map((pl) => pl.param), plans };
+}
+
+/** Each example's gradient of one fast parameter, [B, ...p.shape]: the sum of its uses' rules. */
+function fastGrads(f: FastParam, B: number): Tensor {
+  let g: Tensor | null = null;
+  for (const { rule, u, dy } of f.uses) {
+    const part = reshape(rule.grads(u, dy), [B, ...f.param.shape]);
+    g = g ? add(g, part) : part;
   }
-  const outputs = fast.flatMap((f) => f.calls.map((c) => c.call.y));
-  if (outputs.length) {
-    // d(sum_i l_i)/dy: row i is example i's delta, since y_i reaches no other example's loss.
-    const dY = backwardPass([losses], [ones([B], { dtype: losses.dtype })], outputs, false);
-    for (const f of fast) for (const c of f.calls) c.dy = dY.get(c.call.y)!;
+  return g ?? zeros([B, ...f.param.shape], { dtype: f.param.dtype });
+}
+
+/** sum_i c_i g_i of one fast parameter (c: [B]). */
+function fastWeightedSum(f: FastParam, B: number, c: Tensor): Tensor {
+  let s: Tensor | null = null;
+  for (const { rule, u, dy } of f.uses) {
+    const part = reshape(rule.weightedSum ? rule.weightedSum(u, dy, c) : matmul(reshape(c, [1, B]), reshape(rule.grads(u, dy), [B, -1])), f.param.shape);
+    s = s ? add(s, part) : part;
   }
-  return { losses, output, B, fast, slow: params.filter((p) => !claimed.has(p)) };
+  return s ?? zeros(f.param.shape, { dtype: f.param.dtype });
 }
 
 /** The generic rule: for each example, one backward pass of l_i through the shared graph. */
@@ -205,39 +201,32 @@ function withAnalysis<T>(fn: string, model: PerExampleModel, lossFn: PerExampleL
 export function perExampleGrads(model: PerExampleModel, lossFn: PerExampleLossFn, x: Tensor, y: Tensor, options: PerExampleOptions = {}): PerExampleGrads {
   return withAnalysis('perExampleGrads', model, lossFn, x, y, options, (a) => {
     const grads = new Map<Tensor, Tensor>();
-    for (const f of a.fast) {
-      for (const { call, dy } of f.calls) {
-        for (const [p, g] of f.rule.grads(f.m, call, dy, a.B)) {
-          const prev = grads.get(p);
-          grads.set(p, prev ? add(prev, g) : g); // a layer called twice: its contributions add up
-        }
-      }
-    }
+    for (const f of a.fast) grads.set(f.param, fastGrads(f, a.B));
     fallbackGrads(a, grads);
     const ordered = new Map<Tensor, Tensor>();
     for (const p of options.params ?? model.parameters()) ordered.set(p, grads.get(p)!);
-    return { losses: detach(a.losses), grads: ordered, fallbackParams: a.slow };
+    return { losses: detach(a.losses), grads: ordered, fallbackParams: a.slow, plan: describePlan(a.plans, paramNames(model)) };
   });
 }
 
 /**
  * Sum over parameters of the squared per-example norms ||g_i||^2, shape [B], and, given one
  * tensor per parameter in `v`, the dot products <g_i, v>, without [B, ...] tensors for fast
- * layers called once (a layer called several times, and the fallback, materialise theirs).
+ * parameters used by one op whose rule forms them directly (a parameter used several times, and
+ * the fallback, materialise theirs: their uses' gradients add before the norm is taken).
  */
 function reduceGrads(a: Analysis, v?: Map<Tensor, Tensor>): { normSq: Tensor; dots: Tensor | null } {
   let normSq: Tensor = zeros([a.B], { dtype: a.losses.dtype });
   let dots: Tensor | null = v ? zeros([a.B], { dtype: a.losses.dtype }) : null;
   const materialised = new Map<Tensor, Tensor>();
   for (const f of a.fast) {
-    if (f.calls.length === 1) {
-      const { call, dy } = f.calls[0]!;
-      normSq = add(normSq, f.rule.normSq(f.m, call, dy, a.B));
-      if (v && dots) dots = add(dots, f.rule.dot(f.m, call, dy, a.B, v));
-      continue;
+    const one = f.uses.length === 1 ? f.uses[0]! : null;
+    if (one && one.rule.normSq && (!v || one.rule.dot)) {
+      normSq = add(normSq, one.rule.normSq(one.u, one.dy));
+      if (v && dots) dots = add(dots, one.rule.dot!(one.u, one.dy, reshape(v.get(f.param)!, one.u.inputs[one.u.at]!.shape)));
+    } else if (f.uses.length) {
+      materialised.set(f.param, fastGrads(f, a.B));
     }
-    // Called more than once: the calls' gradients add before the norm is taken.
-    for (const { call, dy } of f.calls) for (const [p, g] of f.rule.grads(f.m, call, dy, a.B)) materialised.set(p, materialised.has(p) ? add(materialised.get(p)!, g) : g);
   }
   fallbackGrads(a, materialised);
   for (const [p, g] of materialised) {
@@ -281,12 +270,10 @@ export function clippedGradSum(model: PerExampleModel, lossFn: PerExampleLossFn,
       norms[i] = Math.sqrt(normSq[i]!);
       c[i] = norms[i]! > maxNorm ? maxNorm / norms[i]! : 1;
     }
-    // Fast layers: sum_i c_i g_i from their inputs and deltas; the rest: one backward pass seeded with c.
+    // Fast parameters: sum_i c_i g_i from their ops' inputs and deltas; the rest: one backward pass seeded with c.
     const cT = tensor(c, { dtype: a.losses.dtype });
     const grads = new Map<Tensor, Tensor>();
-    for (const f of a.fast) {
-      for (const { call, dy } of f.calls) for (const [p, g] of f.rule.weightedSum(f.m, call, dy, a.B, cT)) grads.set(p, grads.has(p) ? add(grads.get(p)!, g) : g);
-    }
+    for (const f of a.fast) grads.set(f.param, fastWeightedSum(f, a.B, cT));
     if (a.slow.length) for (const [p, g] of backwardPass([a.losses], [cT], a.slow, false)) grads.set(p, g);
     return { losses: detach(a.losses), output: detach(a.output), norms: tensor(norms, { dtype: a.losses.dtype }), grads: new Map(params.map((p) => [p, grads.get(p)!] as [Tensor, Tensor])) };
   });
@@ -315,4 +302,20 @@ export function perExampleSummary(model: PerExampleModel, lossFn: PerExampleLoss
     const { normSq, dots } = reduceGrads(a, meanGrads);
     return { losses: detach(a.losses), meanGrads, normSq, dotsWithMean: dots! };
   });
+}
+
+/** The parameters' names, where the model gives them. */
+function paramNames(model: PerExampleModel): Map<Tensor, string> {
+  const names = new Map<Tensor, string>();
+  for (const [name, p] of model.namedParameters?.() ?? []) if (!names.has(p)) names.set(p, name);
+  return names;
+}
+
+/**
+ * Which path each parameter takes for this model, loss and batch, and why: 'fast: matmul rule'
+ * (or the rules of each op that uses it), or 'fallback: <reason>' (an op without a per-example
+ * rule, a rule that does not fit, or method 'fallback'). Runs one forward pass and one backward pass.
+ */
+export function perExamplePlan(model: PerExampleModel, lossFn: PerExampleLossFn, x: Tensor, y: Tensor, options: PerExampleOptions = {}): PerExamplePlanEntry[] {
+  return withAnalysis('perExamplePlan', model, lossFn, x, y, options, (a) => describePlan(a.plans, paramNames(model)));
 }

@@ -55,12 +55,33 @@ export interface WindowLayout {
 }
 
 /**
+ * What a backend promises about IEEE 754's special values beyond ordinary finite results. The
+ * contract suite (test/backend/contract.ts) checks every kernel against exactly this declaration.
+ */
+export interface BackendGuarantees {
+  /**
+   * 'ieee': NaN and +-Infinity come out exactly where the reference backend has them (0 * Inf in a
+   * product, a NaN through max or a sum, log(0)...), and so do +0 and -0. 'finite-only': only
+   * finite inputs whose reference results are finite are promised to match (GPUs may drop NaN in
+   * min/max or rewrite arithmetic); non-finite results are then unspecified. Either way a NaN
+   * in the data must still reach the loss, so that the divergence guard stops training.
+   */
+  readonly specials: 'ieee' | 'finite-only';
+  /**
+   * 'kept': subnormal numbers (below 2^-126 in float32) are read and produced as IEEE 754 says
+   * (gradual underflow). 'flushed': they may be read as zero and produced as zero of either sign.
+   */
+  readonly subnormals: 'kept' | 'flushed';
+}
+
+/**
  * The kernels every backend provides. Shapes and strides are in elements; all storages are
  * contiguous except where a layout gives explicit strides. The plain-TypeScript `js` backend is
  * the specification of each kernel; faster backends are tested against it.
  */
 export interface Backend {
   readonly name: string;
+  readonly guarantees: BackendGuarantees;
   alloc(dtype: DType, size: number): Storage;
   fill(out: Storage, value: number): void;
   /** Convert element type (float to int32 truncates toward zero, like a C cast). */

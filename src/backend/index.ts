@@ -5,7 +5,7 @@ import { wasmBackend, wasmFeatures } from './wasm/index.js';
 export { setNumThreads, getNumThreads, wasmFeatures, sgdStep, adamStep } from './wasm/index.js';
 export type { SgdOptions, AdamOptions } from './wasm/index.js';
 export type { WasmFeatures } from './wasm/module.js';
-export type { Backend, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, MatmulLayout, AxisLayout } from './backend.js';
+export type { Backend, BackendGuarantees, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, MatmulLayout, AxisLayout } from './backend.js';
 
 const backends = new Map<string, Backend>([['js', jsBackend]]);
 if (wasmFeatures().simd) backends.set('wasm', wasmBackend);
@@ -26,6 +26,11 @@ export function setBackend(name: string): void {
 
 export function getBackend(): Backend {
   return current;
+}
+
+/** The registered backend of this name, if any (without making it the current one). */
+export function findBackend(name: string): Backend | undefined {
+  return backends.get(name);
 }
 
 export function listBackends(): string[] {

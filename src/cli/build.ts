@@ -2,30 +2,21 @@
 import type { Tensor } from '../core/tensor.js';
 import { DataLoader } from '../data/loader.js';
 import type { Dataset } from '../data/dataset.js';
-import { crossEntropy } from '../nn/classification.js';
-import type { ActivationName } from '../nn/container.js';
 import { mlp, Sequential } from '../nn/container.js';
+import { crossEntropy } from '../nn/classification.js';
+import { ACTIVATION_CHOICES, type ActivationName } from '../nn/registry.js';
 import { Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { planModelFromSpec } from './model-spec.js';
-import { Adagrad, Adam, AdamW, CosineAnnealingLR, ExponentialLR, LinearLR, OneCycleLR, ReduceLROnPlateau, RMSprop, SequentialLR, SGD, StepLR, clipGradNorm } from '../optim/index.js';
+import { clipGradNorm } from '../optim/clip.js';
+import { OPTIMIZERS, SCHEDULERS } from '../optim/registry.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Scheduler } from '../train/types.js';
 import type { CliData } from './data.js';
 import { UsageError } from './errors.js';
-import type { TrainConfig } from './train-cmd.js';
+import type { ModelInfo, TrainConfig } from './types.js';
 
-/** What checkpoint.json records so that `evaluate` and `predict` can rebuild the model. */
-export interface ModelInfo {
-  spec: string;
-  inputSize: number;
-  numClasses: number;
-  activation: string;
-  dropout: number;
-  imageShape?: number[];
-}
-
-const ACTIVATIONS: readonly string[] = ['relu', 'leakyRelu', 'elu', 'gelu', 'tanh', 'sigmoid', 'softplus'];
+export type { ModelInfo } from './types.js';
 
 /**
  * A model's sizes, known before anything is allocated (see LayerPlan: numbers, float32 each):
@@ -41,7 +32,7 @@ export interface ModelPlan {
 
 /** linear | mlp:H1,H2,... | cnn | a layer spec, planned from the spec and the data's sizes alone. */
 export function planModel(spec: string, info: Omit<ModelInfo, 'spec'>): ModelPlan {
-  if (!ACTIVATIONS.includes(info.activation)) throw new UsageError(`--activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(info.activation)}`);
+  if (!(ACTIVATION_CHOICES as readonly string[]).includes(info.activation)) throw new UsageError(`--activation must be one of ${ACTIVATION_CHOICES.join(', ')}, got ${JSON.stringify(info.activation)}`);
   const { inputSize: n, numClasses: k } = info;
   if (spec === 'linear') return { params: n * k + k, saved: k, scratch: 0, build: () => new Sequential(new Linear(n, k)) };
   const m = /^mlp:(\d+(?:,\d+)*)$/.exec(spec);
@@ -76,38 +67,13 @@ export function buildModel(spec: string, info: Omit<ModelInfo, 'spec'>): Module 
 }
 
 export function buildOptimizer(cfg: TrainConfig, params: Tensor[]): Optimizer {
-  const { lr, weightDecay } = cfg;
-  switch (cfg.optimizer) {
-    case 'sgd': return new SGD(params, { lr, momentum: cfg.momentum, nesterov: cfg.nesterov && cfg.momentum > 0, weightDecay });
-    case 'adam': return new Adam(params, { lr, weightDecay });
-    case 'adamw': return new AdamW(params, { lr, weightDecay });
-    case 'rmsprop': return new RMSprop(params, { lr, weightDecay, momentum: cfg.momentum });
-    case 'adagrad': return new Adagrad(params, { lr, weightDecay });
-  }
+  return OPTIMIZERS[cfg.optimizer](params, cfg);
 }
 
-/**
- * Schedules that change the rate every update (cosine, warm-up, one-cycle) step per update; the
- * others per epoch. Counting updates: ceil(batches per epoch / accumulate) per epoch.
- */
+/** The run's schedule, sized by its updates: ceil(batches per epoch / accumulate) per epoch. */
 export function buildScheduler(cfg: TrainConfig, opt: Optimizer, batchesPerEpoch: number): { scheduler?: Scheduler; interval: 'step' | 'epoch' } {
-  const perEpoch = Math.ceil(batchesPerEpoch / cfg.accumulate);
-  const total = Math.max(1, perEpoch * cfg.epochs);
-  switch (cfg.schedule) {
-    case 'none': return { interval: 'epoch' };
-    case 'step': return { scheduler: new StepLR(opt, Math.max(1, Math.round(cfg.epochs / 3)), 0.1), interval: 'epoch' };
-    case 'exponential': return { scheduler: new ExponentialLR(opt, 0.9), interval: 'epoch' };
-    case 'plateau': return { scheduler: new ReduceLROnPlateau(opt, { patience: 2, factor: 0.1 }), interval: 'epoch' };
-    case 'cosine': return { scheduler: new CosineAnnealingLR(opt, total), interval: 'step' };
-    case 'onecycle': return { scheduler: new OneCycleLR(opt, cfg.lr, total), interval: 'step' };
-    case 'warmup-cosine': {
-      const warm = Math.min(total - 1, cfg.warmupEpochs * perEpoch);
-      if (warm < 1) return { scheduler: new CosineAnnealingLR(opt, total), interval: 'step' };
-      const warmup = new LinearLR(opt, { startFactor: 0.01, endFactor: 1, totalIters: warm });
-      const cosine = new CosineAnnealingLR(opt, total - warm);
-      return { scheduler: new SequentialLR(opt, [warmup, cosine], [warm]), interval: 'step' };
-    }
-  }
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / cfg.accumulate);
+  return SCHEDULERS[cfg.schedule](opt, { epochs: cfg.epochs, stepsPerEpoch, lr: cfg.lr, warmupEpochs: cfg.warmupEpochs });
 }
 
 /** Cross-entropy, mean over the batch by default; per-example ('none') for gradient statistics and DP-SGD. */

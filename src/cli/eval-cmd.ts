@@ -6,10 +6,20 @@ import { softmax, reshape, cast } from '../ops/index.js';
 import type { CheckpointMeta } from '../train/checkpoint.js';
 import { loadModelWeights, readCheckpointMeta } from '../train/checkpoint.js';
 import { evaluate } from '../train/evaluate.js';
-import type { TrainConfig } from './train-cmd.js';
-import { buildModel, lossFor, testLoader, type ModelInfo } from './build.js';
+import type { ModelInfo, TrainConfig } from './types.js';
+import { buildModel, lossFor, testLoader } from './build.js';
 import { labelVocabulary, loadData, readInputs, type DataOptions } from './data.js';
+import type { Command } from 'commander';
 import { positiveInt, UsageError } from './errors.js';
+import { defineCommand, type ExitCode } from './command.js';
+import { BACKEND_OPTION, CSV_OPTIONS, useBackend } from './options.js';
+
+export const CSV_HELP = `CSV files: the first line is a header if one of its cells is not a number (--header and
+--no-header override). Labels that are all integers are class ids (the classes are 0 up to the
+largest label in train.csv); other labels are class names, numbered in sorted order from train.csv,
+and test.csv and the data given to evaluate and predict are mapped through the same names (a name
+not among them is an error). Empty, NaN and infinite feature cells (and values beyond float32, like
+1e39) are errors naming the line and column, unless --allow-nan.`;
 
 function openCheckpoint(dir: string): { meta: CheckpointMeta; cfg: TrainConfig; info: ModelInfo; classes?: string[] } {
   let meta: CheckpointMeta;
@@ -50,6 +60,7 @@ function loadModel(dir: string, info: ModelInfo) {
 }
 
 export async function evaluateCommand(dir: string, opts: Record<string, unknown>): Promise<number> {
+  useBackend(BACKEND_OPTION.parse('--backend', opts.backend));
   const { cfg, info, classes } = openCheckpoint(dir);
   const model = loadModel(dir, info);
   const dataSpec = typeof opts.data === 'string' ? opts.data : cfg.data;
@@ -78,6 +89,7 @@ function parseIndices(spec: string, n: number): number[] {
 }
 
 export async function predictCommand(dir: string, opts: Record<string, unknown>): Promise<number> {
+  useBackend(BACKEND_OPTION.parse('--backend', opts.backend));
   const { cfg, info, classes } = openCheckpoint(dir);
   const model = loadModel(dir, info);
   const top = positiveInt('--top', opts.top);
@@ -108,4 +120,40 @@ export async function predictCommand(dir: string, opts: Record<string, unknown>)
     process.stdout.write(`#${r.index}: ${preds}${'label' in r ? `  [true: ${r.label_name}]` : ''}\n`);
   }
   return 0;
+}
+
+export function registerEvaluate(program: Command, exit?: ExitCode): void {
+  defineCommand(program, {
+    name: 'evaluate',
+    description: 'evaluate a checkpoint on the test split of its data (or of --data)',
+    args: [['<checkpoint-dir>', 'a checkpoint folder written by descent train (e.g. runs/x/checkpoint)']],
+    options: {
+      data: { flags: '--data <name|dir>', help: 'data set to evaluate on (default: the one it was trained on)' },
+      batchSize: { flags: '--batch-size <n>', help: 'examples per batch', default: 256 },
+      json: { flags: '--json', help: 'print the metrics as one JSON object' },
+      ...CSV_OPTIONS,
+      backend: BACKEND_OPTION,
+    },
+    help: `\nExamples:\n  $ descent evaluate runs/exp1/checkpoint\n  $ descent evaluate runs/exp1/checkpoint --data /usr/share/datasets/fashion-mnist --json\n\n${CSV_HELP}\nLabels must be classes the model was trained on; --header and --allow-nan default to the training run's.`,
+    run: ([dir], opts) => evaluateCommand(dir as string, opts),
+  }, exit);
+}
+
+export function registerPredict(program: Command, exit?: ExitCode): void {
+  defineCommand(program, {
+    name: 'predict',
+    description: 'predict classes with a checkpoint, for test examples or for a file of inputs',
+    args: [['<checkpoint-dir>', 'a checkpoint folder written by descent train']],
+    options: {
+      input: { flags: '--input <file>', help: 'inputs to classify: .npy, .csv (features only) or IDX (raw or .gz)' },
+      data: { flags: '--data <name|dir>', help: 'take inputs from the test split of this data set (default: the training data)' },
+      indices: { flags: '--indices <range>', help: 'which test examples, e.g. 0:10 or 3,7,9 (default: the first 10)' },
+      top: { flags: '--top <k>', help: 'show the k most likely classes', default: 1 },
+      json: { flags: '--json', help: 'print the predictions as JSON' },
+      ...CSV_OPTIONS,
+      backend: BACKEND_OPTION,
+    },
+    help: `\nExamples:\n  $ descent predict runs/exp1/checkpoint --indices 0:5\n  $ descent predict runs/exp1/checkpoint --input images.npy --top 3 --json\n  $ descent predict runs/exp1/checkpoint --input rows.csv --no-header\n\n--indices takes ranges START:END (END excluded, START < END) and single indices, comma-separated.\n${CSV_HELP}`,
+    run: ([dir], opts) => predictCommand(dir as string, opts),
+  }, exit);
 }

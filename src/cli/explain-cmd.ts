@@ -29,6 +29,8 @@ import type { SweepResult } from '../stats/sweep.js';
 import { stepsExamplesTradeoff } from '../stats/tradeoff.js';
 import type { TradeoffResult } from '../stats/tradeoff.js';
 import { positiveInt, positiveNumber, nonNegativeInt, UsageError } from './errors.js';
+import { defineCommand, type ExitCode } from './command.js';
+import { BACKEND_OPTION, useBackend } from './options.js';
 
 export interface ExplainOptions {
   /** Examples in the batch of the tiny network (1..32, default 2). */
@@ -108,6 +110,7 @@ function tinyNetwork(gen: Generator): Sequential {
 const sq: PerExampleLossFn = (out, y, o) => mseLoss(out, y, o);
 
 /** Build the whole explanation: the text for the terminal and the same numbers as JSON. */
+// lint-allow-long-function: the report is printed in reading order, section after section, like the text it produces
 export function explainReport(options: ExplainOptions = {}): { text: string; json: ExplainJson } {
   const B = options.batch ?? 2, lr = options.lr ?? 0.1, seed = options.seed ?? 0;
   if (!Number.isInteger(B) || B < 1 || B > 32) throw new RangeError(`explain: the batch must hold 1 to 32 examples, got ${B}`);
@@ -151,7 +154,9 @@ export function explainReport(options: ExplainOptions = {}): { text: string; jso
       agree.maxDiff === 0
         ? '  It equals the average of the examples\' gradients: they agree to all 16 significant digits (identical).'
         : `  It equals the average of the examples' gradients: they agree to ${agree.digits} significant digits (largest difference ${agree.maxDiff.toExponential(1)}, from rounding).`,
-      '  Why: the mean loss is (1/B) x (sum of the losses), and the slope of a sum is the sum of the slopes.', '');
+      '  Why: the mean loss is (1/B) x (sum of the losses), and the slope of a sum is the sum of the slopes.',
+      "  With reduction 'sum' (no 1/B) every gradient is B times this, so the same step needs a learning rate B times smaller, and changing B changes the step.",
+      '  Per-example gradients exist because each loss depends on its own example only. BatchNorm breaks that in training: it normalises with the mean and variance of the whole batch, so each output (and its gradient) depends on the other examples too.', '');
     const disagree = NAMES.filter((_, k) => grads.some((g) => g[k]! > 0) && grads.some((g) => g[k]! < 0));
     say('DOESN\'T ONE EXAMPLE CANCEL ANOTHER? Not their losses: every loss is a squared distance, 0 or more, so',
       `  the mean loss (${num(meanLoss, 0)}) is 0 only when every example is predicted exactly. What can cancel is the`,
@@ -236,6 +241,37 @@ function ruleOf(t: Tensor): string {
   }
 }
 
+/** An unnamed input: its value when it is one number (the 2 of div(t, 2)), else 'constant'. */
+function constantText(u: Tensor): string {
+  return u.shape.every((d) => d === 1) ? String(r4(Number(u.data[0]))) : 'constant';
+}
+
+/**
+ * Prose lines wrapped at spaces to `width` columns, continuing under their indentation (and under
+ * the text of a numbered step); table rows (with '|') are left whole.
+ */
+export function wrapText(text: string, width: number): string {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.length <= width || line.includes('|')) {
+      out.push(line);
+      continue;
+    }
+    const indent = ' '.repeat(/^\s*(?:\d+\.\s+)?/.exec(line)![0].length);
+    let rest = line;
+    let first = true;
+    while (rest.length > width) {
+      const cut = rest.lastIndexOf(' ', width);
+      if (cut <= indent.length) break;
+      out.push(rest.slice(0, cut));
+      rest = indent + rest.slice(cut + 1).trimStart();
+      first = false;
+    }
+    if (rest.trim() || first) out.push(rest);
+  }
+  return out.join('\n');
+}
+
 function fmtList(v: readonly number[]): string {
   return '[' + v.map((x) => (Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(2) : String(r4(x)))).join(', ') + ']';
 }
@@ -252,7 +288,7 @@ function backwardSteps(net: Sequential, X: Tensor, Y: Tensor): ExplainJson['back
       const order = topoSort([loss]).filter((t) => t.node);
       order.forEach((t, i) => names.set(t, t === loss ? 'mean loss' : `t${i + 1}`));
       const grads = backwardPass([loss], [onesLike(loss)], [...order, ...params], false);
-      const steps = [...order].reverse().map((t, i) => ({ step: i + 1, tensor: names.get(t)!, made_by: `${t.node!.op}(${t.node!.inputs.map((u) => names.get(u) ?? 'constant').join(', ')})`, shape: [...t.shape], gradient: Array.from(grads.get(t)!.data), rule: ruleOf(t) }));
+      const steps = [...order].reverse().map((t, i) => ({ step: i + 1, tensor: names.get(t)!, made_by: `${t.node!.op}(${t.node!.inputs.map((u) => names.get(u) ?? constantText(u)).join(', ')})`, shape: [...t.shape], gradient: Array.from(grads.get(t)!.data), rule: ruleOf(t) }));
       params.forEach((p) => steps.push({ step: steps.length + 1, tensor: names.get(p)!, made_by: 'a weight', shape: [...p.shape], gradient: Array.from(grads.get(p)!.data), rule: 'reached: its gradient is complete' }));
       return steps;
     } finally {
@@ -322,27 +358,33 @@ function tradeoffText(t: NonNullable<ExplainJson['tradeoff']>, noiseScale: numbe
 }
 
 /** Register `descent explain` on the program. */
-export function registerExplain(program: Command): void {
-  program
-    .command('explain')
-    .description('show, with numbers, what one mini-batch does to the weights of a tiny network (and how batch size sets gradient noise)')
-    .option('--batch <n>', 'examples in the batch (1 to 32; try 2 or 10)', '2')
-    .option('--lr <rate>', 'learning rate of the update shown', '0.1')
-    .option('--seed <n>', 'seed for the examples and starting weights', '0')
-    .option('--sweep', 'also measure gradient variance against batch size (1..256) on the Fashion-MNIST subset')
-    .option('--draws <n>', 'mini-batches drawn per batch size in the sweep', '64')
-    .option('--tradeoff', 'also train to a target loss at batch sizes 4..256 and count the steps and examples each needs')
-    .option('--json', 'print everything as one JSON object')
-    .option('--out <file.json>', 'write the sweep as JSON to this file (implies --sweep)')
-    .option('--page <file.html>', 'write the sweep as a page: variance against batch size (log-log) and steps against examples (implies --sweep)')
-    .addHelpText('after', '\nExamples:\n  $ descent explain --batch 10\n  $ descent explain --batch 2 --lr 0.5 --seed 3\n  $ descent explain --sweep --tradeoff\n  $ descent explain --sweep --out sweep.json\n  $ descent explain --sweep --page sweep.html')
-    .action((opts: Record<string, unknown>) => {
+export function registerExplain(program: Command, exit?: ExitCode): void {
+  defineCommand(program, {
+    name: 'explain',
+    description: 'show, with numbers, what one mini-batch does to the weights of a tiny network (and how batch size sets gradient noise)',
+    options: {
+      batch: { flags: '--batch <n>', help: 'examples in the batch (1 to 32; try 2 or 10)', default: 2 },
+      lr: { flags: '--lr <rate>', help: 'learning rate of the update shown', default: 0.1 },
+      seed: { flags: '--seed <n>', help: 'seed for the examples and starting weights', default: 0 },
+      sweep: { flags: '--sweep', help: 'also measure gradient variance against batch size (1..256) on the Fashion-MNIST subset' },
+      draws: { flags: '--draws <n>', help: 'mini-batches drawn per batch size in the sweep', default: 64 },
+      tradeoff: { flags: '--tradeoff', help: 'also train to a target loss at batch sizes 4..256 and count the steps and examples each needs' },
+      json: { flags: '--json', help: 'print everything as one JSON object' },
+      out: { flags: '--out <file.json>', help: 'write the sweep as JSON to this file (implies --sweep)' },
+      page: { flags: '--page <file.html>', help: 'write the sweep as a page: variance against batch size (log-log) and steps against examples (implies --sweep)' },
+      backend: BACKEND_OPTION,
+    },
+    help: '\nExamples:\n  $ descent explain --batch 10\n  $ descent explain --batch 2 --lr 0.5 --seed 3\n  $ descent explain --sweep --tradeoff\n  $ descent explain --sweep --out sweep.json\n  $ descent explain --sweep --page sweep.html',
+    run: (_args, opts) => {
+      useBackend(BACKEND_OPTION.parse('--backend', opts.backend));
       const batch = positiveInt('--batch', opts.batch);
       if (batch > 32) throw new UsageError(`--batch must be at most 32 (the tables get wide), got ${batch}`);
       const o: ExplainOptions = { batch, lr: positiveNumber('--lr', opts.lr), seed: nonNegativeInt('--seed', opts.seed), sweep: !!opts.sweep || opts.out !== undefined || opts.page !== undefined, draws: positiveInt('--draws', opts.draws), tradeoff: !!opts.tradeoff };
       const { text, json } = explainReport(o);
       if (typeof opts.out === 'string') writeFileAtomic(opts.out, JSON.stringify(json.sweep, null, 2) + '\n');
       if (typeof opts.page === 'string' && json.sweep) writeExplainPage(opts.page, json.sweep);
-      process.stdout.write(opts.json ? JSON.stringify(json) + '\n' : text + '\n');
-    });
+      process.stdout.write(opts.json ? JSON.stringify(json) + '\n' : wrapText(text, Math.max(60, Math.min(process.stdout.columns || 100, 120))) + '\n');
+      return 0;
+    },
+  }, exit);
 }

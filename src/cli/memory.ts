@@ -9,7 +9,7 @@ import { runtime } from '../backend/wasm/runtime.js';
 import { planModel, type ModelPlan } from './build.js';
 import type { CliData } from './data.js';
 import { UsageError } from './errors.js';
-import type { TrainConfig } from './train-cmd.js';
+import type { TrainConfig } from './types.js';
 
 /** Every tensor of a run is float32 (labels int32): four bytes a number. */
 const BYTES = 4;

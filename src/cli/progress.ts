@@ -2,6 +2,16 @@
 import cliProgress from 'cli-progress';
 import type { Callback, EpochMetrics, StepMetrics } from '../train/types.js';
 
+/** A learning rate with the digits it has (0.001, 0.0005, 3e-7), never rounded to 0. */
+export function formatLr(lr: number): string {
+  return String(Number(lr.toPrecision(4)));
+}
+
+/** '1 epoch', '10 epochs'. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function pct(v: number | undefined): string {
   return v === undefined ? '-' : `${(v * 100).toFixed(1)}%`;
 }
@@ -52,7 +62,7 @@ export function progressCallback(stream: NodeJS.WriteStream = process.stderr, op
       bar?.stop();
       bar = undefined;
       const val = m.val_loss !== undefined ? ` | test loss ${m.val_loss.toFixed(4)} acc ${pct(m.val_accuracy)}` : '';
-      stream.write(`epoch ${m.epoch}/${epochs}: train loss ${m.train_loss.toFixed(4)} acc ${pct(m.train_accuracy)}${val} | lr ${m.lr.toPrecision(3)} | ${Math.round(m.examples_per_second).toLocaleString('en-US')} ex/s | ${m.seconds.toFixed(1)} s\n`);
+      stream.write(`epoch ${m.epoch}/${epochs}: train loss ${m.train_loss.toFixed(4)} acc ${pct(m.train_accuracy)}${val} | lr ${formatLr(m.lr)} | ${Math.round(m.examples_per_second).toLocaleString('en-US')} ex/s | ${m.seconds.toFixed(1)} s\n`);
     },
     onTrainEnd() {
       bar?.stop();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { writeComparePage, writeReport } from '../report/index.js';
 import { UsageError } from './errors.js';
+import { defineCommand, type ExitCode } from './command.js';
 
 const REPORT_EXAMPLES = `
 Examples:
@@ -29,27 +30,29 @@ function runFolder(dir: string): string {
 }
 
 /** Add `report` and `compare` to the program. */
-export function registerReport(program: Command): void {
-  program
-    .command('report')
-    .description('rebuild the self-contained report.html of a run folder')
-    .argument('<run-dir>', 'a run folder written by descent train')
-    .option('--out <file>', 'where to write the page (default RUN_DIR/report.html)')
-    .addHelpText('after', REPORT_EXAMPLES)
-    .action((dir: string, opts: { out?: string }) => {
-      const out = writeReport(runFolder(dir), { out: opts.out });
+export function registerReport(program: Command, exit?: ExitCode): void {
+  defineCommand(program, {
+    name: 'report',
+    description: 'rebuild the self-contained report.html of a run folder',
+    args: [['<run-dir>', 'a run folder written by descent train']],
+    options: { out: { flags: '--out <file>', help: 'where to write the page (default RUN_DIR/report.html)' } },
+    help: REPORT_EXAMPLES,
+    run: ([dir], opts) => {
+      const out = writeReport(runFolder(dir as string), { out: opts.out as string | undefined });
       process.stderr.write(`descent: wrote ${out}\n`);
-    });
-
-  program
-    .command('compare')
-    .description('write one page overlaying the curves of several runs')
-    .argument('<run-dirs...>', 'two or more run folders written by descent train')
-    .option('--out <file>', 'where to write the page', 'compare.html')
-    .addHelpText('after', COMPARE_EXAMPLES)
-    .action((dirs: string[], opts: { out: string }) => {
-      if (dirs.length < 2) throw new UsageError(`compare needs at least two run folders, got ${dirs.length}`);
-      const out = writeComparePage(dirs.map(runFolder), { out: opts.out });
-      process.stderr.write(`descent: wrote ${out} comparing ${dirs.length} runs\n`);
-    });
+    },
+  }, exit);
+  defineCommand(program, {
+    name: 'compare',
+    description: 'write one page overlaying the curves of several runs',
+    args: [['<run-dirs...>', 'two or more run folders written by descent train']],
+    options: { out: { flags: '--out <file>', help: 'where to write the page', default: 'compare.html' } },
+    help: COMPARE_EXAMPLES,
+    run: ([dirs], opts) => {
+      const list = dirs as string[];
+      if (list.length < 2) throw new UsageError(`compare needs at least two run folders, got ${list.length}`);
+      const out = writeComparePage(list.map(runFolder), { out: opts.out as string });
+      process.stderr.write(`descent: wrote ${out} comparing ${list.length} runs\n`);
+    },
+  }, exit);
 }

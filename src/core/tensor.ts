@@ -9,6 +9,8 @@ import { noteTensor } from './storage.js';
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
+  /** The op's attributes (ops/types.ts OpAttrs[op]), for rules that read the recorded graph (per-example gradients). */
+  readonly attrs?: unknown;
   /** One gradient per input (null where there is none), given the gradient of the output. */
   backward(gradOut: Tensor, needs: readonly boolean[]): (Tensor | null)[];
 }

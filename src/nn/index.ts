@@ -17,10 +17,13 @@ export { Sequential, mlp } from './container.js';
 export type { ActivationName, MlpOptions } from './container.js';
 // Initialisers live in a namespace (init.zeros, init.kaimingUniform, ...): their names would
 // otherwise clash with the tensor-making ops zeros, uniform, ...
-export * as init from './init.js';
+import * as init from './init.js';
+export { init };
 export type { Nonlinearity, FanMode, InitOptions, KaimingOptions } from './init.js';
 export { mseLoss, l1Loss, huberLoss, smoothL1Loss, binaryCrossEntropy, binaryCrossEntropyWithLogits, klDiv, hingeLoss } from './losses.js';
 export type { KlReduction } from './losses.js';
 export { crossEntropy, nllLoss, multiMarginLoss } from './classification.js';
 export type { ClassWeightOptions, CrossEntropyOptions } from './classification.js';
 export type { Reduction, ReductionOptions } from './reduction.js';
+export { ACTIVATIONS, ACTIVATION_CHOICES, LOSSES, LOSS_NAMES } from './registry.js';
+export type { LossName } from './registry.js';

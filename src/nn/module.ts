@@ -7,6 +7,15 @@
  * Registered tensors are kept (they outlive every scope) and keep their identity for the life of
  * the module: training replaces their values with `assign`, so a gradient store or optimizer state
  * keyed by the parameter tensors stays valid.
+ *
+ * Fields register themselves, as PyTorch's __setattr__ does: assigning a Module to a field
+ * (`this.fc = new Linear(3, 4)`) registers it as a child named after the field, and assigning a
+ * Tensor registers it as a parameter (it must be float; Descent has no separate Parameter type, so
+ * a tensor that should be saved but not trained goes through registerBuffer). A value already
+ * registered (`this.weight = this.registerParameter('weight', w)`) is left as it is; assigning a
+ * new Module or Tensor to a registered name replaces the registration in place. Modules or
+ * tensors inside an array field cannot be followed that way: parameters() and stateDict() refuse
+ * a module whose array field holds one that is not registered, naming the field.
  */
 import { isFloat } from '../core/dtype.js';
 import { shapeStr, shapesEqual } from '../core/shape.js';
@@ -19,12 +28,29 @@ export interface LoadStateDictResult {
   unexpectedKeys: string[];
 }
 
+/** Each module's raw object -> the proxy its constructor returned (what every caller holds). */
+const PROXIES = new WeakMap<object, Module>();
+
 export abstract class Module {
   /** True while training (Dropout drops units); false after eval(). */
   training = true;
   private readonly params = new Map<string, Tensor>();
   private readonly buffers = new Map<string, Tensor>();
   private readonly children = new Map<string, Module>();
+
+  constructor() {
+    // Every assignment to a property of the module, and every class-field definition of a
+    // subclass, reaches the defineProperty trap (a plain `this.x = v` on a proxy defines x on it);
+    // reads are not trapped.
+    const self = new Proxy(this, {
+      defineProperty: (target, key, desc) => {
+        if (typeof key === 'string' && 'value' in desc) target.adoptField(key, desc.value);
+        return Reflect.defineProperty(target, key, desc);
+      },
+    });
+    PROXIES.set(this, self);
+    return self;
+  }
 
   /** The layer's computation on a batch. */
   abstract forward(x: Tensor): Tensor;
@@ -79,6 +105,57 @@ export abstract class Module {
     return m;
   }
 
+  /** A Tensor or Module assigned to field `key` (see the class comment); other values are plain fields. */
+  private adoptField(key: string, value: unknown): void {
+    const self = PROXIES.get(this)!;
+    if (value instanceof Module) {
+      if ([...this.children.values()].includes(value)) return;
+      if (this.children.has(key)) {
+        for (const [, d] of value.namedModules()) {
+          if (d === self) throw new RangeError(`${this.constructor.name}.${key}: the module contains this one, which would make a cycle`);
+        }
+        this.children.set(key, value);
+      } else if (this.params.has(key) || this.buffers.has(key)) {
+        throw new TypeError(`${this.constructor.name}.${key}: cannot assign a Module to a registered ${this.params.has(key) ? 'parameter' : 'buffer'}`);
+      } else {
+        self.registerModule(key, value);
+      }
+    } else if (value instanceof Tensor) {
+      if ([...this.params.values(), ...this.buffers.values()].includes(value)) return;
+      if (this.params.has(key)) {
+        if (!isFloat(value.dtype)) throw new TypeError(`${this.constructor.name}.${key}: parameters must be float32 or float64, got ${value.dtype}`);
+        this.params.set(key, keep(value));
+      } else if (this.buffers.has(key)) {
+        this.buffers.set(key, keep(value));
+      } else if (this.children.has(key)) {
+        throw new TypeError(`${this.constructor.name}.${key}: cannot assign a Tensor to a registered child module`);
+      } else if (!isFloat(value.dtype)) {
+        throw new TypeError(`${this.constructor.name}.${key}: a tensor assigned to a field becomes a parameter, and parameters must be float32 or float64, got ${value.dtype}; to save it without training it, use this.${key} = this.registerBuffer('${key}', t)`);
+      } else {
+        self.registerParameter(key, value);
+      }
+    }
+  }
+
+  /**
+   * Refuse an array field holding a Module or Tensor that is not registered on this module: its
+   * parameters would silently never reach the optimizer (PyTorch's plain-list pitfall).
+   */
+  private checkArrayFields(): void {
+    for (const [key, value] of Object.entries(this)) {
+      if (!Array.isArray(value)) continue;
+      for (let i = 0; i < value.length; i++) {
+        const v: unknown = value[i];
+        const lost = v instanceof Module ? ![...this.children.values()].includes(v)
+          : v instanceof Tensor ? ![...this.params.values(), ...this.buffers.values()].includes(v) : false;
+        if (lost) {
+          const what = v instanceof Module ? `a ${v.constructor.name} that is not a registered child` : 'a Tensor that is not a registered parameter or buffer';
+          throw new Error(`${this.constructor.name}: the field '${key}[${i}]' holds ${what}, so its parameters would never be trained or saved; register each one (this.registerModule('${key}${i}', m) / registerParameter), or hold the layers in an nn.Sequential`);
+        }
+      }
+    }
+  }
+
   // ---------------------------------------------------------------------------- traversal --
 
   /** Direct children, in registration order. */
@@ -127,6 +204,7 @@ export abstract class Module {
     const out: [string, Tensor][] = [];
     const seen = new Set<Tensor>();
     for (const [prefix, m] of this.namedModules()) {
+      m.checkArrayFields();
       for (const [name, t] of pick(m)) {
         if (seen.has(t)) continue;
         seen.add(t);
@@ -148,6 +226,7 @@ export abstract class Module {
   stateDict(): Record<string, Tensor> {
     const sd: Record<string, Tensor> = {};
     for (const [prefix, m] of this.namedModules()) {
+      m.checkArrayFields();
       for (const [name, t] of m.params) sd[join(prefix, name)] = t;
       for (const [name, t] of m.buffers) sd[join(prefix, name)] = t;
     }

@@ -60,6 +60,7 @@ export function apply<K extends OpName>(name: K, def: OpDef<OpAttrs[K]>, inputs:
     out.node = {
       op: name,
       inputs,
+      attrs,
       backward: (g, needs) => bw(g, { inputs, out, attrs, needs }),
     };
   }

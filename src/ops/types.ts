@@ -1,4 +1,5 @@
 import type { DType } from '../core/dtype.js';
+import type { Tensor } from '../core/tensor.js';
 
 /**
  * Every primitive op and the attributes it takes. Adding a name here without its definition in
@@ -63,3 +64,37 @@ export interface WindowAttrs {
   stride: [number, number];
   dilation: [number, number];
 }
+
+/**
+ * Per-example gradients (autograd/per-example.ts). One use of a parameter by an op: input `at` of
+ * the op is the parameter (or a reshape of it) and another input carries the B examples. The rule
+ * says where the examples lie and forms each example's gradient of input `at` from dy, the
+ * gradient of sum_i l_i with respect to the op's output, whose part for example i is dl_i/dout_i
+ * (no op mixes examples). Typed over the op names (ops/table.ts PER_EXAMPLE), so an op added
+ * without a decision (a rule, or null for "no rule") does not compile.
+ */
+export interface PerExampleUse<A> {
+  readonly inputs: readonly Tensor[];
+  readonly out: Tensor;
+  readonly attrs: A;
+  /** Which input is the parameter (or its reshape). */
+  readonly at: number;
+  /** The number of examples. */
+  readonly B: number;
+}
+
+export interface PerExampleRule<A> {
+  /** null when the rule fits this use; otherwise the reason it does not (shown to users). */
+  check(u: PerExampleUse<A>): string | null;
+  /** Each example's gradient of input `at`: shape [B, ...inputs[at].shape]. */
+  grads(u: PerExampleUse<A>, dy: Tensor): Tensor;
+  /** ||grad_i||^2, shape [B], without forming the [B, ...] tensor (default: from grads). */
+  normSq?(u: PerExampleUse<A>, dy: Tensor): Tensor;
+  /** <grad_i, v> with v shaped like inputs[at], shape [B] (default: from grads). */
+  dot?(u: PerExampleUse<A>, dy: Tensor, v: Tensor): Tensor;
+  /** sum_i c_i grad_i (c: [B]), shaped like inputs[at] (default: from grads). */
+  weightedSum?(u: PerExampleUse<A>, dy: Tensor, c: Tensor): Tensor;
+}
+
+/** One entry per op: its per-example rule, or null where it has none (its parameters take the fallback). */
+export type PerExampleTable<K extends OpName> = { [P in K]: PerExampleRule<OpAttrs[P]> | null };

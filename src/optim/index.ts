@@ -17,3 +17,5 @@ export { ReduceLROnPlateau } from './plateau.js';
 export type { ReduceLROnPlateauOptions } from './plateau.js';
 export { clipGradNorm, clipGradValue } from './clip.js';
 export type { ClipGradNormOptions } from './clip.js';
+export { OPTIMIZERS, OPTIMIZER_NAMES, SCHEDULERS, SCHEDULE_NAMES } from './registry.js';
+export type { OptimizerName, OptimizerSettings, ScheduleName, SchedulePlan, ScheduleRecipe } from './registry.js';

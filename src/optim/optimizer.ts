@@ -233,6 +233,7 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
    * same shapes, in the same groups: hyperparameters, step counts and state tensors (copied).
    * Everything is checked before anything changes.
    */
+  // lint-allow-long-function: every check comes before the first change (a failed load changes nothing); one function keeps that visible
   loadStateDict(saved: OptimizerState): void {
     const who = `${this.name}.loadStateDict`;
     if (!saved || typeof saved !== 'object' || !saved.meta || typeof saved.tensors !== 'object' || saved.tensors === null) {

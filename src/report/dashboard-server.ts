@@ -43,6 +43,7 @@ function send(c: Client, event: string, data: string, id?: number): void {
 }
 
 /** Start serving runDir on 127.0.0.1:port (0: any free port); polls metrics.jsonl every pollMs. */
+// lint-allow-long-function: the server's handlers share its state (clients, page cache, port) as closures; a class would only rename them
 export function listenDashboard(runDir: string, port: number, pollMs = 100): Promise<DashboardServer> {
   const metricsPath = join(runDir, 'metrics.jsonl');
   const clients = new Set<Client>();

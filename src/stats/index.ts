@@ -12,4 +12,3 @@ export { batchSizeSweep } from './sweep.js';
 export type { SweepOptions, SweepPoint, SweepResult } from './sweep.js';
 export { stepsExamplesTradeoff, fitStepsExamples } from './tradeoff.js';
 export type { TradeoffOptions, TradeoffPoint, TradeoffResult, TradeoffModel } from './tradeoff.js';
-export { ziggurat, fillGaussian } from './gaussian.js';

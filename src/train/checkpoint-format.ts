@@ -1,8 +1,7 @@
 /**
  * The checkpoint format: what checkpoint.json holds (see docs/run-folder.md), shared by the writer
- * (checkpoint-write.ts) and the reader (checkpoint.ts).
+ * (checkpoint-write.ts) and the reader (checkpoint.ts). Browser-safe: it imports nothing from node:*.
  */
-import { createHash } from 'node:crypto';
 import type { RngState } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import type { OptimizerStateLike } from './types.js';
@@ -28,8 +27,8 @@ export interface EpochProgress {
   batch: number;
   lossSum: number;
   examples: number;
-  correct: number;
-  classified: boolean;
+  /** Each metric's sum over the epoch's examples so far (null: it does not apply). */
+  metrics: Record<string, number | null>;
   seconds: number;
 }
 
@@ -63,7 +62,3 @@ export interface CheckpointContent {
   meta: Omit<CheckpointMeta, 'format' | 'savedAt' | 'files' | 'optimizer'>;
 }
 
-
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}

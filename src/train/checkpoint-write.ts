@@ -10,7 +10,8 @@ import { basename, join, resolve } from 'node:path';
 import type { Tensor } from '../core/tensor.js';
 import { encodeSafetensors } from '../io/safetensors.js';
 import type { CheckpointContent, CheckpointMeta, FileEntry } from './checkpoint-format.js';
-import { CHECKPOINT_FORMAT, sha256 } from './checkpoint-format.js';
+import { CHECKPOINT_FORMAT } from './checkpoint-format.js';
+import { sha256 } from './checksum.js';
 import { faultPoint } from './faults.js';
 
 

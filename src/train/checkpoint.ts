@@ -22,8 +22,10 @@ import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { decodeSafetensors } from '../io/safetensors.js';
 import type { CheckpointMeta } from './checkpoint-format.js';
-import { CHECKPOINT_FORMAT, CheckpointError, LEGACY_FORMAT, sha256 } from './checkpoint-format.js';
+import { CHECKPOINT_FORMAT, CheckpointError, LEGACY_FORMAT } from './checkpoint-format.js';
+import { sha256 } from './checksum.js';
 import { exists, writeCheckpoint } from './checkpoint-write.js';
+import { restoreCheckpoint } from './store.js';
 import type { BatchLoader, OptimizerStateLike, Scheduler, StepOptimizer, TrainableModel } from './types.js';
 
 export { CHECKPOINT_FORMAT, CheckpointError } from './checkpoint-format.js';
@@ -185,28 +187,15 @@ export function saveCheckpoint(dir: string, p: CheckpointParts): string {
 }
 
 /**
- * Restore everything a checkpoint holds into the given objects; returns the metadata. The files
- * are verified and decoded before anything changes; a failure names the part that did not fit.
+ * Restore everything a checkpoint folder holds into the given objects; returns the metadata. The
+ * files are verified and decoded before anything changes; a failure names the part that did not fit.
  */
 export function loadCheckpoint(dir: string, p: Omit<CheckpointParts, 'epoch' | 'step' | 'extra'>): CheckpointMeta {
   const c = readCheckpoint(dir);
   try {
-    if (p.optimizer && !c.optimizer) fail(dir, 'holds no optimizer state (it was saved without an optimizer)');
-    const part = (what: string, fn: () => void): void => {
-      try {
-        fn();
-      } catch (e) {
-        fail(dir, `${what}: ${(e as Error).message}`);
-      }
-    };
-    part('model.safetensors', () => p.model.loadStateDict(c.model, true));
-    if (p.optimizer) part('optimizer state', () => p.optimizer!.loadStateDict(c.optimizer!));
-    if (p.scheduler && c.meta.scheduler !== undefined) part('scheduler state', () => p.scheduler!.loadStateDict(c.meta.scheduler as never));
-    if (p.loader?.setState && c.meta.loader !== undefined) part('loader state', () => p.loader!.setState!(c.meta.loader as never));
-    defaultGenerator.setState(c.meta.rng);
+    return restoreCheckpoint({ ...c, source: dir }, p);
   } finally {
     for (const t of Object.values(c.model)) t.dispose();
     for (const t of Object.values(c.optimizer?.tensors ?? {})) t.dispose();
   }
-  return c.meta;
 }

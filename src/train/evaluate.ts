@@ -2,39 +2,43 @@
 import { noGrad } from '../core/grad-mode.js';
 import type { Tensor } from '../core/tensor.js';
 import { scope } from '../core/tensor.js';
-import { argmax, eq, sum, cast } from '../ops/index.js';
+import { argmax } from '../ops/index.js';
+import type { Metric } from './metrics.js';
+import { accuracy, countCorrect, MetricSums } from './metrics.js';
+import type { Pacer } from './pace.js';
 import type { BatchLoader, LossFn, TrainableModel } from './types.js';
 
-/** Correct predictions in a batch: argmax of the outputs against integer labels (undefined for other targets). */
-export function countCorrect(output: Tensor, target: Tensor): number | undefined {
-  if (target.dtype !== 'int32' || output.rank !== 2 || target.rank !== 1) return undefined;
-  return noGrad(() => sum(cast(eq(argmax(output, 1), target), 'int32')).item());
-}
+export { countCorrect } from './metrics.js';
 
 export interface EvalResult {
   loss: number;
   accuracy?: number;
   examples: number;
+  /** Each applicable metric's mean over the examples (accuracy included when it applies). */
+  metrics: Record<string, number>;
   /** confusion[true][predicted] counts, for integer-labelled classification. */
   confusion?: number[][];
 }
 
 /**
- * Run fn on every batch of one epoch. For a synchronous loader the batch is fetched inside the
- * step's scope, so the batch tensors the loader makes are freed with the step's intermediates (a
- * loader that hands out tensors it keeps is left alone: they were not created in the scope).
+ * Run fn on every batch of one epoch; fn returning false stops the epoch there. For a synchronous
+ * loader the batch is fetched inside the step's scope, so the batch tensors the loader makes are
+ * freed with the step's intermediates (a loader that hands out tensors it keeps is left alone:
+ * they were not created in the scope). With a pacer, the loop gives the event loop its turn
+ * between batches when the pacer says it is time.
  */
-export async function forEachBatch(loader: BatchLoader, fn: (batch: Tensor[]) => void): Promise<void> {
+export async function forEachBatch(loader: BatchLoader, fn: (batch: Tensor[]) => boolean | void, pacer?: Pacer): Promise<void> {
   if (loader[Symbol.iterator]) {
     const it = loader[Symbol.iterator]!();
     for (;;) {
       const more = scope(() => {
         const r = it.next();
         if (r.done) return false;
-        fn(r.value);
-        return true;
+        return fn(r.value) !== false;
       });
       if (!more) return;
+      const pause = pacer?.due();
+      if (pause) await pause;
     }
   }
   if (!loader[Symbol.asyncIterator]) throw new TypeError('fit/evaluate: the loader is neither iterable nor async iterable');
@@ -42,16 +46,23 @@ export async function forEachBatch(loader: BatchLoader, fn: (batch: Tensor[]) =>
   for (;;) {
     const r = await it.next();
     if (r.done) return;
-    scope(() => fn(r.value));
+    if (scope(() => fn(r.value)) === false) return;
+    const pause = pacer?.due();
+    if (pause) await pause;
   }
 }
 
-/** Mean of per-example losses over the whole loader (each batch's mean weighted by its size). */
-export async function evaluate(model: TrainableModel, loader: BatchLoader, lossFn: LossFn): Promise<EvalResult> {
+/**
+ * Mean of per-example losses over the whole loader (each batch's mean weighted by its size), the
+ * metrics' means (default: accuracy, when it applies), and for classification the confusion matrix.
+ */
+export async function evaluate(model: TrainableModel, loader: BatchLoader, lossFn: LossFn, options: { metrics?: readonly Metric[] } = {}): Promise<EvalResult> {
   const wasTraining = model.training;
   model.eval();
-  let lossSum = 0, examples = 0, correct = 0, classified = true;
+  let lossSum = 0, examples = 0;
+  const sums = new MetricSums(options.metrics ?? [accuracy]);
   let confusion: number[][] | undefined;
+  let classified = true;
   try {
     await forEachBatch(loader, (batch) => {
       const [x, y] = batch as [Tensor, Tensor];
@@ -59,13 +70,12 @@ export async function evaluate(model: TrainableModel, loader: BatchLoader, lossF
       noGrad(() => {
         const out = model.forward(x);
         lossSum += lossFn(out, y).item() * n;
-        const c = countCorrect(out, y);
         examples += n;
-        if (c === undefined) {
+        sums.add(out, y);
+        if (!classified || countCorrect(out, y) === undefined) {
           classified = false;
           return;
         }
-        correct += c;
         const pred = argmax(out, 1).dataSync();
         const truth = y.dataSync();
         const k = out.shape[1]!;
@@ -76,10 +86,6 @@ export async function evaluate(model: TrainableModel, loader: BatchLoader, lossF
   } finally {
     model.train(wasTraining);
   }
-  return {
-    loss: examples ? lossSum / examples : NaN,
-    accuracy: classified && examples ? correct / examples : undefined,
-    examples,
-    confusion: classified ? confusion : undefined,
-  };
+  const metrics = sums.means(examples);
+  return { loss: examples ? lossSum / examples : NaN, accuracy: metrics.accuracy, metrics, examples, confusion: classified ? confusion : undefined };
 }

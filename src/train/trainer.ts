@@ -10,19 +10,21 @@
  * and when the loss or the gradient stops being finite the last good snapshot is restored (and
  * saved as checkpoint-last-good), so what is kept is always one consistent state.
  */
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { valueAndGrad } from '../autograd/api.js';
 import { noGrad } from '../core/grad-mode.js';
 import type { Tensor } from '../core/tensor.js';
 import { keep } from '../core/tensor.js';
 import { add, div, mul, sum } from '../ops/index.js';
-import type { CheckpointMeta, EpochProgress } from './checkpoint.js';
+import type { EpochProgress } from './checkpoint-format.js';
+import { CheckpointError } from './checkpoint-format.js';
 import type { Snapshot } from './snapshot.js';
 import { checkpointContent, dropSnapshot, restoreSnapshot, takeSnapshot } from './snapshot.js';
-import { CheckpointError, cleanRunFolder, loadCheckpoint, resolveCheckpointDir, writeCheckpoint } from './checkpoint.js';
-import { countCorrect, evaluate, forEachBatch } from './evaluate.js';
-import { MetricsLog } from './metrics-log.js';
+import { evaluate, forEachBatch } from './evaluate.js';
+import type { Metric } from './metrics.js';
+import { accuracy, MetricSums } from './metrics.js';
+import type { Checkpoint, RunStore } from './store.js';
+import { restoreCheckpoint } from './store.js';
+import { Pacer } from './pace.js';
 import type {
   BatchContext, BatchLoader, Callback, Divergence, EpochMetrics, FitResult, LossFn, Scheduler, Stateful,
   StepOptimizer, TrainableModel,
@@ -52,8 +54,11 @@ export interface FitOptions {
   transformGrads?: (grads: Map<Tensor, Tensor>) => Map<Tensor, Tensor>;
   callbacks?: Callback[];
   earlyStopping?: EarlyStopping;
-  /** Folder for metrics.jsonl and checkpoints (none: nothing is written). */
-  outDir?: string;
+  /**
+   * Where log lines and checkpoints go (none: nothing is kept). On Node, `runFolder(dir)` from
+   * descent/node gives one for a run folder (metrics.jsonl and checkpoint folders).
+   */
+  store?: RunStore;
   /** Log one step line to metrics.jsonl every this many updates (default 10). */
   logEvery?: number;
   /**
@@ -61,13 +66,26 @@ export interface FitOptions {
    * per-example mean). Must return the batch's mean loss, the gradient store of the mean loss
    * for every parameter, and optionally the correct count.
    */
-  computeGrads?: (ctx: BatchContext) => { loss: number; grads: Map<Tensor, Tensor>; correct?: number };
+  computeGrads?: (ctx: BatchContext) => { loss: number; grads: Map<Tensor, Tensor>; correct?: number; metrics?: Record<string, number | undefined> };
+  /** What is measured besides the loss, per epoch on the training and validation data (default: [accuracy], which leaves itself out for non-classification outputs). */
+  metrics?: Metric[];
   /** Called after every micro-batch with the batch, before the update; a returned record is written to metrics.jsonl. */
   stepHooks?: ((ctx: BatchContext & { step: number; epoch: number }) => Record<string, unknown> | void)[];
   /** Other parts of the run with state (DP-SGD's noise generator...): saved in checkpoints and restored on resume, by name. */
   stateful?: Record<string, Stateful>;
-  /** Continue from the checkpoint in this folder (written by an earlier run). */
-  resumeFrom?: string;
+  /** Continue from this checkpoint (on Node: `runFolder(dir, { resumeFrom })` or `checkpointFrom(dir)`). */
+  resume?: Checkpoint;
+  /**
+   * Stop within one step when this signal is aborted: the result says `aborted`, and with a store
+   * the state after the last update is saved as the checkpoint (mid-epoch), so no work is lost.
+   */
+  signal?: AbortSignal;
+  /**
+   * Give the event loop its turn once at least this many milliseconds of training have passed
+   * since the last time (default 8: a page keeps repainting, timers and servers keep running;
+   * Infinity: never).
+   */
+  yieldEveryMs?: number;
   /** Stored in checkpoints (how to rebuild the model, the data used...). */
   checkpointExtra?: Record<string, unknown>;
 }
@@ -79,8 +97,8 @@ interface Epoch {
   start: number;
   lossSum: number;
   examples: number;
-  correct: number;
-  classified: boolean;
+  /** The metrics' sums over the epoch's examples so far. */
+  sums: MetricSums;
   batch: number;
   /** Sum over the group's micro-batches of (batch size x mean-loss gradient). */
   acc: Map<Tensor, Tensor> | null;
@@ -94,8 +112,9 @@ interface Run {
   o: FitOptions;
   params: Tensor[];
   paramKeys: Map<Tensor, string>;
+  metrics: readonly Metric[];
   accumulate: number;
-  log?: MetricsLog;
+  store?: RunStore;
   step: number;
   best: number;
   sinceBest: number;
@@ -105,6 +124,7 @@ interface Run {
   lastFinite: { loss: number; step: number } | null;
   history: EpochMetrics[];
   stoppedEarly: boolean;
+  aborted: boolean;
   diverged?: Divergence;
 }
 
@@ -114,18 +134,25 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${o.epochs}`);
   const t0 = performance.now();
   const run: Run = {
-    o, params: o.model.parameters(), paramKeys: new Map(Object.entries(o.model.stateDict()).map(([k, t]) => [t, k])), accumulate,
-    step: 0, best: Infinity, sinceBest: 0, inPlace: false, current: null, previous: null, lastFinite: null, history: [], stoppedEarly: false,
+    o, metrics: o.metrics ?? [accuracy], params: o.model.parameters(), paramKeys: new Map(Object.entries(o.model.stateDict()).map(([k, t]) => [t, k])), accumulate,
+    step: 0, best: Infinity, sinceBest: 0, inPlace: false, current: null, previous: null, lastFinite: null, history: [], stoppedEarly: false, aborted: false,
   };
+  const pacer = new Pacer(o.yieldEveryMs ?? 8);
   const { completed, progress } = start(run);
   o.model.train(true);
   const startEpoch = progress ? progress.epoch : completed + 1;
   for (const c of o.callbacks ?? []) c.onTrainBegin?.({ epochs: o.epochs, startEpoch, batchesPerEpoch: o.train.length });
   try {
-    for (let epoch = startEpoch; epoch <= o.epochs && !run.diverged && !run.stoppedEarly; epoch++) {
-      const ep = newEpoch(epoch, progress?.epoch === epoch ? progress : undefined);
+    for (let epoch = startEpoch; epoch <= o.epochs && !run.diverged && !run.stoppedEarly && !run.aborted; epoch++) {
+      const ep = newEpoch(epoch, run.metrics, progress?.epoch === epoch ? progress : undefined);
       for (const c of o.callbacks ?? []) c.onEpochBegin?.(epoch);
-      await forEachBatch(o.train, (b) => trainBatch(run, ep, b as [Tensor, Tensor]));
+      await forEachBatch(o.train, (b) => trainBatch(run, ep, b as [Tensor, Tensor]), pacer);
+      if (aborted(run)) {
+        // The state after the last update is kept; the micro-batches since are dropped.
+        for (const g of ep.acc?.values() ?? []) g.dispose();
+        if (run.current) o.store?.checkpoint(checkpointContent(run.current, o.checkpointExtra), 'checkpoint');
+        break;
+      }
       if (update(run, ep)) rotate(run, ep); // a last, shorter accumulation group
       if (run.diverged) break;
       await endEpoch(run, ep);
@@ -134,28 +161,24 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     dropSnapshot(run.previous);
     dropSnapshot(run.current);
   }
-  const result: FitResult = { epochs: run.history, steps: run.step, seconds: (performance.now() - t0) / 1000, stoppedEarly: run.stoppedEarly, diverged: run.diverged };
-  if (run.diverged) run.log?.write({ type: 'diverged', ...run.diverged });
-  run.log?.close();
+  const result: FitResult = { epochs: run.history, steps: run.step, seconds: (performance.now() - t0) / 1000, stoppedEarly: run.stoppedEarly, aborted: run.aborted, diverged: run.diverged };
+  if (run.diverged) run.store?.log({ type: 'diverged', ...run.diverged });
+  run.store?.close?.();
   for (const c of o.callbacks ?? []) c.onTrainEnd?.(result);
   return result;
 }
 
-/** Open the run folder and the log, restore a checkpoint when resuming, take the first snapshot. */
+/** Restore the checkpoint when resuming, take the first snapshot. */
 function start(run: Run): { completed: number; progress?: EpochProgress } {
   const { o } = run;
-  if (o.outDir) {
-    mkdirSync(o.outDir, { recursive: true });
-    cleanRunFolder(o.outDir);
-  }
+  run.store = o.store;
   let completed = 0;
   let progress: EpochProgress | undefined;
-  let meta: CheckpointMeta | undefined;
-  if (o.resumeFrom) {
-    meta = loadCheckpoint(o.resumeFrom, { model: o.model, optimizer: o.optimizer, scheduler: o.scheduler, loader: o.train });
+  if (o.resume) {
+    const meta = restoreCheckpoint(o.resume, { model: o.model, optimizer: o.optimizer, scheduler: o.scheduler, loader: o.train });
     for (const [name, part] of Object.entries(o.stateful ?? {})) {
       const saved = meta.components?.[name];
-      if (saved === undefined) throw new CheckpointError(`checkpoint: ${o.resumeFrom}: holds no state for '${name}', which this run has (it was written by a run set up differently)`);
+      if (saved === undefined) throw new CheckpointError(`checkpoint: ${o.resume.source ?? 'the checkpoint'}: holds no state for '${name}', which this run has (it was written by a run set up differently)`);
       part.loadStateDict(saved);
     }
     run.step = meta.step;
@@ -166,61 +189,61 @@ function start(run: Run): { completed: number; progress?: EpochProgress } {
     // An uninterrupted run would already have stopped here.
     if (o.earlyStopping && run.sinceBest >= o.earlyStopping.patience) run.stoppedEarly = true;
   }
-  if (o.outDir) run.log = openLog(o.outDir, o.resumeFrom, meta);
-  run.current = snapshot(run, completed, progress ? newEpoch(progress.epoch, progress) : undefined);
+  run.current = snapshot(run, completed, progress ? newEpoch(progress.epoch, run.metrics, progress) : undefined);
   return { completed, progress };
 }
 
-/**
- * metrics.jsonl of the run. A resumed run cuts it back to where the checkpoint was taken (so no
- * step appears twice); resuming into another folder starts it as a copy of the checkpoint's part.
- */
-function openLog(outDir: string, resumeFrom: string | undefined, meta: CheckpointMeta | undefined): MetricsLog {
-  const path = join(outDir, 'metrics.jsonl');
-  if (!resumeFrom || !meta) return new MetricsLog(path, false);
-  const keep = meta.logs?.['metrics.jsonl'];
-  const sourceRun = dirname(resolveCheckpointDir(resumeFrom));
-  if (realpathSync(sourceRun) === realpathSync(outDir)) return new MetricsLog(path, true, keep);
-  const source = join(sourceRun, 'metrics.jsonl');
-  return existsSync(source) ? MetricsLog.copyFrom(source, path, keep ?? Infinity) : new MetricsLog(path, false);
-}
-
-function newEpoch(epoch: number, p?: EpochProgress): Epoch {
+function newEpoch(epoch: number, metrics: readonly Metric[], p?: EpochProgress): Epoch {
   return {
     epoch, start: performance.now() - (p?.seconds ?? 0) * 1000,
-    lossSum: p?.lossSum ?? 0, examples: p?.examples ?? 0, correct: p?.correct ?? 0, classified: p?.classified ?? true, batch: p?.batch ?? 0,
+    lossSum: p?.lossSum ?? 0, examples: p?.examples ?? 0, sums: new MetricSums(metrics, p?.metrics), batch: p?.batch ?? 0,
     acc: null, accN: 0, accCount: 0, stop: false,
   };
 }
 
-/** One micro-batch: forward, loss, backward, accumulate; an update when the group is complete. */
-function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): void {
+function aborted(run: Run): boolean {
+  if (run.o.signal?.aborted) run.aborted = true;
+  return run.aborted;
+}
+
+/** One micro-batch: forward, loss, backward, accumulate; an update when the group is complete. False: the epoch stops. */
+function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): boolean {
   const { o } = run;
-  if (ep.stop || run.diverged) return;
+  if (run.diverged || aborted(run)) return false;
+  // Stopped by a callback: the rest of the epoch is passed over (not broken off), so that the
+  // loader ends the epoch where an epoch ends and a checkpoint taken now resumes at the next one.
+  if (ep.stop) return true;
   const n = x.shape[0]!;
   const ctx: BatchContext = { model: o.model, loss: o.loss, x, y, params: run.params };
-  const { loss, grads, correct } = o.computeGrads ? o.computeGrads(ctx) : batchGradient(ctx);
+  const before = ep.sums.sums.accuracy;
+  // The metrics are measured on the output inside the forward pass (its tensors end with it).
+  const custom = o.computeGrads?.(ctx);
+  const { loss, grads } = custom ?? batchGradient(ctx, (out) => ep.sums.add(out, y));
+  if (custom) ep.sums.add(undefined, y, { accuracy: custom.correct, ...custom.metrics });
   for (const h of o.stepHooks ?? []) {
     const rec = h({ ...ctx, step: run.step + 1, epoch: ep.epoch });
-    if (rec && run.log) run.log.write({ type: 'stats', step: run.step + 1, epoch: ep.epoch, ...rec });
+    if (rec && run.store) run.store.log({ type: 'stats', step: run.step + 1, epoch: ep.epoch, ...rec });
   }
   ep.batch++;
-  if (!Number.isFinite(loss)) return diverge(run, ep, 'loss', loss);
+  if (!Number.isFinite(loss)) {
+    diverge(run, ep, 'loss', loss);
+    return false;
+  }
   run.lastFinite = { loss, step: run.step + 1 };
   ep.lossSum += loss * n;
   ep.examples += n;
-  if (correct === undefined) ep.classified = false;
-  else ep.correct += correct;
+  const correct = typeof before === 'number' && typeof ep.sums.sums.accuracy === 'number' ? ep.sums.sums.accuracy - before : undefined;
   accumulate(run, ep, grads, n);
   ep.gradNorm = undefined;
   const updated = ep.accCount === run.accumulate && update(run, ep);
-  if (run.diverged) return;
+  if (run.diverged) return false;
   const m = { epoch: ep.epoch, step: run.step, loss, examples: n, correct, lr: lr(o.optimizer), gradNorm: ep.gradNorm, batch: ep.batch, batches: o.train.length };
-  if (run.log && updated && run.step % (o.logEvery ?? 10) === 0) {
-    run.log.write({ type: 'step', ...m, examples_per_second: ep.examples / ((performance.now() - ep.start) / 1000) });
+  if (run.store && updated && run.step % (o.logEvery ?? 10) === 0) {
+    run.store.log({ type: 'step', ...m, examples_per_second: ep.examples / ((performance.now() - ep.start) / 1000) });
   }
   for (const cb of o.callbacks ?? []) if (cb.onStepEnd?.(m) === 'stop') ep.stop = run.stoppedEarly = true;
   if (updated) rotate(run, ep);
+  return true;
 }
 
 /** After an update: the latest snapshot becomes the previous one, and a new one is taken. */
@@ -230,14 +253,14 @@ function rotate(run: Run, ep: Epoch): void {
   run.current = snapshot(run, ep.epoch - 1, ep);
 }
 
-function batchGradient(ctx: BatchContext): { loss: number; grads: Map<Tensor, Tensor>; correct?: number } {
-  let correct: number | undefined;
+/** The micro-batch's mean loss and its gradient; `seen` is shown the model's output while it exists (for the metrics). */
+function batchGradient(ctx: BatchContext, seen: (output: Tensor) => void): { loss: number; grads: Map<Tensor, Tensor> } {
   const r = valueAndGrad(() => {
     const out = ctx.model.forward(ctx.x);
-    correct = countCorrect(out, ctx.y);
+    seen(out);
     return ctx.loss(out, ctx.y);
   }, ctx.params);
-  return { loss: r.value.item(), grads: r.grads, correct };
+  return { loss: r.value.item(), grads: r.grads };
 }
 
 /**
@@ -310,9 +333,9 @@ function lr(optimizer: StepOptimizer): number {
 /** A snapshot of the run now: `completed` epochs done, and the epoch in progress when mid-epoch. */
 function snapshot(run: Run, completed: number, ep?: Epoch): Snapshot {
   const progress = ep && ep.batch > 0
-    ? { epoch: ep.epoch, batch: ep.batch, lossSum: ep.lossSum, examples: ep.examples, correct: ep.correct, classified: ep.classified, seconds: (performance.now() - ep.start) / 1000 }
+    ? { epoch: ep.epoch, batch: ep.batch, lossSum: ep.lossSum, examples: ep.examples, metrics: { ...ep.sums.sums }, seconds: (performance.now() - ep.start) / 1000 }
     : undefined;
-  return takeSnapshot(run.o, { step: run.step, epoch: completed, progress, best: run.best, sinceBest: run.sinceBest, logBytes: run.log?.bytes }, run.inPlace);
+  return takeSnapshot(run.o, { step: run.step, epoch: completed, progress, best: run.best, sinceBest: run.sinceBest, logBytes: run.store?.logSize }, run.inPlace);
 }
 
 function restore(run: Run, s: Snapshot): void {
@@ -330,10 +353,7 @@ function diverge(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number):
   let savedTo: string | undefined;
   if (good) {
     restore(run, good);
-    if (o.outDir) {
-      run.log?.sync();
-      savedTo = writeCheckpoint(o.outDir, checkpointContent(good, o.checkpointExtra), 'checkpoint-last-good');
-    }
+    if (o.store) savedTo = o.store.checkpoint(checkpointContent(good, o.checkpointExtra), 'checkpoint-last-good');
   }
   const last = run.lastFinite ? `last finite loss ${run.lastFinite.loss.toPrecision(6)} at step ${run.lastFinite.step}` : 'no finite loss before it';
   const kept = good ? `stopped and kept the last good weights (after step ${good.step})${savedTo ? `, saved to ${savedTo}` : ''}` : 'stopped; no update had given a finite loss, so there are no good weights to keep';
@@ -344,33 +364,38 @@ function diverge(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number):
 async function endEpoch(run: Run, ep: Epoch): Promise<void> {
   const { o } = run;
   const seconds = (performance.now() - ep.start) / 1000;
+  const { accuracy: trainAccuracy, ...trainOther } = ep.sums.means(ep.examples);
   const m: EpochMetrics = {
     epoch: ep.epoch, step: run.step,
     train_loss: ep.lossSum / ep.examples,
-    train_accuracy: ep.classified && ep.examples ? ep.correct / ep.examples : undefined,
+    train_accuracy: trainAccuracy,
+    ...prefixed('train_', trainOther),
     lr: lr(o.optimizer), seconds, examples_per_second: ep.examples / seconds,
   };
   if (o.validation) {
-    const v = await evaluate(o.model, o.validation, o.loss);
+    const v = await evaluate(o.model, o.validation, o.loss, { metrics: run.metrics });
+    const { accuracy: _a, ...valOther } = v.metrics;
     m.val_loss = v.loss;
     m.val_accuracy = v.accuracy;
+    Object.assign(m, prefixed('val_', valOther));
   }
   if (o.scheduler && o.schedulerInterval !== 'step') {
     o.scheduler.step(o.schedulerMetric === 'train_loss' ? m.train_loss : m.val_loss ?? m.train_loss);
   }
   run.history.push(m);
-  run.log?.write({ type: 'epoch', ...m });
+  run.store?.log({ type: 'epoch', ...m });
   const stop = earlyStop(run, m);
   // The epoch's end replaces the latest snapshot (the weights are the same; the scheduler, the
   // early-stopping counters and the log have moved on) and is what the checkpoint holds.
   dropSnapshot(run.current);
   run.current = snapshot(run, ep.epoch);
-  if (o.outDir) {
-    run.log?.sync();
-    writeCheckpoint(o.outDir, checkpointContent(run.current, o.checkpointExtra), 'checkpoint');
-  }
+  o.store?.checkpoint(checkpointContent(run.current, o.checkpointExtra), 'checkpoint');
   if (stop) run.stoppedEarly = true;
   for (const cb of o.callbacks ?? []) if (cb.onEpochEnd?.(m) === 'stop') run.stoppedEarly = true;
+}
+
+function prefixed(prefix: 'train_' | 'val_', values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [prefix + k, v]));
 }
 
 /** Update the early-stopping counters with the epoch's figures; true when patience has run out. */

@@ -83,6 +83,8 @@ export interface StepMetrics {
 }
 
 export interface EpochMetrics {
+  /** Metrics other than the loss and accuracy (fit's `metrics` option), by name. */
+  [metric: `train_${string}` | `val_${string}`]: number | undefined;
   epoch: number;
   step: number;
   train_loss: number;
@@ -121,5 +123,7 @@ export interface FitResult {
   steps: number;
   seconds: number;
   stoppedEarly: boolean;
+  /** The run's AbortSignal stopped it (within one step). */
+  aborted: boolean;
   diverged?: Divergence;
 }

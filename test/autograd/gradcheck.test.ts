@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as d from '../../src/index.js';
-import type { OpName, Tensor } from '../../src/index.js';
+import * as d from '../api/internal.js';
+import type { OpName, Tensor } from '../api/internal.js';
 import '../helpers.js';
 
 const gen = new d.Generator(2024);

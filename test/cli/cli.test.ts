@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import '../helpers.js';
+import { assertRejected } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const base = mkdtempSync(join(tmpdir(), 'descent-cli-'));
@@ -15,32 +16,23 @@ function cli(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-function assertOneLineError(r: { code: number | null; err: string }, pattern: RegExp): void {
-  assert.equal(r.code, 2, `exit code; stderr: ${r.err}`);
-  const lines = r.err.trim().split('\n');
-  assert.equal(lines.length, 1, `one line expected, got:\n${r.err}`);
-  assert.match(lines[0]!, /^descent: error: /);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
-}
-
 describe('descent CLI: bad input is one line and exit code 2', () => {
-  it('unknown flag', () => assertOneLineError(cli('train', '--lerning-rate', '0.1'), /unknown option '--lerning-rate'/));
-  it('lr <= 0', () => assertOneLineError(cli('train', '--lr', '0'), /--lr must be a positive number, got "0"/));
-  it('batch size 0', () => assertOneLineError(cli('train', '--batch-size', '0'), /--batch-size must be a positive integer, got "0"/));
-  it('unknown optimizer', () => assertOneLineError(cli('train', '--optimizer', 'lbfgs'), /--optimizer.*lbfgs/));
-  it('missing data folder', () => assertOneLineError(cli('train', '--data', join(base, 'nope')), /neither a built-in data set .* nor an existing folder/));
+  it('unknown flag', () => assertRejected(cli('train', '--lerning-rate', '0.1'), /unknown option '--lerning-rate'/));
+  it('lr <= 0', () => assertRejected(cli('train', '--lr', '0'), /--lr must be a positive number, got "0"/));
+  it('batch size 0', () => assertRejected(cli('train', '--batch-size', '0'), /--batch-size must be a positive integer, got "0"/));
+  it('unknown optimizer', () => assertRejected(cli('train', '--optimizer', 'lbfgs'), /--optimizer.*lbfgs/));
+  it('missing data folder', () => assertRejected(cli('train', '--data', join(base, 'nope')), /neither a built-in data set .* nor an existing folder/));
   it('corrupt IDX file', () => {
     const dir = join(base, 'corrupt');
     mkdirSync(dir, { recursive: true });
     for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) writeFileSync(join(dir, f), Buffer.from([0, 0, 8, 3, 0, 0]));
-    assertOneLineError(cli('train', '--data', dir), /train-images-idx3-ubyte.*(offset|byte)/);
+    assertRejected(cli('train', '--data', dir), /train-images-idx3-ubyte.*(offset|byte)/);
   });
-  it('bad model spec', () => assertOneLineError(cli('train', '--model', 'mlp:12,x'), /--model: unknown model "mlp:12,x"/));
-  it('missing checkpoint', () => assertOneLineError(cli('evaluate', join(base, 'none')), /checkpoint: .*none: does not exist \(expected a checkpoint folder/));
+  it('bad model spec', () => assertRejected(cli('train', '--model', 'mlp:12,x'), /--model: unknown model "mlp:12,x"/));
+  it('missing checkpoint', () => assertRejected(cli('evaluate', join(base, 'none')), /checkpoint: .*none: does not exist \(expected a checkpoint folder/));
   it('bad config file', () => {
     writeFileSync(join(base, 'bad.json'), '{"lr": 0.1, "colour": 1}');
-    assertOneLineError(cli('train', '--config', join(base, 'bad.json')), /unknown option 'colour'/);
+    assertRejected(cli('train', '--config', join(base, 'bad.json')), /unknown option 'colour'/);
   });
 });
 
@@ -61,7 +53,7 @@ describe('descent CLI: train, evaluate, predict', () => {
     const r = cli('train', '--data', 'iris', '--model', 'mlp:16', '--optimizer', 'adam', '--lr', '0.01', '--epochs', '30', '--batch-size', '16', '--seed', '1', '--out', out, '--json', '--no-progress');
     assert.equal(r.code, 0, r.err);
     const last = JSON.parse(r.out.trim().split('\n').pop()!);
-    assert.deepEqual(Object.keys(last).sort(), ['epochs', 'examples_per_second', 'seconds', 'test_accuracy', 'test_loss', 'train_loss']);
+    assert.deepEqual(Object.keys(last).sort(), ['backend', 'epochs', 'examples_per_second', 'seconds', 'test_accuracy', 'test_loss', 'threads', 'train_loss']);
     assert.ok(last.test_accuracy >= 0.9, `iris test accuracy ${last.test_accuracy}`);
     assert.equal(last.epochs, 30);
     for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'checkpoint/model.safetensors', 'checkpoint/checkpoint.json']) assert.ok(existsSync(join(out, f)), f);

@@ -9,27 +9,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { run } from '../../src/cli/main.js';
+import { assertRejected, cliInProcess as cli } from './helpers.js';
 import '../helpers.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const base = mkdtempSync(join(tmpdir(), 'descent-inputs-'));
 after(() => rmSync(base, { recursive: true, force: true }));
-
-/** Run the CLI in this process, capturing stdout and stderr. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const w = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    const code = await run(args);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = w.out;
-    process.stderr.write = w.err;
-  }
-}
 
 /** A folder of CSV files (name -> text). */
 function csvDir(name: string, files: Record<string, string>): string {
@@ -37,16 +22,6 @@ function csvDir(name: string, files: Record<string, string>): string {
   mkdirSync(dir, { recursive: true });
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
   return dir;
-}
-
-function assertRejected(r: { code: number; err: string }, pattern: RegExp, out?: string): void {
-  assert.equal(r.code, 2, `exit code; stderr: ${r.err}`);
-  const lines = r.err.trim().split('\n');
-  assert.equal(lines.length, 1, `one line expected, got:\n${r.err}`);
-  assert.match(lines[0]!, /^descent: error: /);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
-  if (out) assert.ok(!existsSync(out), `${out} must not be created`);
 }
 
 /** `descent train` on a folder, into a run folder that must not appear when it fails. */

@@ -9,33 +9,11 @@ import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { run } from '../../src/cli/main.js';
+import { assertRejected, cliInProcess as cli } from './helpers.js';
 import '../helpers.js';
 
 const base = mkdtempSync(join(tmpdir(), 'descent-runfolder-'));
 after(() => rmSync(base, { recursive: true, force: true }));
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const w = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    const code = await run(args);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = w.out;
-    process.stderr.write = w.err;
-  }
-}
-
-function assertRejected(r: { code: number; err: string }, pattern: RegExp): void {
-  assert.equal(r.code, 2, `exit code; stderr: ${r.err}`);
-  const lines = r.err.trim().split('\n');
-  assert.equal(lines.length, 1, `one line expected, got:\n${r.err}`);
-  assert.match(lines[0]!, /^descent: error: /);
-  assert.match(lines[0]!, pattern);
-}
 
 const TRAIN = ['train', '--data', 'iris', '--model', 'mlp:8', '--batch-size', '16', '--log-every', '1', '--no-progress'];
 const train = (out: string, epochs = 2, ...flags: string[]) => cli(...TRAIN, '--epochs', String(epochs), '--out', out, ...flags);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { dataDir, FASHION_MNIST_CLASSES, loadBuiltin, loadFashionMnist, loadIris } from '../../src/data/index.js';
+import { dataDir, FASHION_MNIST_CLASSES, loadBuiltin, loadFashionMnist, loadIris } from '../../src/node/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'descent-builtin-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseCsv, readCsv } from '../../src/data/index.js';
+import { parseCsv, readCsv } from '../../src/node/index.js';
 import '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'descent-csv-'));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import * as d from '../../src/index.js';
-import { readCsv, readIdx, readNpy, writeIdx, writeNpy } from '../../src/data/index.js';
+import { readCsv, readIdx, readNpy, writeIdx, writeNpy } from '../../src/node/index.js';
 import { readMaybeGzip } from '../../src/data/readers/files.js';
 import { encodeIdx } from '../../src/data/readers/idx.js';
 import { parseNpy } from '../../src/data/readers/npy.js';

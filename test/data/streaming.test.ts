@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import * as d from '../../src/index.js';
-import { DataLoader, IdxFileDataset, NpyFileDataset, writeIdx, writeNpy } from '../../src/data/index.js';
+import { DataLoader } from '../../src/data/index.js';
+import { IdxFileDataset, NpyFileDataset, writeIdx, writeNpy } from '../../src/node/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'descent-stream-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

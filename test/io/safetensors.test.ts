@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import * as d from '../../src/index.js';
+import * as d from '../api/internal.js';
 import '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'descent-st-'));

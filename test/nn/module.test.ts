@@ -1,4 +1,4 @@
-/** Module: registration, dotted names, state dicts (round trip and errors), train/eval, printing. */
+/** Module: registration (explicit and by field), dotted names, state dicts (round trip and errors), train/eval, printing. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as d from '../../src/index.js';
@@ -86,6 +86,83 @@ describe('Module registration and naming', () => {
     const net = d.scope(() => new Net(1));
     for (const [, t] of [...net.namedParameters(), ...net.namedBuffers()]) assert.equal(t.isDisposed, false);
     assert.deepEqual(net.forward(d.ones([1, 3])).shape, [1, 2]);
+  });
+});
+
+/** Plain PyTorch style: layers and a tensor assigned to fields, no register calls. */
+class FieldNet extends nn.Module {
+  fc: nn.Linear;
+  readonly head = new nn.Linear(4, 2, { generator: new d.Generator(1) });
+  temperature = d.ones([1]);
+  constructor() {
+    super();
+    this.fc = new nn.Linear(3, 4, { generator: new d.Generator(0) });
+  }
+  forward(x: Tensor): Tensor {
+    return d.mul(this.head.forward(d.relu(this.fc.forward(x))), this.temperature);
+  }
+}
+
+describe('Module fields register themselves (as PyTorch\'s __setattr__)', () => {
+  it('a Linear assigned to this.fc, without register calls, has its parameters in parameters() and stateDict()', () => {
+    const net = new FieldNet();
+    // class fields are defined first (head, temperature), then the constructor body assigns fc
+    assert.deepEqual(net.namedParameters().map(([n]) => n), ['temperature', 'head.weight', 'head.bias', 'fc.weight', 'fc.bias']);
+    assert.deepEqual(Object.keys(net.stateDict()), ['temperature', 'head.weight', 'head.bias', 'fc.weight', 'fc.bias']);
+    assert.equal(net.stateDict()['fc.weight'], net.fc.weight);
+    assert.deepEqual(net.namedChildren().map(([n]) => n), ['head', 'fc']);
+    // 1 + 2*4 + 2 + 4*3 + 4 = 27
+    assert.equal(net.numParameters(), 27);
+    // and the optimizer sees them: one step changes fc.weight
+    const before = net.fc.weight.toArray();
+    const opt = new d.SGD(net.parameters(), { lr: 0.1 });
+    const x = d.randn([5, 3], { generator: new d.Generator(2) });
+    opt.step(d.valueAndGrad(() => d.sum(d.square(net.forward(x))), net.parameters()).grads);
+    assert.notDeepEqual(net.fc.weight.toArray(), before);
+  });
+
+  it('registers a field assigned after construction, and replaces a child assigned to the same name', () => {
+    const net = new FieldNet();
+    const extra = new nn.Linear(2, 2);
+    (net as unknown as { extra: nn.Linear }).extra = extra;
+    assert.equal(net.namedChildren().at(-1)![1], extra);
+    const head = new nn.Linear(4, 5);
+    (net as { head: nn.Linear }).head = head; // replacing the head, as in fine-tuning
+    assert.deepEqual(net.namedChildren().map(([n]) => n), ['head', 'fc', 'extra'], 'the name keeps its place');
+    assert.equal(net.stateDict()['head.weight'], head.weight);
+    assert.deepEqual(net.stateDict()['head.weight']!.shape, [5, 4]);
+    const t = d.zeros([1]);
+    net.temperature = t;
+    assert.equal(net.stateDict()['temperature'], t);
+  });
+
+  it('leaves explicitly registered fields as they are (existing layers keep their keys)', () => {
+    assert.deepEqual(Object.keys(new Net(0).stateDict()), ['scale', 'steps', 'fc1.weight', 'fc1.bias', 'fc2.weight']);
+    assert.deepEqual(Object.keys(new nn.BatchNorm1d(3).stateDict()), ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+    assert.deepEqual(Object.keys(new nn.Residual(new nn.Linear(2, 2)).stateDict()), ['body.weight', 'body.bias']);
+    assert.deepEqual(Object.keys(nn.mlp([2, 3, 1]).stateDict()), ['0.weight', '0.bias', '2.weight', '2.bias']);
+    assert.deepEqual(new nn.Linear(2, 2, { bias: false }).namedParameters().map(([n]) => n), ['weight']);
+  });
+
+  it('refuses what it cannot register, naming the field', () => {
+    const m = new Open();
+    const f = m as unknown as Record<string, unknown>;
+    assert.throws(() => { f['mask'] = d.ones([2], { dtype: 'int32' }); }, /Open\.mask: a tensor assigned to a field becomes a parameter, .*got int32; .*registerBuffer\('mask', t\)/);
+    f['fc'] = new nn.Linear(1, 1);
+    assert.throws(() => { f['fc'] = d.ones([1]); }, /Open\.fc: cannot assign a Tensor to a registered child module/);
+    const child = new Open();
+    f['child'] = child;
+    assert.throws(() => { (child as unknown as Record<string, unknown>)['parent'] = m; }, /cycle/);
+  });
+
+  it('parameters() names an array field holding unregistered layers (PyTorch\'s plain-list pitfall)', () => {
+    class Blocks extends nn.Module {
+      readonly blocks = [new nn.Linear(2, 2), new nn.Linear(2, 2)];
+      forward(x: Tensor): Tensor { return this.blocks.reduce((h, b) => b.forward(h), x); }
+    }
+    const m = new Blocks();
+    assert.throws(() => m.parameters(), /Blocks: the field 'blocks\[0\]' holds a Linear that is not a registered child, so its parameters would never be trained or saved/);
+    assert.throws(() => m.stateDict(), /'blocks\[0\]'/);
   });
 });
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import * as d from '../../src/index.js';
+import * as d from '../api/internal.js';
 import * as nn from '../../src/nn/index.js';
 import { assertClose, flat } from '../helpers.js';
 

@@ -1,7 +1,7 @@
 /** Convolution and pooling ops (NCHW): hand-worked values, a direct-loop reference, errors, backends. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as d from '../../src/index.js';
+import * as d from '../api/internal.js';
 import type { Tensor } from '../../src/index.js';
 import { assertClose, flat } from '../helpers.js';
 

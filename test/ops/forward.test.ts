@@ -1,7 +1,7 @@
 /** Hand-worked values for each op family, with the arithmetic beside each expectation. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as d from '../../src/index.js';
+import * as d from '../api/internal.js';
 import { assertClose } from '../helpers.js';
 
 const f64 = (v: d.NestedArray) => d.tensor(v as number[], { dtype: 'float64' });

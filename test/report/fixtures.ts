@@ -2,9 +2,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as d from '../../src/index.js';
+import * as d from '../api/internal.js';
 import type { Tensor } from '../../src/index.js';
 import { writeTestPredictions } from '../../src/report/index.js';
+import { runFolder } from '../../src/train/node.js';
 
 const dirs: string[] = [];
 export function tempDir(prefix = 'descent-report-'): string {
@@ -56,7 +57,7 @@ export async function makeRun(o: { epochs?: number; lr?: number; stats?: boolean
       }]
     : undefined;
   const r = await d.fit({
-    model, optimizer, loss: (out, y) => d.crossEntropy(out, y), epochs, logEvery: 1, outDir: dir, stepHooks,
+    model, optimizer, loss: (out, y) => d.crossEntropy(out, y), epochs, logEvery: 1, ...runFolder(dir), stepHooks,
     train: new d.DataLoader(train, { batchSize: 50, shuffle: true }), validation: new d.DataLoader(f.test, { batchSize: 500 }),
   });
   const [xs, ys] = f.test.tensors as [Tensor, Tensor];

@@ -10,6 +10,7 @@ import type { PerExampleLossFn } from '../../src/autograd/per-example.js';
 import * as d from '../../src/index.js';
 import { batchGradientStats, batchSizeAdvice, gradientStats, gradientStatsHook, gradientStatsOfVectors, NoiseScaleEma } from '../../src/stats/index.js';
 import { assertClose } from '../helpers.js';
+import { runFolder } from '../../src/train/node.js';
 
 const dirs: string[] = [];
 after(() => { for (const p of dirs) rmSync(p, { recursive: true, force: true }); });
@@ -101,7 +102,7 @@ describe('gradientStatsHook in fit()', () => {
     const model = d.mlp([4, 6, 3], { generator: new d.Generator(6) });
     // the trainer's loss passes { reduction: 'none' } through
     const loss = (o: d.Tensor, t: d.Tensor, r?: { reduction: 'none' }) => d.crossEntropy(o, t, r);
-    await d.fit({ model, loss, optimizer: new d.SGD(model.parameters(), { lr: 0.1 }), train: new d.DataLoader(ds, { batchSize: 8 }), epochs: 2, outDir: out, stepHooks: [gradientStatsHook({ every: 3 })] });
+    await d.fit({ model, loss, optimizer: new d.SGD(model.parameters(), { lr: 0.1 }), train: new d.DataLoader(ds, { batchSize: 8 }), epochs: 2, ...runFolder(out), stepHooks: [gradientStatsHook({ every: 3 })] });
     const stats = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'stats');
     assert.deepEqual(stats.map((r) => r.step), [3, 6, 9]); // 10 updates (5 batches x 2 epochs)
     for (const r of stats) {

@@ -3,9 +3,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import * as d from '../../src/index.js';
+import * as d from '../api/internal.js';
 import type { Tensor } from '../../src/index.js';
 import '../helpers.js';
+import { runFolder, checkpointFrom } from '../../src/train/node.js';
 
 const dirs: string[] = [];
 const tmp = () => { const p = mkdtempSync(join(tmpdir(), 'descent-train-')); dirs.push(p); return p; };
@@ -97,10 +98,10 @@ describe('checkpoints and exact resume', () => {
     await d.fit({ model: full.model, loss: ce, optimizer: full.opt, scheduler: full.scheduler, train: full.train, epochs: 4 });
     const out = tmp();
     const first = setup(out);
-    await d.fit({ model: first.model, loss: ce, optimizer: first.opt, scheduler: first.scheduler, train: first.train, epochs: 2, outDir: out });
+    await d.fit({ model: first.model, loss: ce, optimizer: first.opt, scheduler: first.scheduler, train: first.train, epochs: 2, ...runFolder(out) });
     d.manualSeed(999); // disturb the global generator: the checkpoint must restore it
     const second = setup();
-    const r = await d.fit({ model: second.model, loss: ce, optimizer: second.opt, scheduler: second.scheduler, train: second.train, epochs: 4, resumeFrom: join(out, 'checkpoint') });
+    const r = await d.fit({ model: second.model, loss: ce, optimizer: second.opt, scheduler: second.scheduler, train: second.train, epochs: 4, resume: checkpointFrom(join(out, 'checkpoint')) });
     assert.deepEqual(r.epochs.map((e) => e.epoch), [3, 4]);
     assert.deepEqual(weights(second.model), weights(full.model));
     assert.ok(readdirSync(join(out, 'checkpoint')).every((f) => !f.includes('.tmp')), 'no temp files left');
@@ -112,7 +113,7 @@ describe('checkpoints and exact resume', () => {
   it('writes metrics as JSON lines', async () => {
     const out = tmp();
     const s = setup(out);
-    await d.fit({ model: s.model, loss: ce, optimizer: s.opt, train: s.train, epochs: 2, outDir: out, logEvery: 2 });
+    await d.fit({ model: s.model, loss: ce, optimizer: s.opt, train: s.train, epochs: 2, ...runFolder(out), logEvery: 2 });
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const epochs = lines.filter((l) => l.type === 'epoch');
     assert.equal(epochs.length, 2);
@@ -128,7 +129,7 @@ describe('divergence guard', () => {
     const model = d.mlp([4, 16, 3]);
     // A learning rate this large makes the weights overflow within a few steps.
     const opt = new d.SGD(model.parameters(), { lr: 1e6 });
-    const r = await d.fit({ model, loss: ce, optimizer: opt, train: new d.DataLoader(blobs(256, 6), { batchSize: 16 }), epochs: 3, outDir: out });
+    const r = await d.fit({ model, loss: ce, optimizer: opt, train: new d.DataLoader(blobs(256, 6), { batchSize: 16 }), epochs: 3, ...runFolder(out) });
     assert.ok(r.diverged, 'training should report divergence');
     const dv = r.diverged!;
     assert.match(dv.message, new RegExp(`training diverged at step ${dv.step} \\(epoch 1\\): the (loss|gradient) is`));
@@ -159,7 +160,7 @@ describe('the last good state after a divergence', () => {
   it('holds weights, optimizer state and step of one and the same update, and resumes mid-epoch exactly', async () => {
     const out = tmp();
     const a = setup();
-    const r = await d.fit({ model: a.model, loss: ce, optimizer: a.opt, train: a.train, epochs: 5, outDir: out });
+    const r = await d.fit({ model: a.model, loss: ce, optimizer: a.opt, train: a.train, epochs: 5, ...runFolder(out) });
     const dv = r.diverged!;
     assert.ok(dv, 'the run diverges');
     const good = join(out, 'checkpoint-last-good');
@@ -179,7 +180,7 @@ describe('the last good state after a divergence', () => {
     assert.deepEqual(weights(a.model), weights(b.model));
     // Resuming from it (mid-epoch) replays the same updates: the same divergence at the same step.
     const c = setup();
-    const again = await d.fit({ model: c.model, loss: ce, optimizer: c.opt, train: c.train, epochs: 5, resumeFrom: good });
+    const again = await d.fit({ model: c.model, loss: ce, optimizer: c.opt, train: c.train, epochs: 5, resume: checkpointFrom(good) });
     assert.equal(again.diverged?.step, dv.step);
     assert.equal(again.diverged?.what, dv.what);
     assert.deepEqual(weights(c.model), weights(a.model));
@@ -218,7 +219,7 @@ describe('callbacks and early stopping', () => {
     const opt = new d.Adam(model.parameters(), { lr: 1e-3 });
     const live: { tensors: number; bytes: number }[] = [];
     await d.fit({
-      model, loss: ce, optimizer: opt, train: new d.DataLoader(blobs(64, 11), { batchSize: 16, shuffle: true }), epochs: 40, outDir: out,
+      model, loss: ce, optimizer: opt, train: new d.DataLoader(blobs(64, 11), { batchSize: 16, shuffle: true }), epochs: 40, ...runFolder(out),
       callbacks: [{ onEpochEnd: () => { const m = d.memory(); live.push({ tensors: m.tensors, bytes: m.bytes }); } }],
     });
     assert.deepEqual(live[39], live[4], `live tensors after epoch 5 and 40: ${JSON.stringify([live[4], live[39]])}`);

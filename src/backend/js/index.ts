@@ -108,6 +108,8 @@ function isScalarRead(strides: readonly number[]): boolean {
 
 export const jsBackend: Backend = {
   name: 'js',
+  // the definition: plain float64 JavaScript arithmetic, rounded once into the output's dtype
+  guarantees: { specials: 'ieee', subnormals: 'kept' },
 
   alloc(dtype, size) {
     return new JsStorage(dtype, size);

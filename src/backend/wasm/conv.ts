@@ -15,6 +15,7 @@
  */
 import type { Local, ModuleBuilder } from './asm.js';
 
+// lint-allow-long-function: a kernel's WebAssembly instruction stream reads best as one block, top to bottom, like the assembly it is
 export function emitConv(mod: ModuleBuilder): void {
   mod.func('col2im_f32', Array(15).fill('i32'), [], (f, cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW, cCount) => {
     const ch = f.local('i32'), i = f.local('i32'), j = f.local('i32'), b = f.local('i32'), oh = f.local('i32'), ow = f.local('i32');

@@ -189,6 +189,11 @@ function gemmSplitK(m: number, n: number, k: number, a: number, rsA: number, csA
 
 export const wasmBackend: Backend = {
   name: 'wasm',
+  // WebAssembly's float arithmetic, SIMD included, is IEEE 754 with gradual underflow (the spec
+  // allows no flushing); relaxed SIMD's multiply-add, used by the GEMM only, may or may not fuse,
+  // which changes roundings within the GEMM's error bound but no NaN, infinity or subnormal
+  // (measured and checked by test/backend/contract.test.ts)
+  guarantees: { specials: 'ieee', subnormals: 'kept' },
 
   alloc(dtype, size) {
     return new WasmStorage(runtime().heap, dtype, size);

@@ -1,0 +1,56 @@
+/** `descent info`: where Descent computes here, one fact a line (or --json). */
+import { listBackends, wasmFeatures } from '../backend/index.js';
+import type { Command } from 'commander';
+import { defineCommand, type ExitCode } from './command.js';
+import { BACKEND_OPTION, useBackend } from './options.js';
+
+/** What `descent info` reports. Later backends (native kernels, WebGPU, MPI) add their facts here. */
+export interface RuntimeInfo {
+  backend: string;
+  backends: string[];
+  threads: number;
+  wasm: { simd: boolean; relaxedSimd: boolean; threads: boolean };
+  native: { available: false; reason: string };
+  webgpu: { available: false; reason: string };
+  mpi: { available: false; reason: string };
+  node: string;
+}
+
+export function runtimeInfo(backendName?: string): RuntimeInfo {
+  const { backend, threads } = useBackend(backendName);
+  const absent = { available: false as const, reason: 'not part of this version of Descent' };
+  return { backend, backends: listBackends(), threads, wasm: { ...wasmFeatures() }, native: absent, webgpu: absent, mpi: absent, node: process.version };
+}
+
+function lines(i: RuntimeInfo): string[] {
+  const yes = (b: boolean) => (b ? 'yes' : 'no');
+  return [
+    `backend: ${i.backend}`,
+    `backends available: ${i.backends.join(', ')}`,
+    `threads: ${i.threads}`,
+    `wasm simd: ${yes(i.wasm.simd)}`,
+    `wasm relaxed simd: ${yes(i.wasm.relaxedSimd)}`,
+    `wasm threads: ${yes(i.wasm.threads)}`,
+    `native kernels: absent (${i.native.reason})`,
+    `webgpu: absent (${i.webgpu.reason})`,
+    `mpi: absent (${i.mpi.reason})`,
+    `node: ${i.node}`,
+  ];
+}
+
+export function registerInfo(program: Command, exit?: ExitCode): void {
+  defineCommand(program, {
+    name: 'info',
+    description: 'print where Descent computes here: the backend, threads and WebAssembly features',
+    options: {
+      backend: BACKEND_OPTION,
+      json: { flags: '--json', help: 'print the facts as one JSON object' },
+    },
+    help: '\nExamples:\n  $ descent info\n  $ descent info --backend js --json\n  $ DESCENT_BACKEND=js descent info',
+    run: (_args, opts) => {
+      const info = runtimeInfo(BACKEND_OPTION.parse('--backend', opts.backend));
+      process.stdout.write(opts.json ? JSON.stringify(info) + '\n' : lines(info).join('\n') + '\n');
+      return 0;
+    },
+  }, exit);
+}

@@ -1,0 +1,71 @@
+/**
+ * Metrics of a run beyond its loss, task-neutral: a metric is a name and the sum of its value
+ * over a batch's examples. fit() and evaluate() add the sums over an epoch and divide by the
+ * examples, so an epoch's figure is the mean over its examples however the batches were cut, and
+ * it is logged as `train_<name>` / `val_<name>`. A metric that does not apply to a model's output
+ * (accuracy on a regression) says so by returning undefined, and is left out.
+ */
+import { noGrad } from '../core/grad-mode.js';
+import type { Tensor } from '../core/tensor.js';
+import { abs, argmax, cast, eq, mean, reshape, square, sub, sum } from '../ops/index.js';
+
+export interface Metric {
+  /** Logged as train_<name> and val_<name>. */
+  readonly name: string;
+  /** The metric summed over the batch's examples; undefined: it does not apply to this output and target. */
+  sum(output: Tensor, target: Tensor): number | undefined;
+}
+
+/** Correct predictions in a batch: argmax of the outputs against integer labels (undefined for other targets). */
+export function countCorrect(output: Tensor, target: Tensor): number | undefined {
+  if (target.dtype !== 'int32' || output.rank !== 2 || target.rank !== 1) return undefined;
+  return noGrad(() => sum(cast(eq(argmax(output, 1), target), 'int32')).item());
+}
+
+/** The fraction of examples whose largest output is at their integer label (classification). */
+export const accuracy: Metric = { name: 'accuracy', sum: countCorrect };
+
+/** Per example: the mean over its outputs of f(output - target); summed over the batch. Float targets of the output's shape only. */
+function regression(name: string, f: (d: Tensor) => Tensor): Metric {
+  return {
+    name,
+    sum: (output, target) => {
+      if (target.dtype === 'int32' || target.size !== output.size || output.rank === 0) return undefined;
+      return noGrad(() => {
+        const d = f(sub(output, reshape(target, [...output.shape])));
+        return sum(output.rank === 1 ? d : mean(d, Array.from({ length: output.rank - 1 }, (_, i) => i + 1))).item();
+      });
+    },
+  };
+}
+
+/** Mean absolute error (per example: the mean over its outputs). */
+export const meanAbsoluteError: Metric = regression('mae', (d) => abs(d));
+/** Mean squared error (per example: the mean over its outputs). */
+export const meanSquaredError: Metric = regression('mse', (d) => square(d));
+
+/** Running sums of metrics over the examples of an epoch (or an evaluation). */
+export class MetricSums {
+  /** Sum per metric name; null once a batch said the metric does not apply. */
+  readonly sums: Record<string, number | null>;
+
+  constructor(readonly metrics: readonly Metric[], saved?: Record<string, number | null>) {
+    this.sums = Object.fromEntries(metrics.map((m) => [m.name, saved && m.name in saved ? saved[m.name]! : 0]));
+  }
+
+  /** Add a batch: from its output, or sums given directly (a custom gradient computation's). */
+  add(output: Tensor | undefined, target: Tensor, given?: Record<string, number | undefined>): void {
+    for (const m of this.metrics) {
+      if (this.sums[m.name] === null) continue;
+      const v = given && m.name in given ? given[m.name] : output ? m.sum(output, target) : undefined;
+      this.sums[m.name] = v === undefined ? null : this.sums[m.name]! + v;
+    }
+  }
+
+  /** Each applicable metric's mean over `examples`. */
+  means(examples: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (examples > 0) for (const [k, v] of Object.entries(this.sums)) if (v !== null) out[k] = v / examples;
+    return out;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The backend contract on every registered backend (registerBackend adds one to this suite
+ * unchanged): each kernel of the Backend interface against the reference, by the backend's declared
+ * guarantees; the declaration itself on a few hand-worked values; and the divergence guard seeing a
+ * NaN in the data. Then the suite checked on backends that break it, to show that it notices.
+ */
+import '../helpers.js';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Backend } from '../../src/backend/backend.js';
+import { findBackend, getBackend, listBackends, setBackend } from '../../src/backend/index.js';
+import { jsBackend } from '../../src/backend/js/index.js';
+import * as d from '../../src/index.js';
+import { CONTRACT } from './contract-cases.js';
+import { Contract, provides } from './contract.js';
+import type { KernelName } from './contract.js';
+
+const KERNELS = Object.keys(CONTRACT) as KernelName[];
+
+/** Run one kernel's contract on backend b (seeded by the kernel's place in the table). */
+function runCase(b: Backend, k: KernelName): void {
+  const c = new Contract(b, 1 + KERNELS.indexOf(k));
+  try {
+    CONTRACT[k](c);
+  } finally {
+    c.done();
+  }
+}
+
+/** A storage of backend b holding `values` (float32). */
+function f32(b: Backend, values: number[]) {
+  const s = b.alloc('float32', values.length);
+  s.data.set(values);
+  return s;
+}
+
+/** A tiny classification fit on backend `name` with one NaN feature in the third batch. */
+async function fitWithNaN(name: string): Promise<d.FitResult> {
+  const prev = getBackend().name;
+  setBackend(name);
+  try {
+    d.manualSeed(0);
+    const g = new d.Generator(1);
+    const x = d.randn([64, 4], { generator: g }), y = d.randint(0, 3, [64], { generator: g });
+    x.data[2 * 16 * 4 + 5] = NaN; // example 33 (batch 3 of 16), feature 1
+    const model = d.mlp([4, 8, 3]);
+    const optimizer = new d.SGD(model.parameters(), { lr: 0.1 });
+    return await d.fit({ model, optimizer, epochs: 1, loss: (out, t) => d.crossEntropy(out, t), train: new d.DataLoader(new d.TensorDataset(x, y), { batchSize: 16 }) });
+  } finally {
+    setBackend(prev);
+  }
+}
+
+for (const name of listBackends()) {
+  const b = findBackend(name)!;
+  const { specials, subnormals } = b.guarantees;
+  describe(`backend contract: ${name} (specials '${specials}', subnormals '${subnormals}')`, () => {
+    for (const k of KERNELS) {
+      it(k, (t) => {
+        if (!provides(b, k)) return t.skip(`${name} has no ${k}: the ops use the reference loop`);
+        runCase(b, k);
+      });
+    }
+
+    it('keeps what it declares, on hand-worked values', () => {
+      const x = f32(b, [1e-40, -1e-40, 0, Infinity]), one = f32(b, [1, 1, 1, 1]), out = b.alloc('float32', 4);
+      const st = [1];
+      b.binary('mul', x, one, out, [4], st, st);
+      // x * 1 = x: the subnormals kept as they are (a flushing backend may give +-0), 0 stays 0, Inf stays Inf
+      if (subnormals === 'kept') assert.deepEqual(Array.from(out.data.slice(0, 2)), [Math.fround(1e-40), Math.fround(-1e-40)]);
+      b.reduce('sum', x, out, [2, 2], [1]);
+      // [1e-40 + -1e-40, 0 + Inf] = [0, Inf]
+      if (specials === 'ieee') assert.deepEqual(Array.from(out.data.slice(0, 2)), [0, Infinity]);
+      const a = f32(b, [0, 1]), nan = f32(b, [NaN, 2]), p = b.alloc('float32', 1);
+      // [0, 1] @ [NaN, 2]^T = 0 * NaN + 2 = NaN: the zero is not skipped
+      b.matmul(a, nan, p, { batch: 1, m: 1, n: 1, k: 2, transA: false, transB: false, aOffsets: [0], bOffsets: [0] });
+      if (specials === 'ieee') assert.ok(Number.isNaN(p.data[0]!), `0 * NaN + 2 gave ${p.data[0]}`);
+      for (const s of [x, one, out, a, nan, p]) s.release();
+    });
+
+    it('the divergence guard stops a fit with a NaN in the data', async () => {
+      const r = await fitWithNaN(name);
+      assert.ok(r.diverged, `${name}: a NaN feature must make the loss or gradient non-finite and stop training`);
+      assert.equal(r.diverged.step, 3, 'at the update of the batch holding it');
+    });
+  });
+}
+
+describe('the contract itself', () => {
+  it('covers every method of every registered backend', () => {
+    for (const name of listBackends()) {
+      const b = findBackend(name)!;
+      const methods = Object.keys(b).filter((k) => typeof (b as unknown as Record<string, unknown>)[k] === 'function');
+      for (const m of methods) assert.ok(m in CONTRACT, `${name}.${m} has no contract case`);
+    }
+    assert.ok(listBackends().includes('js'));
+  });
+
+  /** The reference with one kernel replaced, declaring `guarantees`. */
+  const broken = (guarantees: Backend['guarantees'], patch: Partial<Backend>): Backend => ({ ...jsBackend, name: 'js', guarantees, ...patch });
+  const IEEE = { specials: 'ieee', subnormals: 'kept' } as const;
+
+  it('notices a product that skips zeros (0 * NaN) when NaN is promised, and accepts it when not', () => {
+    const skipZeros: Partial<Backend> = {
+      matmul(a, bb, out, l) {
+        jsBackend.matmul(a, bb, out, l);
+        // what a "skip zero rows" shortcut does: NaN outputs become whatever the finite terms gave
+        for (let i = 0; i < out.data.length; i++) if (Number.isNaN(out.data[i]!)) out.data[i] = 0;
+      },
+    };
+    assert.throws(() => runCase(broken(IEEE, skipZeros), 'matmul'), /specials: 'ieee'/);
+    runCase(broken({ specials: 'finite-only', subnormals: 'kept' }, skipZeros), 'matmul');
+  });
+
+  it('notices flushed subnormals when they are promised, and accepts them when declared flushed', () => {
+    const flush: Partial<Backend> = {
+      unary(op, x, out) {
+        jsBackend.unary(op, x, out);
+        for (let i = 0; i < out.data.length; i++) if (Math.abs(out.data[i]!) < 2 ** -126) out.data[i] = 0;
+      },
+    };
+    assert.throws(() => runCase(broken(IEEE, flush), 'unary'));
+    runCase(broken({ specials: 'ieee', subnormals: 'flushed' }, flush), 'unary');
+  });
+
+  it('notices a tail-loop bug at an odd size', () => {
+    const tail: Partial<Backend> = {
+      binary(op, a, bb, out, shape, as, bs) {
+        jsBackend.binary(op, a, bb, out, shape, as, bs);
+        if (out.data.length === 7) out.data[6] = 0; // the last element of a 4-wide loop forgotten
+      },
+    };
+    assert.throws(() => runCase(broken(IEEE, tail), 'binary'), /n=7|\[7\]/);
+  });
+});

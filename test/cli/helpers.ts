@@ -1,0 +1,30 @@
+/** Running the CLI in a test: in this process (fast) and checking the one-line-error promise. */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { run } from '../../src/cli/main.js';
+
+/** Run the CLI in this process, capturing stdout and stderr; resolves to the exit code and both texts. */
+export async function cliInProcess(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [], err: string[] = [];
+  const w = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
+  try {
+    const code = await run(args);
+    return { code, out: out.join(''), err: err.join('') };
+  } finally {
+    process.stdout.write = w.out;
+    process.stderr.write = w.err;
+  }
+}
+
+/** Exit code 2, exactly one line on stderr (`descent: error: ...` matching `pattern`), no stack trace; `out` not created. */
+export function assertRejected(r: { code: number | null; err: string }, pattern: RegExp, out?: string): void {
+  assert.equal(r.code, 2, `exit code; stderr: ${r.err}`);
+  const lines = r.err.trim().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got:\n${r.err}`);
+  assert.match(lines[0]!, /^descent: error: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+  if (out) assert.ok(!existsSync(out), `${out} must not be created`);
+}
