@@ -34,9 +34,16 @@ export function cnnFlopsPerExample(): number {
 
 export function makeCnn(generator: d.Generator): nn.Sequential {
   return new nn.Sequential(
-    new nn.Conv2d(1, 32, 3, { generator }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(32, 64, 3, { generator }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Flatten(), new nn.Linear(1600, 128, { generator }), new nn.ReLU(), new nn.Linear(128, 10, { generator }),
+    new nn.Conv2d(1, 32, 3, { generator }),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Conv2d(32, 64, 3, { generator }),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Flatten(),
+    new nn.Linear(1600, 128, { generator }),
+    new nn.ReLU(),
+    new nn.Linear(128, 10, { generator }),
   );
 }
 
@@ -49,11 +56,18 @@ export function cnnTrainStep(net: nn.Module, generator: d.Generator, inputShape:
   const x = d.keep(d.rand([BATCH, ...inputShape], { generator }));
   const y = d.keep(d.randint(0, 10, [BATCH], { generator }));
   const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
-  const step = (): void => d.scope(() => {
-    const { grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
-    opt.step(grads);
-  });
-  return { step, dispose: () => { x.dispose(); y.dispose(); } };
+  const step = (): void =>
+    d.scope(() => {
+      const { grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
+      opt.step(grads);
+    });
+  return {
+    step,
+    dispose: () => {
+      x.dispose();
+      y.dispose();
+    },
+  };
 }
 
 export interface CnnBenchOptions {
@@ -113,7 +127,8 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
       for (let i = 0; i < 2 || performance.now() - w0 < warmup * 1000; i++) step();
       // Timed: windows of about an eighth of the budget (at least one step each).
       const t0 = performance.now();
-      let iters = 0, seconds = 0;
+      let iters = 0,
+        seconds = 0;
       const rates: number[] = [];
       while (iters < 2 || seconds < budget) {
         const s0 = performance.now();
@@ -130,9 +145,17 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
       const median = rates.length % 2 === 1 ? rates[rates.length >> 1]! : (rates[rates.length / 2 - 1]! + rates[rates.length / 2]!) / 2;
       const mean = (BATCH * iters) / seconds;
       results.push({
-        name: 'cnn-train', backend, threads: backend === 'wasm' ? threads : 1, batch: BATCH,
-        examples_per_second: Math.round(median), mean_examples_per_second: Math.round(mean), best_window_examples_per_second: Math.round(rates.at(-1)!),
-        windows: rates.length, gflops_effective: Number(((median * flops) / 1e9).toFixed(2)), iters, seconds: Number(seconds.toFixed(2)),
+        name: 'cnn-train',
+        backend,
+        threads: backend === 'wasm' ? threads : 1,
+        batch: BATCH,
+        examples_per_second: Math.round(median),
+        mean_examples_per_second: Math.round(mean),
+        best_window_examples_per_second: Math.round(rates.at(-1)!),
+        windows: rates.length,
+        gflops_effective: Number(((median * flops) / 1e9).toFixed(2)),
+        iters,
+        seconds: Number(seconds.toFixed(2)),
       });
       dispose();
       await new Promise((r) => setImmediate(r));
@@ -147,7 +170,14 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const results = await benchCnn({ quick: process.argv.includes('--quick') });
   for (const r of results) console.log(JSON.stringify(r));
-  console.log(`\nbenchmark CNN, batch ${BATCH}, ${(cnnFlopsPerExample() / 1e6).toFixed(1)} MFLOP per example (forward + backward); cores=${os.availableParallelism()}; node ${process.version}`);
-  console.log(`${'backend'.padEnd(8)} ${'threads'.padStart(7)} ${'examples/s'.padStart(11)} ${'GFLOP/s'.padStart(8)} ${'mean'.padStart(7)} ${'best'.padStart(7)}   (examples/s: median of timed windows)`);
-  for (const r of results) console.log(`${r.backend.padEnd(8)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(11)} ${String(r.gflops_effective).padStart(8)} ${String(r.mean_examples_per_second).padStart(7)} ${String(r.best_window_examples_per_second).padStart(7)}`);
+  console.log(
+    `\nbenchmark CNN, batch ${BATCH}, ${(cnnFlopsPerExample() / 1e6).toFixed(1)} MFLOP per example (forward + backward); cores=${os.availableParallelism()}; node ${process.version}`,
+  );
+  console.log(
+    `${'backend'.padEnd(8)} ${'threads'.padStart(7)} ${'examples/s'.padStart(11)} ${'GFLOP/s'.padStart(8)} ${'mean'.padStart(7)} ${'best'.padStart(7)}   (examples/s: median of timed windows)`,
+  );
+  for (const r of results)
+    console.log(
+      `${r.backend.padEnd(8)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(11)} ${String(r.gflops_effective).padStart(8)} ${String(r.mean_examples_per_second).padStart(7)} ${String(r.best_window_examples_per_second).padStart(7)}`,
+    );
 }

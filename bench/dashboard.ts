@@ -22,7 +22,10 @@ async function trainRate(epochs: number, outDir: string): Promise<number> {
   const { train } = d.loadFashionMnist();
   const model = d.mlp([784, 256, 128, 10]);
   const r = await d.fit({
-    model, epochs, ...runFolder(outDir), logEvery: 1,
+    model,
+    epochs,
+    ...runFolder(outDir),
+    logEvery: 1,
     loss: (o, y) => d.crossEntropy(o, y),
     optimizer: new d.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 }),
     train: new d.DataLoader(train, { batchSize: 64, shuffle: true }),
@@ -38,7 +41,10 @@ type Row = Result & { variant: string; ratio_vs_no_dashboard?: number; pages_ser
 async function measure(variant: 'none' | 'idle' | 'busy', epochs: number, dir: string): Promise<{ rate: number; pages: number }> {
   if (variant === 'none') return { rate: await trainRate(epochs, dir), pages: 0 };
   const dash = await startDashboard(dir, { port: 0 });
-  const load = variant === 'busy' ? spawn(process.execPath, [join(import.meta.dirname, 'dashboard-load-child.mjs'), dash.url], { stdio: ['ignore', 'pipe', 'inherit'] }) : undefined;
+  const load =
+    variant === 'busy'
+      ? spawn(process.execPath, [join(import.meta.dirname, 'dashboard-load-child.mjs'), dash.url], { stdio: ['ignore', 'pipe', 'inherit'] })
+      : undefined;
   // The load generator stands for browsers elsewhere: at the lowest priority it measures what
   // serving costs, not what a second busy program on a 2-core machine costs.
   if (load?.pid) setPriority(load.pid, 19);
@@ -61,12 +67,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
  * the variants in turn spreads the drift over all of them); each variant's median over its rounds.
  */
 export async function benchDashboard(o: { quick: boolean }): Promise<Row[]> {
-  const epochs = 3, rounds = o.quick ? 1 : 3;
+  const epochs = 3,
+    rounds = o.quick ? 1 : 3;
   const base = mkdtempSync(join(tmpdir(), 'descent-bench-dash-'));
   const threads = d.getBackend().name === 'wasm' ? d.getNumThreads() : 1;
   const variants = ['none', 'idle', 'busy'] as const;
   const rates: Record<string, number[]> = { none: [], idle: [], busy: [] };
-  let pages = 0, n = 0;
+  let pages = 0,
+    n = 0;
   try {
     await trainRate(1, join(base, 'warm'));
     for (let r = 0; r < rounds; r++) {
@@ -81,8 +89,14 @@ export async function benchDashboard(o: { quick: boolean }): Promise<Row[]> {
   }
   const none = median(rates.none!);
   return variants.map((v) => ({
-    name: 'fit_mlp_dashboard', variant: v, backend: d.getBackend().name, threads, examples_per_second: Math.round(median(rates[v]!)),
-    iters: rounds * epochs, seconds: 0, ...(v === 'none' ? {} : { ratio_vs_no_dashboard: Number((median(rates[v]!) / none).toFixed(2)) }),
+    name: 'fit_mlp_dashboard',
+    variant: v,
+    backend: d.getBackend().name,
+    threads,
+    examples_per_second: Math.round(median(rates[v]!)),
+    iters: rounds * epochs,
+    seconds: 0,
+    ...(v === 'none' ? {} : { ratio_vs_no_dashboard: Number((median(rates[v]!) / none).toFixed(2)) }),
     ...(v === 'busy' ? { pages_served: pages } : {}),
   }));
 }

@@ -50,7 +50,12 @@ export function rateOf(r: Result): number {
  * timeIt for work that completes asynchronously (jax-js's blockUntilReady): the same best-window
  * rule, awaiting each call before the next.
  */
-export async function timeItAsync(fn: () => Promise<unknown> | unknown, budget: number, warmup = 1, minIters = 1): Promise<{ perIter: number; iters: number; seconds: number }> {
+export async function timeItAsync(
+  fn: () => Promise<unknown> | unknown,
+  budget: number,
+  warmup = 1,
+  minIters = 1,
+): Promise<{ perIter: number; iters: number; seconds: number }> {
   for (let i = 0; i < warmup; i++) await fn();
   const t0 = performance.now();
   let iters = 0;

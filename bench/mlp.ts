@@ -20,7 +20,8 @@ export const MOMENTUM = 0.9;
 export function makeMlp(generator: d.Generator): Mlp {
   const params: Tensor[] = [];
   for (let l = 0; l + 1 < SIZES.length; l++) {
-    const fanIn = SIZES[l]!, fanOut = SIZES[l + 1]!;
+    const fanIn = SIZES[l]!,
+      fanOut = SIZES[l + 1]!;
     // PyTorch's Linear default: U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for weight [out, in] and bias
     const bound = 1 / Math.sqrt(fanIn);
     params.push(d.keep(d.uniform([fanOut, fanIn], -bound, bound, { generator })));

@@ -47,7 +47,9 @@ function uniformArray(n: number, lo: number, hi: number, seed: number): Float32A
 function initialParams(): { data: Float32Array; shape: number[] }[] {
   const out: { data: Float32Array; shape: number[] }[] = [];
   for (let l = 0; l + 1 < SIZES.length; l++) {
-    const fanIn = SIZES[l]!, fanOut = SIZES[l + 1]!, bound = 1 / Math.sqrt(fanIn);
+    const fanIn = SIZES[l]!,
+      fanOut = SIZES[l + 1]!,
+      bound = 1 / Math.sqrt(fanIn);
     out.push({ data: uniformArray(fanIn * fanOut, -bound, bound, 2 * l + 1), shape: [fanIn, fanOut] });
     out.push({ data: uniformArray(fanOut, -bound, bound, 2 * l + 2), shape: [fanOut] });
   }
@@ -63,17 +65,33 @@ function batchData(batch: number): { x: Float32Array; oneHot: Float32Array } {
 }
 
 function gflopsRow(n: number, backend: string, threads: number, t: { perIter: number; iters: number; seconds: number }): Result {
-  return { name: `gemm_${n}`, backend, threads, gflops: Number(((2 * n ** 3) / t.perIter / 1e9).toFixed(2)), iters: t.iters, seconds: Number(t.seconds.toFixed(2)) };
+  return {
+    name: `gemm_${n}`,
+    backend,
+    threads,
+    gflops: Number(((2 * n ** 3) / t.perIter / 1e9).toFixed(2)),
+    iters: t.iters,
+    seconds: Number(t.seconds.toFixed(2)),
+  };
 }
 
 function mlpRow(batch: number, backend: string, threads: number, t: { perIter: number; iters: number; seconds: number }): Result {
-  return { name: MLP_NAME(batch), backend, threads, examples_per_second: Number((batch / t.perIter).toFixed(0)), iters: t.iters, seconds: Number(t.seconds.toFixed(2)) };
+  return {
+    name: MLP_NAME(batch),
+    backend,
+    threads,
+    examples_per_second: Number((batch / t.perIter).toFixed(0)),
+    iters: t.iters,
+    seconds: Number(t.seconds.toFixed(2)),
+  };
 }
 
 /** Training on one fixed batch must lower the loss: a check that the gradients are wired right. */
 function checkLoss(lib: string, batch: number, losses: number[]): void {
-  const first = losses[0]!, last = losses[losses.length - 1]!;
-  if (!(Number.isFinite(last) && last < first)) throw new Error(`benchPeers: ${lib} MLP batch ${batch}: loss went from ${first} to ${last} over ${losses.length} steps on one batch; expected it to fall`);
+  const first = losses[0]!,
+    last = losses[losses.length - 1]!;
+  if (!(Number.isFinite(last) && last < first))
+    throw new Error(`benchPeers: ${lib} MLP batch ${batch}: loss went from ${first} to ${last} over ${losses.length} steps on one batch; expected it to fall`);
 }
 
 // ----------------------------------------------------------------------------------- TF.js --
@@ -98,16 +116,24 @@ async function benchTfjs(quick: boolean): Promise<Result[]> {
   const threads = getThreadsCount();
   const rows: Result[] = [];
   for (const n of GEMM_SIZES) {
-    const a = tf.tensor2d(uniformArray(n * n, -1, 1, n), [n, n]), b = tf.tensor2d(uniformArray(n * n, -1, 1, n + 1), [n, n]);
+    const a = tf.tensor2d(uniformArray(n * n, -1, 1, n), [n, n]),
+      b = tf.tensor2d(uniformArray(n * n, -1, 1, n + 1), [n, n]);
     // the callback returns nothing: tidy() walks whatever it returns, element by element
-    const t = timeIt(() => tf.tidy(() => { tf.matMul(a, b).dataSync(); }), quick ? 0.1 : 1);
+    const t = timeIt(
+      () =>
+        tf.tidy(() => {
+          tf.matMul(a, b).dataSync();
+        }),
+      quick ? 0.1 : 1,
+    );
     rows.push(gflopsRow(n, 'tfjs-wasm', threads, t));
     tf.dispose([a, b]);
   }
   for (const batch of BATCHES) {
     const params = initialParams().map((p) => tf.variable(tf.tensor(p.data, p.shape)));
     const data = batchData(batch);
-    const x = tf.tensor2d(data.x, [batch, SIZES[0]]), y = tf.tensor2d(data.oneHot, [batch, 10]);
+    const x = tf.tensor2d(data.x, [batch, SIZES[0]]),
+      y = tf.tensor2d(data.oneHot, [batch, 10]);
     const opt = tf.train.momentum(LR, MOMENTUM);
     const lossFn = (): TF.Scalar => {
       let h: TF.Tensor = x;
@@ -144,7 +170,11 @@ function jaxLoss(jax: typeof JAX, params: JAX.Array[], x: JAX.Array, oneHot: JAX
     h = np.matmul(h, params[l]!).add(params[l + 1]!);
     if (l + 2 < params.length) h = nn.relu(h);
   }
-  return nn.logSoftmax(h, -1).mul(oneHot).sum().mul(-1 / batch);
+  return nn
+    .logSoftmax(h, -1)
+    .mul(oneHot)
+    .sum()
+    .mul(-1 / batch);
 }
 
 async function benchJax(quick: boolean): Promise<Result[]> {
@@ -157,11 +187,15 @@ async function benchJax(quick: boolean): Promise<Result[]> {
   const threads = typeof (globalThis as { Worker?: unknown }).Worker === 'undefined' ? 1 : navigator.hardwareConcurrency;
   const rows: Result[] = [];
   for (const n of GEMM_SIZES) {
-    const a = np.array(uniformArray(n * n, -1, 1, n)).reshape([n, n]), b = np.array(uniformArray(n * n, -1, 1, n + 1)).reshape([n, n]);
-    const t = await timeItAsync(async () => {
-      const c = await np.matmul(a.ref, b.ref).blockUntilReady();
-      c.dispose();
-    }, quick ? 0.1 : 1);
+    const a = np.array(uniformArray(n * n, -1, 1, n)).reshape([n, n]),
+      b = np.array(uniformArray(n * n, -1, 1, n + 1)).reshape([n, n]);
+    const t = await timeItAsync(
+      async () => {
+        const c = await np.matmul(a.ref, b.ref).blockUntilReady();
+        c.dispose();
+      },
+      quick ? 0.1 : 1,
+    );
     rows.push(gflopsRow(n, 'jax-js', threads, t));
     a.dispose();
     b.dispose();
@@ -176,14 +210,19 @@ async function benchJax(quick: boolean): Promise<Result[]> {
     let params = initialParams().map((p) => np.array(p.data).reshape(p.shape));
     let velocity = params.map((p) => np.zerosLike(p.ref));
     const data = batchData(batch);
-    const x = np.array(data.x).reshape([batch, SIZES[0]]), y = np.array(data.oneHot).reshape([batch, 10]);
+    const x = np.array(data.x).reshape([batch, SIZES[0]]),
+      y = np.array(data.oneHot).reshape([batch, 10]);
     const losses: number[] = [];
-    const t = timeIt(() => {
-      const [value, p, v] = step(params, velocity, x.ref, y.ref);
-      params = p;
-      velocity = v;
-      losses.push(value.dataSync()[0]!); // dataSync consumes (frees) the array
-    }, quick ? 0.2 : 1.5, 2);
+    const t = timeIt(
+      () => {
+        const [value, p, v] = step(params, velocity, x.ref, y.ref);
+        params = p;
+        velocity = v;
+        losses.push(value.dataSync()[0]!); // dataSync consumes (frees) the array
+      },
+      quick ? 0.2 : 1.5,
+      2,
+    );
     checkLoss('jax-js', batch, losses);
     rows.push(mlpRow(batch, 'jax-js', threads, t));
     for (const arr of [...params, ...velocity, x, y]) arr.dispose();
@@ -199,11 +238,14 @@ async function benchJax(quick: boolean): Promise<Result[]> {
 export async function benchPeers(options: { quick?: boolean } = {}): Promise<Result[]> {
   const quick = options.quick ?? false;
   const rows: Result[] = [];
-  for (const [lib, run] of [['tfjs-wasm', benchTfjs], ['jax-js', benchJax]] as const) {
+  for (const [lib, run] of [
+    ['tfjs-wasm', benchTfjs],
+    ['jax-js', benchJax],
+  ] as const) {
     try {
       rows.push(...(await run(quick)));
     } catch (err) {
-      console.error(`benchPeers: ${lib} left out: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      console.error(`benchPeers: ${lib} left out: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
   }
   return rows;

@@ -24,11 +24,16 @@ for (const k of Object.keys(b)) {
     const r = f.apply(this, args);
     const dt = performance.now() - t0;
     let key = k;
-    if (k === 'matmul') { const l = args[3]; key += ` m${l.m} n${l.n} k${l.k} tA${+l.transA} tB${+l.transB} b${l.batch}`; }
-    else if (k === 'unary' || k === 'binary' || k === 'reduce') key += ` ${args[0]} ${k==='unary'? args[1].size : (args[4]??'')}${k==='reduce' ? ' ax'+args[4] : ''}`;
+    if (k === 'matmul') {
+      const l = args[3];
+      key += ` m${l.m} n${l.n} k${l.k} tA${+l.transA} tB${+l.transB} b${l.batch}`;
+    } else if (k === 'unary' || k === 'binary' || k === 'reduce')
+      key += ` ${args[0]} ${k === 'unary' ? args[1].size : (args[4] ?? '')}${k === 'reduce' ? ' ax' + args[4] : ''}`;
     else if (k === 'copy') key += ` [${args[2]}]`;
     const e = times.get(key) ?? { t: 0, n: 0 };
-    e.t += dt; e.n++; times.set(key, e);
+    e.t += dt;
+    e.n++;
+    times.set(key, e);
     return r;
   };
 }
@@ -47,6 +52,8 @@ for (let i = 0; i < N; i++) step();
 const total = (performance.now() - t0) / N;
 let sum = 0;
 const rows = [...times.entries()].sort((a, b) => b[1].t - a[1].t);
-for (const [k, e] of rows) { sum += e.t; }
+for (const [k, e] of rows) {
+  sum += e.t;
+}
 console.log(`plain step ${plain.toFixed(2)} ms (${(64000 / plain).toFixed(0)} ex/s); profiled ${total.toFixed(2)} ms, in kernels ${(sum / N).toFixed(2)} ms`);
 for (const [k, e] of rows.slice(0, 40)) console.log(`${(e.t / N).toFixed(3).padStart(8)} ms  x${(e.n / N).toFixed(0)}  ${k}`);

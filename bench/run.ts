@@ -22,7 +22,10 @@ import { rateOf, timeIt, useBackend } from './measure.js';
 
 const quick = process.argv.includes('--quick');
 const allThreads = os.availableParallelism();
-const configs: [string, number][] = [['js', 1], ['wasm', 1]];
+const configs: [string, number][] = [
+  ['js', 1],
+  ['wasm', 1],
+];
 if (allThreads > 1) configs.push(['wasm', allThreads]);
 const results: Result[] = [];
 /** The js reference backend's rate per workload; a variant such as '_fused_sgd' shares its base's. */
@@ -43,9 +46,16 @@ function emit(r: Result): void {
 for (const n of [128, 256, 512, 1024]) {
   for (const [backend, threads] of configs) {
     useBackend(backend, threads);
-    const a = d.keep(d.randn([n, n])), b = d.keep(d.randn([n, n]));
+    const a = d.keep(d.randn([n, n])),
+      b = d.keep(d.randn([n, n]));
     const budget = quick ? 0.1 : backend === 'js' ? 0.6 : 1;
-    const t = timeIt(() => d.scope(() => { d.matmul(a, b); }), budget);
+    const t = timeIt(
+      () =>
+        d.scope(() => {
+          d.matmul(a, b);
+        }),
+      budget,
+    );
     const gflops = Number(((2 * n ** 3) / t.perIter / 1e9).toFixed(2));
     emit({ name: `gemm_${n}`, backend, threads, gflops, iters: t.iters, seconds: Number(t.seconds.toFixed(2)) });
     a.dispose();
@@ -66,7 +76,14 @@ for (const batch of [32, 128, 512]) {
     const step = fused ? trainStepFused : trainStep;
     const t = timeIt(() => step(net, x, y), budget, 2);
     const eps = Number((batch / t.perIter).toFixed(0));
-    emit({ name: `mlp_784_512_256_10_b${batch}${fused ? '_fused_sgd' : ''}`, backend, threads, examples_per_second: eps, iters: t.iters, seconds: Number(t.seconds.toFixed(2)) });
+    emit({
+      name: `mlp_784_512_256_10_b${batch}${fused ? '_fused_sgd' : ''}`,
+      backend,
+      threads,
+      examples_per_second: eps,
+      iters: t.iters,
+      seconds: Number(t.seconds.toFixed(2)),
+    });
     for (const t2 of [...net.params, ...net.velocity, x, y]) t2.dispose();
   }
 }
@@ -79,7 +96,8 @@ for (const r of await benchCnn({ quick })) emit({ ...r });
 
 // ------------------------------------------------- per-example gradients (issue 5) --
 // Reported as time relative to one ordinary backward pass on the same batch, same command.
-for (const r of benchPerExample(quick)) console.log(JSON.stringify({ ...r, backend: d.getBackend().name, threads: d.getBackend().name === 'wasm' ? allThreads : 1 }));
+for (const r of benchPerExample(quick))
+  console.log(JSON.stringify({ ...r, backend: d.getBackend().name, threads: d.getBackend().name === 'wasm' ? allThreads : 1 }));
 
 // ------------------------------------ what yielding to the event loop costs fit() (issue 13) --
 const fitLoop = await benchFitLoop({ quick });
@@ -104,18 +122,32 @@ const order = [...new Set(results.map((r) => workload(r.name)))];
 const grouped = order.flatMap((w) => results.filter((r) => workload(r.name) === w));
 for (const r of grouped) {
   const unit = r.gflops !== undefined ? 'GFLOP/s' : 'examples/s';
-  console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)}`);
+  console.log(
+    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)}`,
+  );
 }
 console.log('(GEMM and MLP rows: the best timed window; cnn-train: the median window, its JSON lines give the mean and the best window too)');
-console.log(`\n${'fit() yielding to the event loop'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'yield'.padEnd(11)} ${'vs never'.padStart(8)}`);
+console.log(
+  `\n${'fit() yielding to the event loop'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'yield'.padEnd(11)} ${'vs never'.padStart(8)}`,
+);
 for (const r of fitLoop) {
-  console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${r.variant.padEnd(11)} ${r.ratio_vs_no_yield === undefined ? '' : r.ratio_vs_no_yield.toFixed(3).padStart(8)}`);
+  console.log(
+    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${r.variant.padEnd(11)} ${r.ratio_vs_no_yield === undefined ? '' : r.ratio_vs_no_yield.toFixed(3).padStart(8)}`,
+  );
 }
-console.log(`\n${'training with the live dashboard'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'dashboard'.padEnd(11)} ${'vs none'.padStart(7)}`);
+console.log(
+  `\n${'training with the live dashboard'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'dashboard'.padEnd(11)} ${'vs none'.padStart(7)}`,
+);
 for (const r of dashboard) {
-  console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_no_dashboard)}`);
+  console.log(
+    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_no_dashboard)}`,
+  );
 }
-console.log(`\n${'process start to first step'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'median ms'.padStart(12)} ${'loaded from'.padEnd(11)} ${'vs js'.padStart(7)}  (target < 300 ms; ${startup[0]?.runs ?? 0} runs for Descent's default backend)`);
+console.log(
+  `\n${'process start to first step'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'median ms'.padStart(12)} ${'loaded from'.padEnd(11)} ${'vs js'.padStart(7)}  (target < 300 ms; ${startup[0]?.runs ?? 0} runs for Descent's default backend)`,
+);
 for (const r of startup) {
-  console.log(`${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.ms).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_js)}`);
+  console.log(
+    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.ms).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_js)}`,
+  );
 }

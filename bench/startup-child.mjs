@@ -9,7 +9,10 @@
 //   node bench/startup-child.mjs tfjs-wasm                 TF.js, wasm backend
 //   node bench/startup-child.mjs jax-js                    jax-js, wasm device
 const [library, backendArg] = process.argv.slice(2);
-const BATCH = 128, SIZES = [784, 512, 256, 10], LR = 0.05, MOMENTUM = 0.9;
+const BATCH = 128,
+  SIZES = [784, 512, 256, 10],
+  LR = 0.05,
+  MOMENTUM = 0.9;
 
 /** Deterministic uniform [lo, hi) floats from a 32-bit linear congruential generator. */
 function uniformArray(n, lo, hi, seed) {
@@ -71,14 +74,18 @@ async function tfjs() {
   const x = tf.tensor2d(uniformArray(BATCH * SIZES[0], 0, 1, 98), [BATCH, SIZES[0]]);
   const y = tf.tensor2d(oneHotLabels(), [BATCH, 10]);
   const opt = tf.train.momentum(LR, MOMENTUM);
-  const value = opt.minimize(() => {
-    let h = x;
-    for (let l = 0; l < params.length; l += 2) {
-      h = tf.add(tf.matMul(h, params[l]), params[l + 1]);
-      if (l + 2 < params.length) h = tf.relu(h);
-    }
-    return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(h), y), 1)));
-  }, true, params);
+  const value = opt.minimize(
+    () => {
+      let h = x;
+      for (let l = 0; l < params.length; l += 2) {
+        h = tf.add(tf.matMul(h, params[l]), params[l + 1]);
+        if (l + 2 < params.length) h = tf.relu(h);
+      }
+      return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(h), y), 1)));
+    },
+    true,
+    params,
+  );
   return { loss: value.dataSync()[0], backend: 'tfjs-wasm', threads: getThreadsCount() };
 }
 
@@ -92,11 +99,19 @@ async function jaxJs() {
       h = np.matmul(h, params[l]).add(params[l + 1]);
       if (l + 2 < params.length) h = nn.relu(h);
     }
-    return nn.logSoftmax(h, -1).mul(y).sum().mul(-1 / BATCH);
+    return nn
+      .logSoftmax(h, -1)
+      .mul(y)
+      .sum()
+      .mul(-1 / BATCH);
   };
   // the training step as a jax-js user writes it: jit of value-and-grad plus the update
   const step = jax.jit((params, velocity, x, y) => {
-    const [loss, grads] = jax.valueAndGrad(lossFn)(params.map((p) => p.ref), x, y);
+    const [loss, grads] = jax.valueAndGrad(lossFn)(
+      params.map((p) => p.ref),
+      x,
+      y,
+    );
     const v = velocity.map((vi, i) => vi.mul(MOMENTUM).add(grads[i]));
     return [loss, params.map((p, i) => p.sub(v[i].ref.mul(LR))), v];
   });

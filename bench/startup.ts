@@ -49,13 +49,21 @@ function ensureDist(): void {
   const entry = join(ROOT, 'dist', 'index.js');
   if (existsSync(entry) && statSync(entry).mtimeMs >= newestMtime(join(ROOT, 'src'))) return;
   console.error('startup: dist/ is missing or older than src/; building it (tsc -p tsconfig.build.json)');
-  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   // tsc still writes its output when it reports type errors; only a missing entry point is fatal
   if (tsc.status !== 0) console.error(`startup: tsc reported errors:\n${tsc.stdout}${tsc.stderr}`);
   if (!existsSync(entry)) throw new Error(`startup: building dist/ failed; ${entry} does not exist`);
 }
 
-interface ChildOutput { ms: number; loss: number; backend: string; threads: number }
+interface ChildOutput {
+  ms: number;
+  loss: number;
+  backend: string;
+  threads: number;
+}
 
 /** Spawns one child; resolves with its JSON line and the spawn-to-line time in ms. */
 function runChild(nodeArgs: string[], args: string[]): Promise<ChildOutput & { spawnMs: number }> {
@@ -69,7 +77,9 @@ function runChild(nodeArgs: string[], args: string[]): Promise<ChildOutput & { s
       if (Number.isNaN(spawnMs) && chunk.includes('\n')) spawnMs = Number(process.hrtime.bigint() - t0) / 1e6;
       out += chunk;
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       const line = out.trim().split('\n').pop() ?? '';
@@ -96,8 +106,14 @@ async function measure(variant: string, nodeArgs: string[], args: string[], runs
   for (let i = 0; i < runs; i++) outs.push(await runChild(nodeArgs, args));
   const ms = outs.map((o) => o.ms);
   return {
-    name: 'startup_to_first_step', backend: outs[0]!.backend, variant, threads: outs[0]!.threads,
-    ms: round1(median(ms)), spawn_ms: round1(median(outs.map((o) => o.spawnMs))), min_ms: round1(Math.min(...ms)), runs,
+    name: 'startup_to_first_step',
+    backend: outs[0]!.backend,
+    variant,
+    threads: outs[0]!.threads,
+    ms: round1(median(ms)),
+    spawn_ms: round1(median(outs.map((o) => o.spawnMs))),
+    min_ms: round1(Math.min(...ms)),
+    runs,
   };
 }
 

@@ -38,7 +38,9 @@ for (const file of files(join(root, 'src'))) {
           allowedHere = true;
         } else {
           const name = (node as ts.FunctionLikeDeclaration).name?.getText(src) ?? '(anonymous)';
-          problems.push(`${relative(root, file)}:${start + 1}: function ${name} has ${length} lines (at most ${MAX_LINES}; split it, or say why above it with // lint-allow-long-function: <reason>)`);
+          problems.push(
+            `${relative(root, file)}:${start + 1}: function ${name} has ${length} lines (at most ${MAX_LINES}; split it, or say why above it with // lint-allow-long-function: <reason>)`,
+          );
         }
       }
     }

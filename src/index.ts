@@ -64,7 +64,16 @@ export type { GradOptions, ValueAndGrad } from './autograd/api.js';
 export { gradCheck } from './autograd/gradcheck.js';
 export type { GradCheckOptions, GradCheckResult } from './autograd/gradcheck.js';
 export { perExampleGrads, perExampleGradNorms, perExampleSummary, clippedGradSum, perExamplePlan } from './autograd/per-example.js';
-export type { PerExampleModel, PerExampleLossFn, PerExampleOptions, PerExampleGrads, PerExampleNorms, PerExampleSummary, ClippedGradSum, PerExamplePlanEntry } from './autograd/per-example.js';
+export type {
+  PerExampleModel,
+  PerExampleLossFn,
+  PerExampleOptions,
+  PerExampleGrads,
+  PerExampleNorms,
+  PerExampleSummary,
+  ClippedGradSum,
+  PerExamplePlanEntry,
+} from './autograd/per-example.js';
 
 // ------------------------------------------------------------------- nn (also d.nn.<name>) --
 export { Module, Linear, Dropout, Dropout2d, AlphaDropout, Flatten, Unflatten, Conv2d, Embedding, Residual } from './nn/index.js';
@@ -78,7 +87,18 @@ export type { KlReduction, ClassWeightOptions, CrossEntropyOptions, Reduction, R
 
 // ------------------------------------------------------------- optim (also d.optim.<name>) --
 export { Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad } from './optim/index.js';
-export { LRScheduler, LambdaLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, SequentialLR, OneCycleLR, ReduceLROnPlateau } from './optim/index.js';
+export {
+  LRScheduler,
+  LambdaLR,
+  StepLR,
+  MultiStepLR,
+  ExponentialLR,
+  CosineAnnealingLR,
+  LinearLR,
+  SequentialLR,
+  OneCycleLR,
+  ReduceLROnPlateau,
+} from './optim/index.js';
 export { clipGradNorm, clipGradValue } from './optim/index.js';
 export type { BaseHyper, ParamGroup, ParamGroupInput, ParamsInput, ParamState, OptimizerState, OptimizerMeta } from './optim/index.js';
 export type { SGDHyper, SGDOptions, AdamHyper, AdamOptions, RMSpropHyper, RMSpropOptions, AdagradHyper, AdagradOptions } from './optim/index.js';
@@ -89,7 +109,18 @@ export { TensorDataset, Subset, randomSplit, stackExamples, DataLoader } from '.
 export type { Dataset, SplitOptions, AsyncDataset, DataLoaderOptions, DataLoaderState } from './data/index.js';
 
 // -------------------------------------------------------------------------------- training --
-export { fit, evaluate, countCorrect, forEachBatch, restoreCheckpoint, CheckpointError, CHECKPOINT_FORMAT, accuracy, meanAbsoluteError, meanSquaredError } from './train/index.js';
+export {
+  fit,
+  evaluate,
+  countCorrect,
+  forEachBatch,
+  restoreCheckpoint,
+  CheckpointError,
+  CHECKPOINT_FORMAT,
+  accuracy,
+  meanAbsoluteError,
+  meanSquaredError,
+} from './train/index.js';
 export type { FitOptions, EarlyStopping, EvalResult, Checkpoint, RestoreParts, RunStore, Metric } from './train/index.js';
 export type { CheckpointContent, CheckpointMeta, EpochProgress, FileEntry } from './train/index.js';
 export type { TrainableModel, OptimizerStateLike, StepOptimizer, Scheduler, BatchLoader, Stateful } from './train/index.js';

@@ -50,7 +50,9 @@ export function valueAndGrad(fn: () => Tensor, wrt: readonly Tensor[], options: 
           const value = enableGrad(fn);
           if (!(value instanceof Tensor)) throw new TypeError('valueAndGrad: the function must return a Tensor');
           if (!options.seed && value.size !== 1) {
-            throw new RangeError(`valueAndGrad: the function returned shape ${shapeStr(value.shape)}; differentiate a scalar (e.g. the mean loss) or pass a seed`);
+            throw new RangeError(
+              `valueAndGrad: the function returned shape ${shapeStr(value.shape)}; differentiate a scalar (e.g. the mean loss) or pass a seed`,
+            );
           }
           const seed = options.seed ?? onesLike(value);
           const grads = new GradStore(backwardPass([value], [seed], wrt, nested));

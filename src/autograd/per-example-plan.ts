@@ -61,7 +61,8 @@ export function planParam(p: Tensor, B: number, graph: ReturnType<typeof readGra
       const rule = PER_EXAMPLE[node.op as OpName] as PerExampleRule<unknown> | null | undefined;
       if (!rule) return fallback(`used by op '${node.op}', which has no per-example rule`);
       if (node.inputs.some((t, k) => k !== at && t === v)) return fallback(`op '${node.op}' takes it as two of its inputs`);
-      if (!node.inputs.some((t, k) => k !== at && graph.carriesExamples.has(t))) return fallback(`op '${node.op}' combines it with no input that carries the examples`);
+      if (!node.inputs.some((t, k) => k !== at && graph.carriesExamples.has(t)))
+        return fallback(`op '${node.op}' combines it with no input that carries the examples`);
       const u: PerExampleUse<unknown> = { inputs: node.inputs, out, attrs: node.attrs, at, B };
       const why = rule.check(u);
       if (why !== null) return fallback(why);
@@ -84,6 +85,10 @@ export interface PerExamplePlanEntry {
 }
 
 export function describePlan(plans: readonly ParamPlan[], names: Map<Tensor, string>): PerExamplePlanEntry[] {
-  return plans.map((pl, i) => ({ name: names.get(pl.param) ?? `param ${i}`, shape: [...pl.param.shape], path: pl.uses ? 'fast' : 'fallback', reason: pl.reason }));
+  return plans.map((pl, i) => ({
+    name: names.get(pl.param) ?? `param ${i}`,
+    shape: [...pl.param.shape],
+    path: pl.uses ? 'fast' : 'fallback',
+    reason: pl.reason,
+  }));
 }
-

@@ -110,12 +110,23 @@ interface Analysis {
  * the per-example losses, each parameter's plan, and one backward pass of sum_i l_i to the
  * outputs of the ops with fast rules. Must run inside a scope with `params` tracked.
  */
-function analyse(fn: string, model: PerExampleModel, lossFn: PerExampleLossFn, x: Tensor, y: Tensor, params: readonly Tensor[], method: 'auto' | 'fallback'): Analysis {
+function analyse(
+  fn: string,
+  model: PerExampleModel,
+  lossFn: PerExampleLossFn,
+  x: Tensor,
+  y: Tensor,
+  params: readonly Tensor[],
+  method: 'auto' | 'fallback',
+): Analysis {
   const B = x.shape[0];
-  if (x.rank < 1 || B === undefined || B < 1) throw new RangeError(`${fn}: the input must have a batch axis first with at least one example, got shape ${shapeStr(x.shape)}`);
+  if (x.rank < 1 || B === undefined || B < 1)
+    throw new RangeError(`${fn}: the input must have a batch axis first with at least one example, got shape ${shapeStr(x.shape)}`);
   for (const [name, m] of model.namedModules?.() ?? []) {
     if (mixesExamples(m)) {
-      throw new Error(`${fn}: layer '${name || '(model)'}' (${m.constructor.name}) mixes the examples of a batch (its output for one example depends on the others through the batch statistics), so per-example gradients are undefined there; use GroupNorm or LayerNorm, which normalise each example on its own`);
+      throw new Error(
+        `${fn}: layer '${name || '(model)'}' (${m.constructor.name}) mixes the examples of a batch (its output for one example depends on the others through the batch statistics), so per-example gradients are undefined there; use GroupNorm or LayerNorm, which normalise each example on its own`,
+      );
     }
   }
   const trackInput = isFloat(x.dtype);
@@ -129,10 +140,14 @@ function analyse(fn: string, model: PerExampleModel, lossFn: PerExampleLossFn, x
   }
   if (!(losses instanceof Tensor) || losses.rank !== 1 || losses.shape[0] !== B) {
     const got = losses instanceof Tensor ? shapeStr(losses.shape) : typeof losses;
-    throw new RangeError(`${fn}: the loss returned ${got} for a batch of ${B}; it must accept { reduction: 'none' } and return one loss per example, shape [${B}] (e.g. (out, y, o) => crossEntropy(out, y, o))`);
+    throw new RangeError(
+      `${fn}: the loss returned ${got} for a batch of ${B}; it must accept { reduction: 'none' } and return one loss per example, shape [${B}] (e.g. (out, y, o) => crossEntropy(out, y, o))`,
+    );
   }
   const graph = readGraph(topoSort([losses]), x);
-  const plans = params.map((p): ParamPlan => (method === 'fallback' ? { param: p, uses: null, reason: "fallback: method 'fallback' was asked for" } : planParam(p, B, graph)));
+  const plans = params.map((p): ParamPlan =>
+    method === 'fallback' ? { param: p, uses: null, reason: "fallback: method 'fallback' was asked for" } : planParam(p, B, graph),
+  );
   const outputs = [...new Set(plans.flatMap((pl) => (pl.uses ?? []).map((use) => use.u.out)))];
   // d(sum_i l_i)/dy: example i's part is example i's delta, since y_i reaches no other example's loss.
   const dY = outputs.length ? backwardPass([losses], [ones([B], { dtype: losses.dtype })], outputs, false) : new Map<Tensor, Tensor>();
@@ -177,10 +192,19 @@ function fallbackGrads(a: Analysis, into: Map<Tensor, Tensor>): void {
 }
 
 /** Run `body` on the analysis of one batch, in a scope that frees the graph afterwards. */
-function withAnalysis<T>(fn: string, model: PerExampleModel, lossFn: PerExampleLossFn, x: Tensor, y: Tensor, options: PerExampleOptions, body: (a: Analysis) => T): T {
+function withAnalysis<T>(
+  fn: string,
+  model: PerExampleModel,
+  lossFn: PerExampleLossFn,
+  x: Tensor,
+  y: Tensor,
+  options: PerExampleOptions,
+  body: (a: Analysis) => T,
+): T {
   const params = [...(options.params ?? model.parameters())];
   for (const p of params) {
-    if (!(p instanceof Tensor) || (p.dtype !== 'float32' && p.dtype !== 'float64')) throw new TypeError(`${fn}: every parameter must be a float32 or float64 Tensor`);
+    if (!(p instanceof Tensor) || (p.dtype !== 'float32' && p.dtype !== 'float64'))
+      throw new TypeError(`${fn}: every parameter must be a float32 or float64 Tensor`);
   }
   return scope(() => {
     for (const p of params) p.tracked++;
@@ -259,7 +283,14 @@ export interface ClippedGradSum {
  * matrix product), and the other parameters get it as the gradient of sum_i c_i l_i (the c_i
  * held constant): one more backward pass through the same graph, seeded with c.
  */
-export function clippedGradSum(model: PerExampleModel, lossFn: PerExampleLossFn, x: Tensor, y: Tensor, maxNorm: number, options: PerExampleOptions = {}): ClippedGradSum {
+export function clippedGradSum(
+  model: PerExampleModel,
+  lossFn: PerExampleLossFn,
+  x: Tensor,
+  y: Tensor,
+  maxNorm: number,
+  options: PerExampleOptions = {},
+): ClippedGradSum {
   if (!(maxNorm > 0)) throw new RangeError(`clippedGradSum: maxNorm must be > 0, got ${maxNorm}`);
   const params = [...(options.params ?? model.parameters())];
   return withAnalysis('clippedGradSum', model, lossFn, x, y, { ...options, params }, (a) => {
@@ -275,7 +306,12 @@ export function clippedGradSum(model: PerExampleModel, lossFn: PerExampleLossFn,
     const grads = new Map<Tensor, Tensor>();
     for (const f of a.fast) grads.set(f.param, fastWeightedSum(f, a.B, cT));
     if (a.slow.length) for (const [p, g] of backwardPass([a.losses], [cT], a.slow, false)) grads.set(p, g);
-    return { losses: detach(a.losses), output: detach(a.output), norms: tensor(norms, { dtype: a.losses.dtype }), grads: new Map(params.map((p) => [p, grads.get(p)!] as [Tensor, Tensor])) };
+    return {
+      losses: detach(a.losses),
+      output: detach(a.output),
+      norms: tensor(norms, { dtype: a.losses.dtype }),
+      grads: new Map(params.map((p) => [p, grads.get(p)!] as [Tensor, Tensor])),
+    };
   });
 }
 

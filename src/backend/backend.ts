@@ -90,14 +90,31 @@ export interface Backend {
   /** out[i] = a[ia] op b[ib] over `shape`, reading a and b with the given (broadcast) strides. */
   binary(op: BinaryOp, a: Storage, b: Storage, out: Storage, shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
   /** out = cond != 0 ? a : b, all read with broadcast strides over `shape`. */
-  where(cond: Storage, a: Storage, b: Storage, out: Storage, shape: readonly number[], cStrides: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
+  where(
+    cond: Storage,
+    a: Storage,
+    b: Storage,
+    out: Storage,
+    shape: readonly number[],
+    cStrides: readonly number[],
+    aStrides: readonly number[],
+    bStrides: readonly number[],
+  ): void;
   /** Reduce x (of `shape`) over the sorted `axes`; out holds the kept dimensions in order. */
   reduce(op: ReduceOp, x: Storage, out: Storage, shape: readonly number[], axes: readonly number[]): void;
   /** Index of the largest/smallest element along the middle axis of [outer, n, inner]; first one on ties. */
   argReduce(op: ArgReduceOp, x: Storage, out: Storage, outer: number, n: number, inner: number): void;
   matmul(a: Storage, b: Storage, out: Storage, layout: MatmulLayout): void;
   /** dst[dstOffset + sum i_d*dstStrides[d]] = src[srcOffset + sum i_d*srcStrides[d]] over `shape`. */
-  copy(src: Storage, dst: Storage, shape: readonly number[], srcOffset: number, srcStrides: readonly number[], dstOffset: number, dstStrides: readonly number[]): void;
+  copy(
+    src: Storage,
+    dst: Storage,
+    shape: readonly number[],
+    srcOffset: number,
+    srcStrides: readonly number[],
+    dstOffset: number,
+    dstStrides: readonly number[],
+  ): void;
   /** PyTorch gather: out[o, j, i] = x[o, idx[o, j, i], i]; idx and out are [outer, m, inner]. */
   gather(x: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
   /** out[o, idx[o, j, i], i] += src[o, j, i] (out must be initialised). */

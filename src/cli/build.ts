@@ -32,7 +32,8 @@ export interface ModelPlan {
 
 /** linear | mlp:H1,H2,... | cnn | a layer spec, planned from the spec and the data's sizes alone. */
 export function planModel(spec: string, info: Omit<ModelInfo, 'spec'>): ModelPlan {
-  if (!(ACTIVATION_CHOICES as readonly string[]).includes(info.activation)) throw new UsageError(`--activation must be one of ${ACTIVATION_CHOICES.join(', ')}, got ${JSON.stringify(info.activation)}`);
+  if (!(ACTIVATION_CHOICES as readonly string[]).includes(info.activation))
+    throw new UsageError(`--activation must be one of ${ACTIVATION_CHOICES.join(', ')}, got ${JSON.stringify(info.activation)}`);
   const { inputSize: n, numClasses: k } = info;
   if (spec === 'linear') return { params: n * k + k, saved: k, scratch: 0, build: () => new Sequential(new Linear(n, k)) };
   const m = /^mlp:(\d+(?:,\d+)*)$/.exec(spec);
@@ -59,7 +60,9 @@ export function planModel(spec: string, info: Omit<ModelInfo, 'spec'>): ModelPla
       },
     };
   }
-  throw new UsageError(`--model: unknown model ${JSON.stringify(spec)}; expected linear, mlp:H1,H2,... (e.g. mlp:512,256), cnn, or a layer spec such as conv:32x3,pool:2,flatten,dense:128`);
+  throw new UsageError(
+    `--model: unknown model ${JSON.stringify(spec)}; expected linear, mlp:H1,H2,... (e.g. mlp:512,256), cnn, or a layer spec such as conv:32x3,pool:2,flatten,dense:128`,
+  );
 }
 
 export function buildModel(spec: string, info: Omit<ModelInfo, 'spec'>): Module {

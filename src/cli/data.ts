@@ -82,24 +82,49 @@ function plural(n: number, what: string): string {
 }
 
 function readCsvSource(spec: string, o: DataOptions): Source {
-  const csv = (file: string, numClasses?: number) => usage(`--data ${spec}`, () => readCsv(join(spec, file), {
-    labelColumn: o.labelColumn, header: o.header ?? 'auto', allowNan: o.allowNan, classes: o.classes ?? undefined, numClasses,
-  }));
+  const csv = (file: string, numClasses?: number) =>
+    usage(`--data ${spec}`, () =>
+      readCsv(join(spec, file), {
+        labelColumn: o.labelColumn,
+        header: o.header ?? 'auto',
+        allowNan: o.allowNan,
+        classes: o.classes ?? undefined,
+        numClasses,
+      }),
+    );
   const tr = csv('train.csv', o.numClasses);
   if (!tr.labels) throw new UsageError(`--data ${spec}: train.csv has no label column '${o.labelColumn}' (set --label-column)`);
   if (tr.labels.size === 0 && o.numClasses === undefined) throw new UsageError(`--data ${spec}: train.csv has no examples (only a header line)`);
-  if (o.classes === null && tr.classes) throw new UsageError(`--data ${spec}: train.csv has class names as labels (${JSON.stringify(tr.classes[0])}, ...) but the model was trained on integer class ids`);
+  if (o.classes === null && tr.classes)
+    throw new UsageError(
+      `--data ${spec}: train.csv has class names as labels (${JSON.stringify(tr.classes[0])}, ...) but the model was trained on integer class ids`,
+    );
   // The class count comes from the training labels: a vocabulary's size, else the largest id + 1.
   const numClasses = o.numClasses ?? tr.classes?.length ?? max(tr.labels).item() + 1;
-  const src: Source = { name: spec, train: new TensorDataset(tr.features, tr.labels), trainFile: 'train.csv', testFile: 'train.csv', classes: tr.classes, checked: true };
+  const src: Source = {
+    name: spec,
+    train: new TensorDataset(tr.features, tr.labels),
+    trainFile: 'train.csv',
+    testFile: 'train.csv',
+    classes: tr.classes,
+    checked: true,
+  };
   if (existsSync(join(spec, 'test.csv'))) {
     // Test labels go through the training vocabulary, so a class missing from test.csv shifts nothing.
-    const te = usage(`--data ${spec}`, () => readCsv(join(spec, 'test.csv'), {
-      labelColumn: o.labelColumn, header: o.header ?? 'auto', allowNan: o.allowNan, classes: tr.classes, numClasses: tr.classes ? undefined : numClasses,
-    }));
+    const te = usage(`--data ${spec}`, () =>
+      readCsv(join(spec, 'test.csv'), {
+        labelColumn: o.labelColumn,
+        header: o.header ?? 'auto',
+        allowNan: o.allowNan,
+        classes: tr.classes,
+        numClasses: tr.classes ? undefined : numClasses,
+      }),
+    );
     if (!te.labels) throw new UsageError(`--data ${spec}: test.csv has no label column '${o.labelColumn}'`);
-    if (te.features.shape[1] !== tr.features.shape[1]) throw new UsageError(`--data ${spec}: test.csv has ${te.features.shape[1]} feature columns, train.csv ${tr.features.shape[1]}`);
-    if (!tr.classes && te.classes) throw new UsageError(`--data ${spec}: test.csv has class names as labels (${JSON.stringify(te.classes[0])}, ...) but train.csv has integer class ids`);
+    if (te.features.shape[1] !== tr.features.shape[1])
+      throw new UsageError(`--data ${spec}: test.csv has ${te.features.shape[1]} feature columns, train.csv ${tr.features.shape[1]}`);
+    if (!tr.classes && te.classes)
+      throw new UsageError(`--data ${spec}: test.csv has class names as labels (${JSON.stringify(te.classes[0])}, ...) but train.csv has integer class ids`);
     src.test = new TensorDataset(te.features, te.labels);
     src.testFile = 'test.csv';
   }
@@ -111,7 +136,8 @@ function checkLabels(spec: string, file: string, ds: TensorDataset, numClasses: 
   const y = labelsOf(ds).dataSync();
   for (let i = 0; i < y.length; i++) {
     const v = y[i]!;
-    if (v < 0 || v >= numClasses) throw new UsageError(`--data ${spec}: ${file}: label ${v} of example ${i} is not a class of ${of} (expected 0..${numClasses - 1})`);
+    if (v < 0 || v >= numClasses)
+      throw new UsageError(`--data ${spec}: ${file}: label ${v} of example ${i} is not a class of ${of} (expected 0..${numClasses - 1})`);
   }
 }
 
@@ -125,56 +151,90 @@ function distinctLabels(ds: TensorDataset): number {
  * validation splits, fewer than 2 classes among the training labels, an empty test split, a label
  * below 0 or (in the test split) one the training data does not have.
  */
-export function loadData(spec: string, o: DataOptions): CliData {
-  let src: Source;
+/** Where the examples come from: a built-in set, or a folder of IDX or CSV files. */
+function sourceOf(spec: string, o: DataOptions): Source {
   if (spec === 'fashion-mnist') {
     const f = usage('--data fashion-mnist', () => loadFashionMnist());
-    src = { name: 'Fashion-MNIST subset (built in)', train: f.train, test: f.test, trainFile: 'train', testFile: 'test', classes: f.classes, imageShape: f.imageShape };
+    return {
+      name: 'Fashion-MNIST subset (built in)',
+      train: f.train,
+      test: f.test,
+      trainFile: 'train',
+      testFile: 'test',
+      classes: f.classes,
+      imageShape: f.imageShape,
+    };
   } else if (spec === 'iris') {
     const iris = usage('--data iris', () => loadIris());
-    src = { name: 'Iris (built in)', train: iris.dataset, trainFile: 'iris.csv', testFile: 'iris.csv', classes: iris.classes };
+    return { name: 'Iris (built in)', train: iris.dataset, trainFile: 'iris.csv', testFile: 'iris.csv', classes: iris.classes };
   } else if (existsSync(spec) && statSync(spec).isDirectory()) {
     if (hasIdx(spec)) {
       const f = usage(`--data ${spec}`, () => loadFashionMnist({ dir: spec }));
-      src = { name: spec, train: f.train, test: f.test, trainFile: 'train-labels-idx1-ubyte', testFile: 't10k-labels-idx1-ubyte', classes: /fashion/i.test(spec) ? [...FASHION_MNIST_CLASSES] : undefined, imageShape: f.imageShape };
+      return {
+        name: spec,
+        train: f.train,
+        test: f.test,
+        trainFile: 'train-labels-idx1-ubyte',
+        testFile: 't10k-labels-idx1-ubyte',
+        classes: /fashion/i.test(spec) ? [...FASHION_MNIST_CLASSES] : undefined,
+        imageShape: f.imageShape,
+      };
     } else if (existsSync(join(spec, 'train.csv'))) {
-      src = readCsvSource(spec, o);
+      return readCsvSource(spec, o);
     } else {
-      throw new UsageError(`--data ${spec}: the folder holds neither IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) nor train.csv`);
+      throw new UsageError(
+        `--data ${spec}: the folder holds neither IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) nor train.csv`,
+      );
     }
   } else {
     throw new UsageError(`--data: '${spec}' is neither a built-in data set (${BUILTIN_DATASETS.join(', ')}) nor an existing folder`);
   }
+}
+
+export function loadData(spec: string, o: DataOptions): CliData {
+  const src = sourceOf(spec, o);
   const training = o.numClasses === undefined;
   const n = src.train.length;
-  if (n === 0 && (training || !src.test)) throw new UsageError(`--data ${spec}: ${src.trainFile} has no examples${src.trainFile.endsWith('.csv') ? ' (only a header line)' : ''}`);
+  if (n === 0 && (training || !src.test))
+    throw new UsageError(`--data ${spec}: ${src.trainFile} has no examples${src.trainFile.endsWith('.csv') ? ' (only a header line)' : ''}`);
   // The class count comes from the training data: its class names, else its largest label + 1.
   const numClasses = o.numClasses ?? src.classes?.length ?? max(labelsOf(src.train)).item() + 1;
   // Test labels (from the test file, or from the training file the test split is drawn from) must be classes the model has.
   if (!src.checked) checkLabels(spec, src.test ? src.testFile : src.trainFile, src.test ?? src.train, numClasses, training ? 'the training data' : 'the model');
-  let train: Dataset = src.train, test: Dataset;
+  let train: Dataset = src.train,
+    test: Dataset;
   if (src.test) {
     test = src.test;
-    if (test.length === 0) throw new UsageError(`--data ${spec}: ${src.testFile} has no examples${src.testFile.endsWith('.csv') ? ' (only a header line)' : ''}`);
+    if (test.length === 0)
+      throw new UsageError(`--data ${spec}: ${src.testFile} has no examples${src.testFile.endsWith('.csv') ? ' (only a header line)' : ''}`);
   } else {
     // No test file: a fixed 20% (at least 1) of the training examples, drawn from the seed.
     const nTest = Math.max(1, Math.round(n * 0.2));
-    if (training && n - nTest < 2) throw new UsageError(`--data ${spec}: ${src.trainFile} has ${plural(n, 'example')}: holding out ${nTest} for the test split (there is no test file) leaves ${n - nTest} to train on; training needs at least 2`);
+    if (training && n - nTest < 2)
+      throw new UsageError(
+        `--data ${spec}: ${src.trainFile} has ${plural(n, 'example')}: holding out ${nTest} for the test split (there is no test file) leaves ${n - nTest} to train on; training needs at least 2`,
+      );
     const [a, b] = randomSplit(src.train, [n - nTest, nTest], { generator: new Generator(o.seed) });
     train = a!;
     test = b!;
   }
   let val: Dataset | undefined;
   if (o.valSplit > 0) {
-    const m = train.length, nVal = Math.max(1, Math.round(m * o.valSplit));
-    if (training && m - nVal < 2) throw new UsageError(`--val-split ${o.valSplit}: holding out ${nVal} of the ${plural(m, 'training example')} for validation leaves ${m - nVal} to train on; training needs at least 2`);
+    const m = train.length,
+      nVal = Math.max(1, Math.round(m * o.valSplit));
+    if (training && m - nVal < 2)
+      throw new UsageError(
+        `--val-split ${o.valSplit}: holding out ${nVal} of the ${plural(m, 'training example')} for validation leaves ${m - nVal} to train on; training needs at least 2`,
+      );
     const [a, b] = randomSplit(train, [m - nVal, nVal], { generator: new Generator(o.seed + 1) });
     train = a!;
     val = b!;
   }
   if (training && distinctLabels(src.train) < 2) {
     const y = labelsOf(src.train).dataSync()[0]!;
-    throw new UsageError(`--data ${spec}: ${src.trainFile} has a single class (${src.classes ? JSON.stringify(src.classes[y]) : `label ${y}`}); a classifier needs examples of at least 2`);
+    throw new UsageError(
+      `--data ${spec}: ${src.trainFile} has a single class (${src.classes ? JSON.stringify(src.classes[y]) : `label ${y}`}); a classifier needs examples of at least 2`,
+    );
   }
   const inputSize = src.train.tensors[0]!.shape.slice(1).reduce((a, b) => a * b, 1);
   return { name: src.name, train, val, test, inputSize, numClasses, classes: src.classes, imageShape: src.imageShape };
@@ -209,10 +269,15 @@ export function readInputs(file: string, inputSize: number, o: { header?: boolea
   }
   x = cast(x, 'float32');
   if (x.size === 0) throw new UsageError(`--input: ${file} holds no examples (shape [${x.shape}])`);
-  if (x.size % inputSize !== 0) throw new UsageError(`--input: ${file} holds ${x.size} values of shape [${x.shape}], which is not a whole number of examples of ${inputSize} features`);
+  if (x.size % inputSize !== 0)
+    throw new UsageError(`--input: ${file} holds ${x.size} values of shape [${x.shape}], which is not a whole number of examples of ${inputSize} features`);
   if (!o.allowNan && ext !== '.csv') {
-    const v = x.dataSync(), i = v.findIndex((e) => !Number.isFinite(e));
-    if (i >= 0) throw new UsageError(`--input: ${file}: value ${v[i]} at flat index ${i} (example ${Math.floor(i / inputSize)}) is not a finite float32 (--allow-nan accepts it)`);
+    const v = x.dataSync(),
+      i = v.findIndex((e) => !Number.isFinite(e));
+    if (i >= 0)
+      throw new UsageError(
+        `--input: ${file}: value ${v[i]} at flat index ${i} (example ${Math.floor(i / inputSize)}) is not a finite float32 (--allow-nan accepts it)`,
+      );
   }
   return reshape(x, [x.size / inputSize, inputSize]);
 }

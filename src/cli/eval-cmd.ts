@@ -41,10 +41,13 @@ function openCheckpoint(dir: string): { meta: CheckpointMeta; cfg: TrainConfig; 
  */
 function dataOptions(cfg: TrainConfig, info: ModelInfo, classes: string[] | undefined, opts: Record<string, unknown>): DataOptions {
   return {
-    labelColumn: cfg.labelColumn, valSplit: 0, seed: cfg.seed,
+    labelColumn: cfg.labelColumn,
+    valSplit: 0,
+    seed: cfg.seed,
     header: typeof opts.header === 'boolean' ? opts.header : cfg.header,
     allowNan: opts.allowNan === true || cfg.allowNan === true,
-    classes: labelVocabulary(classes), numClasses: info.numClasses,
+    classes: labelVocabulary(classes),
+    numClasses: info.numClasses,
   };
 }
 
@@ -65,11 +68,15 @@ export async function evaluateCommand(dir: string, opts: Record<string, unknown>
   const model = loadModel(dir, info);
   const dataSpec = typeof opts.data === 'string' ? opts.data : cfg.data;
   const data = loadData(dataSpec, dataOptions(cfg, info, classes, opts));
-  if (data.inputSize !== info.inputSize) throw new UsageError(`evaluate: ${dataSpec} has ${data.inputSize} input features but the model expects ${info.inputSize}`);
+  if (data.inputSize !== info.inputSize)
+    throw new UsageError(`evaluate: ${dataSpec} has ${data.inputSize} input features but the model expects ${info.inputSize}`);
   const r = await evaluate(model, testLoader(data, positiveInt('--batch-size', opts.batchSize)), lossFor(cfg));
   const res = { test_accuracy: r.accuracy ?? null, test_loss: r.loss, examples: r.examples };
   if (opts.json) process.stdout.write(JSON.stringify(res) + '\n');
-  else process.stdout.write(`${data.name} test split: ${r.examples} examples, loss ${r.loss.toFixed(4)}, accuracy ${r.accuracy === undefined ? '-' : (r.accuracy * 100).toFixed(2) + '%'}\n`);
+  else
+    process.stdout.write(
+      `${data.name} test split: ${r.examples} examples, loss ${r.loss.toFixed(4)}, accuracy ${r.accuracy === undefined ? '-' : (r.accuracy * 100).toFixed(2) + '%'}\n`,
+    );
   return 0;
 }
 
@@ -78,8 +85,10 @@ function parseIndices(spec: string, n: number): number[] {
   for (const part of spec.split(',')) {
     const m = /^(\d+)(?::(\d+))?$/.exec(part.trim());
     if (!m) throw new UsageError(`--indices: expected a range like 0:10 or a list like 3,7,9, got ${JSON.stringify(spec)}`);
-    const a = Number(m[1]), b = m[2] === undefined ? a + 1 : Number(m[2]);
-    if (b <= a) throw new UsageError(`--indices: the range ${part.trim()} is empty (a range START:END takes START, START+1, ..., END-1, so START must be below END)`);
+    const a = Number(m[1]),
+      b = m[2] === undefined ? a + 1 : Number(m[2]);
+    if (b <= a)
+      throw new UsageError(`--indices: the range ${part.trim()} is empty (a range START:END takes START, START+1, ..., END-1, so START must be below END)`);
     for (let i = a; i < b; i++) {
       if (i >= n) throw new UsageError(`--indices: ${i} is out of range (the test split has ${n} examples)`);
       out.push(i);
@@ -101,8 +110,10 @@ export async function predictCommand(dir: string, opts: Record<string, unknown>)
     ids = Array.from({ length: inputs.shape[0]! }, (_, i) => i);
   } else {
     const data = loadData(typeof opts.data === 'string' ? opts.data : cfg.data, dataOptions(cfg, info, classes, opts));
-    if (data.inputSize !== info.inputSize) throw new UsageError(`predict: ${data.name} has ${data.inputSize} input features but the model expects ${info.inputSize}`);
-    ids = opts.indices === undefined ? Array.from({ length: Math.min(10, data.test.length) }, (_, i) => i) : parseIndices(String(opts.indices), data.test.length);
+    if (data.inputSize !== info.inputSize)
+      throw new UsageError(`predict: ${data.name} has ${data.inputSize} input features but the model expects ${info.inputSize}`);
+    ids =
+      opts.indices === undefined ? Array.from({ length: Math.min(10, data.test.length) }, (_, i) => i) : parseIndices(String(opts.indices), data.test.length);
     const batch = data.test.getBatch!(Int32Array.from(ids));
     inputs = batch[0]!;
     truth = Array.from(batch[1]!.data);
@@ -111,49 +122,65 @@ export async function predictCommand(dir: string, opts: Record<string, unknown>)
   const p = probs.toArray() as number[][];
   const name = (k: number) => classes?.[k] ?? String(k);
   const rows = p.map((row, i) => {
-    const order = row.map((v, k) => [v, k] as const).sort((a, b) => b[0] - a[0]).slice(0, top);
-    return { index: ids[i]!, predictions: order.map(([v, k]) => ({ class: k, name: name(k), probability: Number(v.toFixed(6)) })), ...(truth ? { label: truth[i]!, label_name: name(truth[i]!) } : {}) };
+    const order = row
+      .map((v, k) => [v, k] as const)
+      .sort((a, b) => b[0] - a[0])
+      .slice(0, top);
+    return {
+      index: ids[i]!,
+      predictions: order.map(([v, k]) => ({ class: k, name: name(k), probability: Number(v.toFixed(6)) })),
+      ...(truth ? { label: truth[i]!, label_name: name(truth[i]!) } : {}),
+    };
   });
   if (opts.json) process.stdout.write(JSON.stringify(rows) + '\n');
-  else for (const r of rows) {
-    const preds = r.predictions.map((q) => `${q.name} (${(q.probability * 100).toFixed(1)}%)`).join(', ');
-    process.stdout.write(`#${r.index}: ${preds}${'label' in r ? `  [true: ${r.label_name}]` : ''}\n`);
-  }
+  else
+    for (const r of rows) {
+      const preds = r.predictions.map((q) => `${q.name} (${(q.probability * 100).toFixed(1)}%)`).join(', ');
+      process.stdout.write(`#${r.index}: ${preds}${'label' in r ? `  [true: ${r.label_name}]` : ''}\n`);
+    }
   return 0;
 }
 
 export function registerEvaluate(program: Command, exit?: ExitCode): void {
-  defineCommand(program, {
-    name: 'evaluate',
-    description: 'evaluate a checkpoint on the test split of its data (or of --data)',
-    args: [['<checkpoint-dir>', 'a checkpoint folder written by descent train (e.g. runs/x/checkpoint)']],
-    options: {
-      data: { flags: '--data <name|dir>', help: 'data set to evaluate on (default: the one it was trained on)' },
-      batchSize: { flags: '--batch-size <n>', help: 'examples per batch', default: 256 },
-      json: { flags: '--json', help: 'print the metrics as one JSON object' },
-      ...CSV_OPTIONS,
-      backend: BACKEND_OPTION,
+  defineCommand(
+    program,
+    {
+      name: 'evaluate',
+      description: 'evaluate a checkpoint on the test split of its data (or of --data)',
+      args: [['<checkpoint-dir>', 'a checkpoint folder written by descent train (e.g. runs/x/checkpoint)']],
+      options: {
+        data: { flags: '--data <name|dir>', help: 'data set to evaluate on (default: the one it was trained on)' },
+        batchSize: { flags: '--batch-size <n>', help: 'examples per batch', default: 256 },
+        json: { flags: '--json', help: 'print the metrics as one JSON object' },
+        ...CSV_OPTIONS,
+        backend: BACKEND_OPTION,
+      },
+      help: `\nExamples:\n  $ descent evaluate runs/exp1/checkpoint\n  $ descent evaluate runs/exp1/checkpoint --data /usr/share/datasets/fashion-mnist --json\n\n${CSV_HELP}\nLabels must be classes the model was trained on; --header and --allow-nan default to the training run's.`,
+      run: ([dir], opts) => evaluateCommand(dir as string, opts),
     },
-    help: `\nExamples:\n  $ descent evaluate runs/exp1/checkpoint\n  $ descent evaluate runs/exp1/checkpoint --data /usr/share/datasets/fashion-mnist --json\n\n${CSV_HELP}\nLabels must be classes the model was trained on; --header and --allow-nan default to the training run's.`,
-    run: ([dir], opts) => evaluateCommand(dir as string, opts),
-  }, exit);
+    exit,
+  );
 }
 
 export function registerPredict(program: Command, exit?: ExitCode): void {
-  defineCommand(program, {
-    name: 'predict',
-    description: 'predict classes with a checkpoint, for test examples or for a file of inputs',
-    args: [['<checkpoint-dir>', 'a checkpoint folder written by descent train']],
-    options: {
-      input: { flags: '--input <file>', help: 'inputs to classify: .npy, .csv (features only) or IDX (raw or .gz)' },
-      data: { flags: '--data <name|dir>', help: 'take inputs from the test split of this data set (default: the training data)' },
-      indices: { flags: '--indices <range>', help: 'which test examples, e.g. 0:10 or 3,7,9 (default: the first 10)' },
-      top: { flags: '--top <k>', help: 'show the k most likely classes', default: 1 },
-      json: { flags: '--json', help: 'print the predictions as JSON' },
-      ...CSV_OPTIONS,
-      backend: BACKEND_OPTION,
+  defineCommand(
+    program,
+    {
+      name: 'predict',
+      description: 'predict classes with a checkpoint, for test examples or for a file of inputs',
+      args: [['<checkpoint-dir>', 'a checkpoint folder written by descent train']],
+      options: {
+        input: { flags: '--input <file>', help: 'inputs to classify: .npy, .csv (features only) or IDX (raw or .gz)' },
+        data: { flags: '--data <name|dir>', help: 'take inputs from the test split of this data set (default: the training data)' },
+        indices: { flags: '--indices <range>', help: 'which test examples, e.g. 0:10 or 3,7,9 (default: the first 10)' },
+        top: { flags: '--top <k>', help: 'show the k most likely classes', default: 1 },
+        json: { flags: '--json', help: 'print the predictions as JSON' },
+        ...CSV_OPTIONS,
+        backend: BACKEND_OPTION,
+      },
+      help: `\nExamples:\n  $ descent predict runs/exp1/checkpoint --indices 0:5\n  $ descent predict runs/exp1/checkpoint --input images.npy --top 3 --json\n  $ descent predict runs/exp1/checkpoint --input rows.csv --no-header\n\n--indices takes ranges START:END (END excluded, START < END) and single indices, comma-separated.\n${CSV_HELP}`,
+      run: ([dir], opts) => predictCommand(dir as string, opts),
     },
-    help: `\nExamples:\n  $ descent predict runs/exp1/checkpoint --indices 0:5\n  $ descent predict runs/exp1/checkpoint --input images.npy --top 3 --json\n  $ descent predict runs/exp1/checkpoint --input rows.csv --no-header\n\n--indices takes ranges START:END (END excluded, START < END) and single indices, comma-separated.\n${CSV_HELP}`,
-    run: ([dir], opts) => predictCommand(dir as string, opts),
-  }, exit);
+    exit,
+  );
 }

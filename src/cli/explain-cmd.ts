@@ -60,7 +60,8 @@ function five(values: readonly Tensor[]): number[] {
 
 /** How many leading significant digits a and b share (16: identical in float64). */
 function agreeingDigits(a: readonly number[], b: readonly number[]): { digits: number; maxDiff: number } {
-  let maxRel = 0, maxDiff = 0;
+  let maxRel = 0,
+    maxDiff = 0;
   a.forEach((v, i) => {
     const diff = Math.abs(v - b[i]!);
     maxDiff = Math.max(maxDiff, diff);
@@ -80,7 +81,13 @@ export interface ExplainJson {
   update: Record<string, { before: number; after: number }>;
   mean_loss_after_update: number;
   backward: { step: number; tensor: string; made_by: string; shape: number[]; gradient: number[]; rule: string }[];
-  average_example: { x: number[]; y: number; gradient_at_average_example: Record<string, number>; mean_gradient: Record<string, number>; difference: Record<string, number> };
+  average_example: {
+    x: number[];
+    y: number;
+    gradient_at_average_example: Record<string, number>;
+    mean_gradient: Record<string, number>;
+    difference: Record<string, number>;
+  };
   sweep?: SweepJson;
   tradeoff?: TradeoffResult & { dataset: string; model: string; learning_rates: number[] };
 }
@@ -101,7 +108,13 @@ const byName = (v: readonly number[]) => Object.fromEntries(NAMES.map((n, i) => 
 function tinyNetwork(gen: Generator): Sequential {
   const net = new Sequential(new Linear(2, 1, { dtype: 'float64', generator: gen }), new Tanh(), new Linear(1, 1, { dtype: 'float64', generator: gen }));
   // Round the random starting weights to 2 decimals so they are easy to read; v is kept away from 0.
-  for (const p of net.parameters()) p.assign(tensor(Array.from(p.data, (w) => Math.round(w * 100) / 100), { shape: p.shape, dtype: 'float64' }));
+  for (const p of net.parameters())
+    p.assign(
+      tensor(
+        Array.from(p.data, (w) => Math.round(w * 100) / 100),
+        { shape: p.shape, dtype: 'float64' },
+      ),
+    );
   const v = (net.at(2) as Linear).weight;
   if (Math.abs(v.item()) < 0.3) v.assign(tensor([[v.item() < 0 ? -0.6 : 0.6]], { dtype: 'float64' }));
   return net;
@@ -112,7 +125,9 @@ const sq: PerExampleLossFn = (out, y, o) => mseLoss(out, y, o);
 /** Build the whole explanation: the text for the terminal and the same numbers as JSON. */
 // lint-allow-long-function: the report is printed in reading order, section after section, like the text it produces
 export function explainReport(options: ExplainOptions = {}): { text: string; json: ExplainJson } {
-  const B = options.batch ?? 2, lr = options.lr ?? 0.1, seed = options.seed ?? 0;
+  const B = options.batch ?? 2,
+    lr = options.lr ?? 0.1,
+    seed = options.seed ?? 0;
   if (!Number.isInteger(B) || B < 1 || B > 32) throw new RangeError(`explain: the batch must hold 1 to 32 examples, got ${B}`);
   if (!(lr > 0)) throw new RangeError(`explain: the learning rate must be > 0, got ${lr}`);
   return scope(() => {
@@ -122,26 +137,39 @@ export function explainReport(options: ExplainOptions = {}): { text: string; jso
     // Inputs with one decimal; the target is a smooth function of them the network can learn.
     const xs = Array.from({ length: B }, () => [Math.round((gen.nextFloat64() * 4 - 2) * 10) / 10, Math.round((gen.nextFloat64() * 4 - 2) * 10) / 10]);
     const ys = xs.map(([a, b]) => Math.round(Math.sin(a!) * 10 - b! * 5) / 10);
-    const X = tensor(xs, { dtype: 'float64' }), Y = tensor(ys.map((v) => [v]), { dtype: 'float64' });
+    const X = tensor(xs, { dtype: 'float64' }),
+      Y = tensor(
+        ys.map((v) => [v]),
+        { dtype: 'float64' },
+      );
     const L: string[] = [];
     const say = (...lines: string[]) => L.push(...lines);
     const weights = five(params);
 
-    say('THE NETWORK (5 weights)',
+    say(
+      'THE NETWORK (5 weights)',
       '  h    = tanh(w1*x1 + w2*x2 + b1)    a hidden unit; tanh squashes any number into (-1, 1)',
       '  out  = v*h + c                     the prediction',
       '  loss = (out - y)^2                 squared distance from the target y: never negative',
-      `  weights now: ${NAMES.map((n, i) => `${n} = ${weights[i]}`).join(', ')}`, '');
+      `  weights now: ${NAMES.map((n, i) => `${n} = ${weights[i]}`).join(', ')}`,
+      '',
+    );
 
     // Each example on its own: its loss and its gradient (per-example gradients, exact).
     const pe = perExampleGrads(net, sq, X, Y);
     const preds = Array.from(noGrad(() => net.forward(X)).data);
     const losses = Array.from(pe.losses.data);
     const grads = Array.from({ length: B }, (_, i) => five(params.map((p) => narrow(pe.grads.get(p)!, 0, i, 1))));
-    say(`THE BATCH: ${B} example${B > 1 ? 's' : ''}. For each one, its loss, and its gradient: for every weight, how fast`,
-      'this example\'s loss grows when that weight is nudged up (negative: raising the weight lowers the loss).',
-      `  example     x1     x2   target  predicted     loss | ${NAMES.map((n) => `dloss/d${n}`.padStart(10)).join('')}`);
-    xs.forEach((x, i) => say(`  ${String(i + 1).padStart(7)} ${x[0]!.toFixed(1).padStart(6)} ${x[1]!.toFixed(1).padStart(6)} ${ys[i]!.toFixed(1).padStart(8)} ${num(preds[i]!, 10)} ${num(losses[i]!, 8)} | ${grads[i]!.map((g) => num(g, 10)).join('')}`));
+    say(
+      `THE BATCH: ${B} example${B > 1 ? 's' : ''}. For each one, its loss, and its gradient: for every weight, how fast`,
+      "this example's loss grows when that weight is nudged up (negative: raising the weight lowers the loss).",
+      `  example     x1     x2   target  predicted     loss | ${NAMES.map((n) => `dloss/d${n}`.padStart(10)).join('')}`,
+    );
+    xs.forEach((x, i) =>
+      say(
+        `  ${String(i + 1).padStart(7)} ${x[0]!.toFixed(1).padStart(6)} ${x[1]!.toFixed(1).padStart(6)} ${ys[i]!.toFixed(1).padStart(8)} ${num(preds[i]!, 10)} ${num(losses[i]!, 8)} | ${grads[i]!.map((g) => num(g, 10)).join('')}`,
+      ),
+    );
     const avg = NAMES.map((_, k) => grads.reduce((s, g) => s + g[k]!, 0) / B);
     const meanLoss = losses.reduce((s, l) => s + l, 0) / B;
     say(`  average                                   ${num(meanLoss, 8)} | ${avg.map((g) => num(g, 10)).join('')}`, '');
@@ -149,54 +177,81 @@ export function explainReport(options: ExplainOptions = {}): { text: string; jso
     // The ordinary way: one backward pass of the mean loss.
     const auto = five([...valueAndGrad(() => mseLoss(net.forward(X), Y), params).grads.values()]);
     const agree = agreeingDigits(avg, auto);
-    say('THE GRADIENT OF THE MEAN LOSS, by automatic differentiation (one backward pass over the whole batch):',
+    say(
+      'THE GRADIENT OF THE MEAN LOSS, by automatic differentiation (one backward pass over the whole batch):',
       `  ${NAMES.map((n, i) => `${n}: ${num(auto[i]!, 0)}`).join('   ')}`,
       agree.maxDiff === 0
-        ? '  It equals the average of the examples\' gradients: they agree to all 16 significant digits (identical).'
+        ? "  It equals the average of the examples' gradients: they agree to all 16 significant digits (identical)."
         : `  It equals the average of the examples' gradients: they agree to ${agree.digits} significant digits (largest difference ${agree.maxDiff.toExponential(1)}, from rounding).`,
       '  Why: the mean loss is (1/B) x (sum of the losses), and the slope of a sum is the sum of the slopes.',
       "  With reduction 'sum' (no 1/B) every gradient is B times this, so the same step needs a learning rate B times smaller, and changing B changes the step.",
-      '  Per-example gradients exist because each loss depends on its own example only. BatchNorm breaks that in training: it normalises with the mean and variance of the whole batch, so each output (and its gradient) depends on the other examples too.', '');
+      '  Per-example gradients exist because each loss depends on its own example only. BatchNorm breaks that in training: it normalises with the mean and variance of the whole batch, so each output (and its gradient) depends on the other examples too.',
+      '',
+    );
     const disagree = NAMES.filter((_, k) => grads.some((g) => g[k]! > 0) && grads.some((g) => g[k]! < 0));
-    say('DOESN\'T ONE EXAMPLE CANCEL ANOTHER? Not their losses: every loss is a squared distance, 0 or more, so',
+    say(
+      "DOESN'T ONE EXAMPLE CANCEL ANOTHER? Not their losses: every loss is a squared distance, 0 or more, so",
       `  the mean loss (${num(meanLoss, 0)}) is 0 only when every example is predicted exactly. What can cancel is the`,
       '  gradients: examples may pull a weight in opposite directions, and the average is their compromise.',
-      disagree.length ? `  In this batch the examples disagree about ${disagree.join(', ')}.` : '  In this batch all examples pull every weight the same way.', '');
+      disagree.length ? `  In this batch the examples disagree about ${disagree.join(', ')}.` : '  In this batch all examples pull every weight the same way.',
+      '',
+    );
 
     // The update, and the loss after it.
     const after = weights.map((w, k) => w - lr * auto[k]!);
     const old = params.map((p) => tensor(p.dataSync(), { shape: p.shape, dtype: 'float64' }));
     let off = 0;
-    for (const p of params) { p.assign(tensor(after.slice(off, off + p.size), { shape: p.shape, dtype: 'float64' })); off += p.size; }
+    for (const p of params) {
+      p.assign(tensor(after.slice(off, off + p.size), { shape: p.shape, dtype: 'float64' }));
+      off += p.size;
+    }
     const lossAfter = noGrad(() => mseLoss(net.forward(X), Y).item());
     params.forEach((p, i) => p.assign(old[i]!));
-    say(`THE UPDATE with learning rate ${lr}: new weight = old weight - ${lr} x (gradient of the mean loss)`,
+    say(
+      `THE UPDATE with learning rate ${lr}: new weight = old weight - ${lr} x (gradient of the mean loss)`,
       ...NAMES.map((n, k) => `  ${n.padEnd(3)} ${num(weights[k]!)} -> ${num(after[k]!)}`),
-      `  The mean loss goes from ${num(meanLoss, 0)} to ${num(lossAfter, 0)}.`, '');
+      `  The mean loss goes from ${num(meanLoss, 0)} to ${num(lossAfter, 0)}.`,
+      '',
+    );
 
     // The backward pass step by step: every recorded operation, last first, with its gradient.
     const backward = backwardSteps(net, X, Y);
-    say('THE BACKWARD PASS, step by step. The forward pass recorded every operation; backpropagation visits them',
+    say(
+      'THE BACKWARD PASS, step by step. The forward pass recorded every operation; backpropagation visits them',
       'in reverse, and at each one passes on the gradient (d mean loss / d that value). Each value holds one',
-      'number per example, so every example sends its own gradient back through every step.');
-    for (const s of backward) say(`  ${String(s.step).padStart(2)}. ${s.tensor} = ${s.made_by}  shape [${s.shape.join(', ')}]${s.rule ? `: ${s.rule}` : ''}`, `      gradient: ${fmtList(s.gradient)}`);
+      'number per example, so every example sends its own gradient back through every step.',
+    );
+    for (const s of backward)
+      say(
+        `  ${String(s.step).padStart(2)}. ${s.tensor} = ${s.made_by}  shape [${s.shape.join(', ')}]${s.rule ? `: ${s.rule}` : ''}`,
+        `      gradient: ${fmtList(s.gradient)}`,
+      );
     say('  At a weight, the matrix product adds the contributions of all the examples together:');
     say(`    ${'example'.padStart(9)} | ${NAMES.map((n) => n.padStart(10)).join('')}`);
     grads.forEach((g, i) => say(`    ${String(i + 1).padStart(9)} | ${g.map((v) => num(v / B, 10)).join('')}`));
-    say(`    ${'sum'.padStart(9)} | ${auto.map((v) => num(v, 10)).join('')}`,
-      `  Each entry is (1/${B}) x that example's gradient: every weight gets a share from every example, not just from the last.`, '');
+    say(
+      `    ${'sum'.padStart(9)} | ${auto.map((v) => num(v, 10)).join('')}`,
+      `  Each entry is (1/${B}) x that example's gradient: every weight gets a share from every example, not just from the last.`,
+      '',
+    );
 
     // Is the batch gradient the gradient at the "average example"?
-    const xm = [0, 1].map((j) => xs.reduce((s, x) => s + x[j]!, 0) / B), ym = ys.reduce((s, v) => s + v, 0) / B;
-    const atMean = five([...valueAndGrad(() => mseLoss(net.forward(tensor([xm], { dtype: 'float64' })), tensor([[ym]], { dtype: 'float64' })), params).grads.values()]);
+    const xm = [0, 1].map((j) => xs.reduce((s, x) => s + x[j]!, 0) / B),
+      ym = ys.reduce((s, v) => s + v, 0) / B;
+    const atMean = five([
+      ...valueAndGrad(() => mseLoss(net.forward(tensor([xm], { dtype: 'float64' })), tensor([[ym]], { dtype: 'float64' })), params).grads.values(),
+    ]);
     const diff = atMean.map((v, k) => v - auto[k]!);
-    say('IS IT THE GRADIENT AT THE "AVERAGE EXAMPLE"? Take the mean input and mean target as one example:',
+    say(
+      'IS IT THE GRADIENT AT THE "AVERAGE EXAMPLE"? Take the mean input and mean target as one example:',
       `  x = (${xm.map((v) => r4(v)).join(', ')}), y = ${r4(ym)}`,
       `  gradient at the average example: ${atMean.map((v) => num(v, 10)).join('')}`,
       `  average of the gradients:        ${auto.map((v) => num(v, 10)).join('')}`,
       `  difference:                      ${diff.map((v) => num(v, 10)).join('')}`,
       '  They differ: the gradient depends on the example nonlinearly (through tanh, and through the square of',
-      '  the error), and the average of a curved function is not the function of the average.', '');
+      '  the error), and the average of a curved function is not the function of the average.',
+      '',
+    );
 
     const json: ExplainJson = {
       network: { equations: ['h = tanh(w1*x1 + w2*x2 + b1)', 'out = v*h + c', 'loss = (out - y)^2'], weights: byName(weights) },
@@ -229,15 +284,26 @@ export function explainReport(options: ExplainOptions = {}): { text: string; jso
 function ruleOf(t: Tensor): string {
   const n = t.node!;
   switch (n.op) {
-    case 'div': return 'divides by a constant, so it divides the gradient by it too';
-    case 'sum': return 'adds numbers up, so each of them receives the gradient unchanged';
-    case 'mul': return n.inputs[0] === n.inputs[1] ? 'squares, so it sends back 2 x value x gradient' : 'multiplies, so each factor receives the gradient times the other factor';
-    case 'sub': return 'subtracts, so the first input receives the gradient and the second its negative';
-    case 'add': return 'adds, so both inputs receive the gradient (a bias, shared by all examples, receives the sum over the examples)';
-    case 'matmul': return 'matrix product with a weight, so the weight receives (inputs)^T x gradient, a sum over the examples, and the inputs receive gradient x weight';
-    case 'tanh': return 'tanh, so the gradient is multiplied by its slope 1 - tanh^2';
-    case 'reshape': return 'rearranges numbers, so the gradient is arranged back';
-    default: return '';
+    case 'div':
+      return 'divides by a constant, so it divides the gradient by it too';
+    case 'sum':
+      return 'adds numbers up, so each of them receives the gradient unchanged';
+    case 'mul':
+      return n.inputs[0] === n.inputs[1]
+        ? 'squares, so it sends back 2 x value x gradient'
+        : 'multiplies, so each factor receives the gradient times the other factor';
+    case 'sub':
+      return 'subtracts, so the first input receives the gradient and the second its negative';
+    case 'add':
+      return 'adds, so both inputs receive the gradient (a bias, shared by all examples, receives the sum over the examples)';
+    case 'matmul':
+      return 'matrix product with a weight, so the weight receives (inputs)^T x gradient, a sum over the examples, and the inputs receive gradient x weight';
+    case 'tanh':
+      return 'tanh, so the gradient is multiplied by its slope 1 - tanh^2';
+    case 'reshape':
+      return 'rearranges numbers, so the gradient is arranged back';
+    default:
+      return '';
   }
 }
 
@@ -280,7 +346,10 @@ function fmtList(v: readonly number[]): string {
 function backwardSteps(net: Sequential, X: Tensor, Y: Tensor): ExplainJson['backward'] {
   return scope(() => {
     const params = net.parameters();
-    const names = new Map<Tensor, string>([[X, 'x'], [Y, 'y']]);
+    const names = new Map<Tensor, string>([
+      [X, 'x'],
+      [Y, 'y'],
+    ]);
     ['w (first layer: w1, w2)', 'b1', 'v', 'c'].forEach((n, i) => names.set(params[i]!, n));
     for (const p of params) p.tracked++;
     try {
@@ -288,8 +357,24 @@ function backwardSteps(net: Sequential, X: Tensor, Y: Tensor): ExplainJson['back
       const order = topoSort([loss]).filter((t) => t.node);
       order.forEach((t, i) => names.set(t, t === loss ? 'mean loss' : `t${i + 1}`));
       const grads = backwardPass([loss], [onesLike(loss)], [...order, ...params], false);
-      const steps = [...order].reverse().map((t, i) => ({ step: i + 1, tensor: names.get(t)!, made_by: `${t.node!.op}(${t.node!.inputs.map((u) => names.get(u) ?? constantText(u)).join(', ')})`, shape: [...t.shape], gradient: Array.from(grads.get(t)!.data), rule: ruleOf(t) }));
-      params.forEach((p) => steps.push({ step: steps.length + 1, tensor: names.get(p)!, made_by: 'a weight', shape: [...p.shape], gradient: Array.from(grads.get(p)!.data), rule: 'reached: its gradient is complete' }));
+      const steps = [...order].reverse().map((t, i) => ({
+        step: i + 1,
+        tensor: names.get(t)!,
+        made_by: `${t.node!.op}(${t.node!.inputs.map((u) => names.get(u) ?? constantText(u)).join(', ')})`,
+        shape: [...t.shape],
+        gradient: Array.from(grads.get(t)!.data),
+        rule: ruleOf(t),
+      }));
+      params.forEach((p) =>
+        steps.push({
+          step: steps.length + 1,
+          tensor: names.get(p)!,
+          made_by: 'a weight',
+          shape: [...p.shape],
+          gradient: Array.from(grads.get(p)!.data),
+          rule: 'reached: its gradient is complete',
+        }),
+      );
       return steps;
     } finally {
       for (const p of params) p.tracked--;
@@ -306,10 +391,21 @@ function sweepJson(o: ExplainOptions): SweepJson {
   const gen = new Generator(o.seed ?? 0);
   const model = mlp([784, 32, 10], { dtype: 'float64', generator: gen });
   const r: SweepResult = batchSizeSweep({
-    model, loss: (out, y, opt) => crossEntropy(out, y, opt), x: cast(narrow(xAll, 0, 0, N), 'float64'), y: narrow(yAll, 0, 0, N),
-    draws: o.draws ?? 64, generator: gen,
+    model,
+    loss: (out, y, opt) => crossEntropy(out, y, opt),
+    x: cast(narrow(xAll, 0, 0, N), 'float64'),
+    y: narrow(yAll, 0, 0, N),
+    draws: o.draws ?? 64,
+    generator: gen,
   });
-  return { sweep: r.sweep, trace_cov: r.trace_cov, grad_norm_sq: r.grad_norm_sq, noise_scale: r.noise_scale, dataset: `Fashion-MNIST subset (first ${N} training images)`, model: SWEEP_MODEL };
+  return {
+    sweep: r.sweep,
+    trace_cov: r.trace_cov,
+    grad_norm_sq: r.grad_norm_sq,
+    noise_scale: r.noise_scale,
+    dataset: `Fashion-MNIST subset (first ${N} training images)`,
+    model: SWEEP_MODEL,
+  };
 }
 
 function sweepText(s: SweepJson): string[] {
@@ -320,7 +416,10 @@ function sweepText(s: SweepJson): string[] {
     `tr(Sigma) = ${r4(s.trace_cov)} is that variance for ONE image (the trace of the covariance: the per-weight`,
     'variances added up). Averaging B independent images divides it by B, so the prediction is tr(Sigma) / B:',
     `  ${'B'.padStart(5)} ${'measured'.padStart(12)} ${'tr(Sigma)/B'.padStart(12)} ${'ratio'.padStart(7)}`,
-    ...s.sweep.map((p) => `  ${String(p.batch_size).padStart(5)} ${p.measured_variance.toPrecision(4).padStart(12)} ${p.predicted_variance.toPrecision(4).padStart(12)} ${(p.measured_variance / p.predicted_variance).toFixed(2).padStart(7)}`),
+    ...s.sweep.map(
+      (p) =>
+        `  ${String(p.batch_size).padStart(5)} ${p.measured_variance.toPrecision(4).padStart(12)} ${p.predicted_variance.toPrecision(4).padStart(12)} ${(p.measured_variance / p.predicted_variance).toFixed(2).padStart(7)}`,
+    ),
     `|G|^2 = ${r4(s.grad_norm_sq)} (the squared length of the true gradient). The batch size where the noise`,
     `equals the signal, tr(Sigma) / |G|^2, is the noise scale (McCandlish et al. 2018): here ${r4(s.noise_scale)}.`,
     batchSizeAdvice(s.noise_scale),
@@ -335,10 +434,23 @@ function tradeoffJson(seed: number): NonNullable<ExplainJson['tradeoff']> {
   const [x, y] = f.train.tensors as [Tensor, Tensor];
   const r = stepsExamplesTradeoff({
     makeModel: () => mlp([784, 32, 10], { generator: new Generator(seed) }),
-    loss: (out, t, o) => crossEntropy(out, t, o), x, y, evalX: narrow(x, 0, 0, 1000), evalY: narrow(y, 0, 0, 1000),
-    targetLoss: 0.8, batchSizes: [4, 16, 64, 256], lrs: TRADEOFF_LRS, maxSteps: 1000, seed,
+    loss: (out, t, o) => crossEntropy(out, t, o),
+    x,
+    y,
+    evalX: narrow(x, 0, 0, 1000),
+    evalY: narrow(y, 0, 0, 1000),
+    targetLoss: 0.8,
+    batchSizes: [4, 16, 64, 256],
+    lrs: TRADEOFF_LRS,
+    maxSteps: 1000,
+    seed,
   });
-  return { ...r, dataset: 'Fashion-MNIST subset (6000 training images; the loss is checked on the first 1000)', model: 'MLP 784-32-10 (ReLU), float32, plain SGD', learning_rates: TRADEOFF_LRS };
+  return {
+    ...r,
+    dataset: 'Fashion-MNIST subset (6000 training images; the loss is checked on the first 1000)',
+    model: 'MLP 784-32-10 (ReLU), float32, plain SGD',
+    learning_rates: TRADEOFF_LRS,
+  };
 }
 
 function tradeoffText(t: NonNullable<ExplainJson['tradeoff']>, noiseScale: number | undefined): string[] {
@@ -347,7 +459,10 @@ function tradeoffText(t: NonNullable<ExplainJson['tradeoff']>, noiseScale: numbe
     `on the ${t.dataset},`,
     `until the mean loss is ${t.target_loss}, at each batch size with the best of the learning rates ${t.learning_rates.join(', ')}:`,
     `  ${'B'.padStart(5)} ${'best lr'.padStart(8)} ${'steps'.padStart(7)} ${'examples'.padStart(9)} ${'model: steps'.padStart(13)}`,
-    ...t.points.map((p) => `  ${String(p.batch_size).padStart(5)} ${String(p.lr).padStart(8)} ${String(p.steps).padStart(7)} ${String(p.examples).padStart(9)} ${p.predicted_steps.toFixed(0).padStart(13)}`),
+    ...t.points.map(
+      (p) =>
+        `  ${String(p.batch_size).padStart(5)} ${String(p.lr).padStart(8)} ${String(p.steps).padStart(7)} ${String(p.examples).padStart(9)} ${p.predicted_steps.toFixed(0).padStart(13)}`,
+    ),
     'Small batches need more steps (each step is noisy); large batches need more examples (averaging past the',
     'noise buys little). The model of McCandlish et al., S = S_min (1 + B_crit / B) and E = E_min (1 + B / B_crit),',
     `fits with S_min = ${t.s_min.toFixed(0)} steps, E_min = ${t.e_min.toFixed(0)} examples, so B_crit = E_min / S_min = ${t.b_crit.toFixed(0)}`,
@@ -359,32 +474,46 @@ function tradeoffText(t: NonNullable<ExplainJson['tradeoff']>, noiseScale: numbe
 
 /** Register `descent explain` on the program. */
 export function registerExplain(program: Command, exit?: ExitCode): void {
-  defineCommand(program, {
-    name: 'explain',
-    description: 'show, with numbers, what one mini-batch does to the weights of a tiny network (and how batch size sets gradient noise)',
-    options: {
-      batch: { flags: '--batch <n>', help: 'examples in the batch (1 to 32; try 2 or 10)', default: 2 },
-      lr: { flags: '--lr <rate>', help: 'learning rate of the update shown', default: 0.1 },
-      seed: { flags: '--seed <n>', help: 'seed for the examples and starting weights', default: 0 },
-      sweep: { flags: '--sweep', help: 'also measure gradient variance against batch size (1..256) on the Fashion-MNIST subset' },
-      draws: { flags: '--draws <n>', help: 'mini-batches drawn per batch size in the sweep', default: 64 },
-      tradeoff: { flags: '--tradeoff', help: 'also train to a target loss at batch sizes 4..256 and count the steps and examples each needs' },
-      json: { flags: '--json', help: 'print everything as one JSON object' },
-      out: { flags: '--out <file.json>', help: 'write the sweep as JSON to this file (implies --sweep)' },
-      page: { flags: '--page <file.html>', help: 'write the sweep as a page: variance against batch size (log-log) and steps against examples (implies --sweep)' },
-      backend: BACKEND_OPTION,
+  defineCommand(
+    program,
+    {
+      name: 'explain',
+      description: 'show, with numbers, what one mini-batch does to the weights of a tiny network (and how batch size sets gradient noise)',
+      options: {
+        batch: { flags: '--batch <n>', help: 'examples in the batch (1 to 32; try 2 or 10)', default: 2 },
+        lr: { flags: '--lr <rate>', help: 'learning rate of the update shown', default: 0.1 },
+        seed: { flags: '--seed <n>', help: 'seed for the examples and starting weights', default: 0 },
+        sweep: { flags: '--sweep', help: 'also measure gradient variance against batch size (1..256) on the Fashion-MNIST subset' },
+        draws: { flags: '--draws <n>', help: 'mini-batches drawn per batch size in the sweep', default: 64 },
+        tradeoff: { flags: '--tradeoff', help: 'also train to a target loss at batch sizes 4..256 and count the steps and examples each needs' },
+        json: { flags: '--json', help: 'print everything as one JSON object' },
+        out: { flags: '--out <file.json>', help: 'write the sweep as JSON to this file (implies --sweep)' },
+        page: {
+          flags: '--page <file.html>',
+          help: 'write the sweep as a page: variance against batch size (log-log) and steps against examples (implies --sweep)',
+        },
+        backend: BACKEND_OPTION,
+      },
+      help: '\nExamples:\n  $ descent explain --batch 10\n  $ descent explain --batch 2 --lr 0.5 --seed 3\n  $ descent explain --sweep --tradeoff\n  $ descent explain --sweep --out sweep.json\n  $ descent explain --sweep --page sweep.html',
+      run: (_args, opts) => {
+        useBackend(BACKEND_OPTION.parse('--backend', opts.backend));
+        const batch = positiveInt('--batch', opts.batch);
+        if (batch > 32) throw new UsageError(`--batch must be at most 32 (the tables get wide), got ${batch}`);
+        const o: ExplainOptions = {
+          batch,
+          lr: positiveNumber('--lr', opts.lr),
+          seed: nonNegativeInt('--seed', opts.seed),
+          sweep: !!opts.sweep || opts.out !== undefined || opts.page !== undefined,
+          draws: positiveInt('--draws', opts.draws),
+          tradeoff: !!opts.tradeoff,
+        };
+        const { text, json } = explainReport(o);
+        if (typeof opts.out === 'string') writeFileAtomic(opts.out, JSON.stringify(json.sweep, null, 2) + '\n');
+        if (typeof opts.page === 'string' && json.sweep) writeExplainPage(opts.page, json.sweep);
+        process.stdout.write(opts.json ? JSON.stringify(json) + '\n' : wrapText(text, Math.max(60, Math.min(process.stdout.columns || 100, 120))) + '\n');
+        return 0;
+      },
     },
-    help: '\nExamples:\n  $ descent explain --batch 10\n  $ descent explain --batch 2 --lr 0.5 --seed 3\n  $ descent explain --sweep --tradeoff\n  $ descent explain --sweep --out sweep.json\n  $ descent explain --sweep --page sweep.html',
-    run: (_args, opts) => {
-      useBackend(BACKEND_OPTION.parse('--backend', opts.backend));
-      const batch = positiveInt('--batch', opts.batch);
-      if (batch > 32) throw new UsageError(`--batch must be at most 32 (the tables get wide), got ${batch}`);
-      const o: ExplainOptions = { batch, lr: positiveNumber('--lr', opts.lr), seed: nonNegativeInt('--seed', opts.seed), sweep: !!opts.sweep || opts.out !== undefined || opts.page !== undefined, draws: positiveInt('--draws', opts.draws), tradeoff: !!opts.tradeoff };
-      const { text, json } = explainReport(o);
-      if (typeof opts.out === 'string') writeFileAtomic(opts.out, JSON.stringify(json.sweep, null, 2) + '\n');
-      if (typeof opts.page === 'string' && json.sweep) writeExplainPage(opts.page, json.sweep);
-      process.stdout.write(opts.json ? JSON.stringify(json) + '\n' : wrapText(text, Math.max(60, Math.min(process.stdout.columns || 100, 120))) + '\n');
-      return 0;
-    },
-  }, exit);
+    exit,
+  );
 }

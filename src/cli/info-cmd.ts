@@ -39,18 +39,22 @@ function lines(i: RuntimeInfo): string[] {
 }
 
 export function registerInfo(program: Command, exit?: ExitCode): void {
-  defineCommand(program, {
-    name: 'info',
-    description: 'print where Descent computes here: the backend, threads and WebAssembly features',
-    options: {
-      backend: BACKEND_OPTION,
-      json: { flags: '--json', help: 'print the facts as one JSON object' },
+  defineCommand(
+    program,
+    {
+      name: 'info',
+      description: 'print where Descent computes here: the backend, threads and WebAssembly features',
+      options: {
+        backend: BACKEND_OPTION,
+        json: { flags: '--json', help: 'print the facts as one JSON object' },
+      },
+      help: '\nExamples:\n  $ descent info\n  $ descent info --backend js --json\n  $ DESCENT_BACKEND=js descent info',
+      run: (_args, opts) => {
+        const info = runtimeInfo(BACKEND_OPTION.parse('--backend', opts.backend));
+        process.stdout.write(opts.json ? JSON.stringify(info) + '\n' : lines(info).join('\n') + '\n');
+        return 0;
+      },
     },
-    help: '\nExamples:\n  $ descent info\n  $ descent info --backend js --json\n  $ DESCENT_BACKEND=js descent info',
-    run: (_args, opts) => {
-      const info = runtimeInfo(BACKEND_OPTION.parse('--backend', opts.backend));
-      process.stdout.write(opts.json ? JSON.stringify(info) + '\n' : lines(info).join('\n') + '\n');
-      return 0;
-    },
-  }, exit);
+    exit,
+  );
 }

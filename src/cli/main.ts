@@ -50,13 +50,17 @@ function buildProgram(out: ExitCode): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
-  defineCommand(program, {
-    name: 'train',
-    description: 'train a model and evaluate it on the test split after every epoch',
-    options: { ...TRAIN_OPTIONS, ...RUN_OPTIONS },
-    help: TRAIN_EXAMPLES,
-    run: (_args, opts, cmd) => trainCommand(opts, cmd),
-  }, out);
+  defineCommand(
+    program,
+    {
+      name: 'train',
+      description: 'train a model and evaluate it on the test split after every epoch',
+      options: { ...TRAIN_OPTIONS, ...RUN_OPTIONS },
+      help: TRAIN_EXAMPLES,
+      run: (_args, opts, cmd) => trainCommand(opts, cmd),
+    },
+    out,
+  );
   registerEvaluate(program, out);
   registerPredict(program, out);
   registerReport(program, out);

@@ -17,11 +17,15 @@ const BYTES = 4;
 /** State tensors the optimizer keeps per parameter (PyTorch's: momentum buffer, Adam's two moments, ...). */
 export function optimizerStateCount(cfg: Pick<TrainConfig, 'optimizer' | 'momentum'>): number {
   switch (cfg.optimizer) {
-    case 'sgd': return cfg.momentum > 0 ? 1 : 0;
+    case 'sgd':
+      return cfg.momentum > 0 ? 1 : 0;
     case 'adam':
-    case 'adamw': return 2;
-    case 'rmsprop': return cfg.momentum > 0 ? 2 : 1;
-    case 'adagrad': return 1;
+    case 'adamw':
+      return 2;
+    case 'rmsprop':
+      return cfg.momentum > 0 ? 2 : 1;
+    case 'adagrad':
+      return 1;
   }
 }
 
@@ -88,13 +92,21 @@ const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return 'an unbounded amount';
   let u = 0;
-  while (bytes >= 1024 && u < UNITS.length - 1) { bytes /= 1024; u++; }
+  while (bytes >= 1024 && u < UNITS.length - 1) {
+    bytes /= 1024;
+    u++;
+  }
   return `${u === 0 ? bytes : Number(bytes.toPrecision(3))} ${UNITS[u]}`;
 }
 
 /** A size for --max-memory: bytes (1073741824, 1e9), or a number with K, M, G or T (powers of 1024; KB, KiB and lower case too). */
 export function parseByteSize(flag: string, v: unknown): number {
-  const m = typeof v === 'number' ? [String(v), String(v), ''] : typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?(?:e\+?\d+)?|\.\d+)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(v) : null;
+  const m =
+    typeof v === 'number'
+      ? [String(v), String(v), '']
+      : typeof v === 'string'
+        ? /^\s*(\d+(?:\.\d+)?(?:e\+?\d+)?|\.\d+)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(v)
+        : null;
   const bytes = m ? Math.floor(Number(m[1]) * 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase())) : NaN;
   if (!(Number.isFinite(bytes) && bytes > 0)) throw new UsageError(`${flag} must be a size like 512M, 2G or a number of bytes, got ${JSON.stringify(v)}`);
   return bytes;
@@ -104,19 +116,34 @@ export function parseByteSize(flag: string, v: unknown): number {
  * Throws a UsageError when training cfg.model on the data needs more memory than the backend can
  * hold or than cfg.maxMemory. Only the model's spec is read: nothing is allocated.
  */
-export function checkTrainingMemory(cfg: Pick<TrainConfig, 'model' | 'activation' | 'dropout' | 'optimizer' | 'momentum' | 'batchSize' | 'accumulate' | 'maxMemory'>, data: CliData): MemoryEstimate {
-  const plan = planModel(cfg.model, { inputSize: data.inputSize, numClasses: data.numClasses, activation: cfg.activation, dropout: cfg.dropout, imageShape: data.imageShape });
+export function checkTrainingMemory(
+  cfg: Pick<TrainConfig, 'model' | 'activation' | 'dropout' | 'optimizer' | 'momentum' | 'batchSize' | 'accumulate' | 'maxMemory'>,
+  data: CliData,
+): MemoryEstimate {
+  const plan = planModel(cfg.model, {
+    inputSize: data.inputSize,
+    numClasses: data.numClasses,
+    activation: cfg.activation,
+    dropout: cfg.dropout,
+    imageShape: data.imageShape,
+  });
   const batch = Math.min(cfg.batchSize, data.train.length);
   const est = estimateTrainingMemory({
-    plan, inputSize: data.inputSize, numClasses: data.numClasses, batchSize: batch,
-    optimizerStates: optimizerStateCount(cfg), accumulate: cfg.accumulate,
+    plan,
+    inputSize: data.inputSize,
+    numClasses: data.numClasses,
+    batchSize: batch,
+    optimizerStates: optimizerStateCount(cfg),
+    accumulate: cfg.accumulate,
     examples: data.train.length + (data.val?.length ?? 0) + data.test.length,
   });
   const backend = backendMemoryLimit();
   const limit = cfg.maxMemory !== undefined && cfg.maxMemory < backend.bytes ? { bytes: cfg.maxMemory, what: 'set by --max-memory' } : backend;
   if (!(est.bytes <= limit.bytes)) {
     const { weights, optimizer, activations, data: d } = est.parts;
-    throw new UsageError(`--model ${cfg.model}: training needs about ${formatBytes(est.bytes)} (${est.parameters.toLocaleString('en-US')} parameters for ${data.inputSize.toLocaleString('en-US')} inputs and ${data.numClasses.toLocaleString('en-US')} classes: ${formatBytes(weights)} with their gradients, ${formatBytes(optimizer)} of ${cfg.optimizer} state; a batch of ${batch}: ${formatBytes(activations)}; the data: ${formatBytes(d)}), more than the ${formatBytes(limit.bytes)} ${limit.what}`);
+    throw new UsageError(
+      `--model ${cfg.model}: training needs about ${formatBytes(est.bytes)} (${est.parameters.toLocaleString('en-US')} parameters for ${data.inputSize.toLocaleString('en-US')} inputs and ${data.numClasses.toLocaleString('en-US')} classes: ${formatBytes(weights)} with their gradients, ${formatBytes(optimizer)} of ${cfg.optimizer} state; a batch of ${batch}: ${formatBytes(activations)}; the data: ${formatBytes(d)}), more than the ${formatBytes(limit.bytes)} ${limit.what}`,
+    );
   }
   return est;
 }

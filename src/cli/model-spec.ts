@@ -41,7 +41,6 @@ export interface ModelSpecInfo {
   dropout: number;
 }
 
-
 const LAYER_TOKEN = /^(conv|pool|maxpool|avgpool|gap|bn|res|drop|flatten|dense)(:|$)/;
 
 type Shape = { kind: 'image'; c: number; h: number; w: number } | { kind: 'vector'; f: number };
@@ -75,7 +74,8 @@ export function planModelFromSpec(spec: string, info: ModelSpecInfo): LayerPlan[
   const text = spec === 'cnn' ? CNN_PRESET : spec;
   const tokens = text.split(',').map((t) => t.trim());
   if (!LAYER_TOKEN.test(tokens[0]!)) return null;
-  if (!Object.hasOwn(ACTIVATIONS, info.activation)) throw new UsageError(`--activation must be one of ${ACTIVATION_CHOICES.join(', ')}, got ${JSON.stringify(info.activation)}`);
+  if (!Object.hasOwn(ACTIVATIONS, info.activation))
+    throw new UsageError(`--activation must be one of ${ACTIVATION_CHOICES.join(', ')}, got ${JSON.stringify(info.activation)}`);
   const makeAct = ACTIVATIONS[info.activation as ActivationName];
   const net: LayerPlan[] = [];
   const size = (s: Shape) => (s.kind === 'image' ? s.c * s.h * s.w : s.f);
@@ -136,13 +136,18 @@ export function planModelFromSpec(spec: string, info: ModelSpecInfo): LayerPlan[
     flush();
     switch (kind) {
       case 'conv': {
-        const m = /^(\d+)x(\d+)(?:s(\d+))?(?:p(\d+)|(same))?$/.exec(arg) ?? bad(tok, 'expected conv:CxK with optional sS and pP or same, e.g. conv:32x3, conv:64x3s2p1, conv:32x3same');
+        const m =
+          /^(\d+)x(\d+)(?:s(\d+))?(?:p(\d+)|(same))?$/.exec(arg) ??
+          bad(tok, 'expected conv:CxK with optional sS and pP or same, e.g. conv:32x3, conv:64x3s2p1, conv:32x3same');
         const s = image(tok);
-        const out = num(tok, m[1]!, 1), k = num(tok, m[2]!, 1), stride = m[3] ? num(tok, m[3], 1) : 1;
-        const padding = m[5] ? 'same' as const : m[4] ? num(tok, m[4], 0) : 0;
+        const out = num(tok, m[1]!, 1),
+          k = num(tok, m[2]!, 1),
+          stride = m[3] ? num(tok, m[3], 1) : 1;
+        const padding = m[5] ? ('same' as const) : m[4] ? num(tok, m[4], 0) : 0;
         if (padding === 'same' && stride !== 1) bad(tok, "'same' padding needs stride 1");
         const p = padding === 'same' ? k - 1 : 2 * padding;
-        const h = Math.floor((s.h + p - k) / stride) + 1, w = Math.floor((s.w + p - k) / stride) + 1;
+        const h = Math.floor((s.h + p - k) / stride) + 1,
+          w = Math.floor((s.w + p - k) / stride) + 1;
         if (h < 1 || w < 1) bad(tok, `a ${k}x${k} kernel does not fit in ${s.h}x${s.w} feature maps`);
         const cin = s.c;
         shape = { kind: 'image', c: out, h, w };
@@ -154,7 +159,8 @@ export function planModelFromSpec(spec: string, info: ModelSpecInfo): LayerPlan[
       case 'pool':
       case 'maxpool':
       case 'avgpool': {
-        const s = image(tok), k = num(tok, arg, 1);
+        const s = image(tok),
+          k = num(tok, arg, 1);
         shape = { kind: 'image', c: s.c, h: pooled(tok, s.h, k), w: pooled(tok, s.w, k) };
         add(() => (kind === 'avgpool' ? new AvgPool2d(k) : new MaxPool2d(k)));
         break;
@@ -166,15 +172,27 @@ export function planModelFromSpec(spec: string, info: ModelSpecInfo): LayerPlan[
         break;
       }
       case 'res': {
-        const s = image(tok), c = num(tok, arg, 1), cin = s.c;
+        const s = image(tok),
+          c = num(tok, arg, 1),
+          cin = s.c;
         shape = { kind: 'image', c, h: s.h, w: s.w };
-        const hw = s.h * s.w, project = cin !== c;
+        const hw = s.h * s.w,
+          project = cin !== c;
         // conv3x3 cin->c, bn, act, conv3x3 c->c, bn (bn: weight and bias), the sum; a 1x1 conv + bn on the skip path
         const params = c * cin * 9 + 2 * c + c * c * 9 + 2 * c + (project ? c * cin + 2 * c : 0);
-        add(() => {
-          const body = new Sequential(new Conv2d(cin, c, 3, { padding: 1, bias: false }), new BatchNorm2d(c), makeAct(), new Conv2d(c, c, 3, { padding: 1, bias: false }), new BatchNorm2d(c));
-          return new Residual(body, project ? { shortcut: new Sequential(new Conv2d(cin, c, 1, { bias: false }), new BatchNorm2d(c)) } : {});
-        }, { params, saved: c * hw * (project ? 11 : 8), scratch: Math.max(cin, c) * 9 * hw });
+        add(
+          () => {
+            const body = new Sequential(
+              new Conv2d(cin, c, 3, { padding: 1, bias: false }),
+              new BatchNorm2d(c),
+              makeAct(),
+              new Conv2d(c, c, 3, { padding: 1, bias: false }),
+              new BatchNorm2d(c),
+            );
+            return new Residual(body, project ? { shortcut: new Sequential(new Conv2d(cin, c, 1, { bias: false }), new BatchNorm2d(c)) } : {});
+          },
+          { params, saved: c * hw * (project ? 11 : 8), scratch: Math.max(cin, c) * 9 * hw },
+        );
         pending = [makeAct];
         break;
       }
@@ -190,7 +208,8 @@ export function planModelFromSpec(spec: string, info: ModelSpecInfo): LayerPlan[
         toVector();
         break;
       case 'dense': {
-        const f = toVector(), h = num(tok, arg, 1);
+        const f = toVector(),
+          h = num(tok, arg, 1);
         shape = { kind: 'vector', f: h };
         add(() => new Linear(f, h), { params: f * h + h });
         pending = info.dropout > 0 ? [makeAct, () => new Dropout(info.dropout)] : [makeAct];
@@ -201,7 +220,8 @@ export function planModelFromSpec(spec: string, info: ModelSpecInfo): LayerPlan[
     }
   }
   flush();
-  const f = toVector(), k = info.numClasses;
+  const f = toVector(),
+    k = info.numClasses;
   shape = { kind: 'vector', f: k };
   add(() => new Linear(f, k), { params: f * k + k });
   return net;

@@ -38,12 +38,17 @@ export function flagOf(spec: OptionSpec): string {
   return spec.flags.split(/[ ,]/)[0]!;
 }
 
-const optional = <T>(p: (flag: string, v: unknown) => T) => (flag: string, v: unknown): T | undefined => (v === undefined || v === null ? undefined : p(flag, v));
-const below = (limit: number, inclusive = false) => (flag: string, v: unknown): number => {
-  const n = nonNegativeNumber(flag, v);
-  if (inclusive ? n > limit : n >= limit) throw new UsageError(`${flag} must be ${inclusive ? 'at most' : 'below'} ${limit}, got ${n}`);
-  return n;
-};
+const optional =
+  <T>(p: (flag: string, v: unknown) => T) =>
+  (flag: string, v: unknown): T | undefined =>
+    v === undefined || v === null ? undefined : p(flag, v);
+const below =
+  (limit: number, inclusive = false) =>
+  (flag: string, v: unknown): number => {
+    const n = nonNegativeNumber(flag, v);
+    if (inclusive ? n > limit : n >= limit) throw new UsageError(`${flag} must be ${inclusive ? 'at most' : 'below'} ${limit}, got ${n}`);
+    return n;
+  };
 const text = (flag: string, v: unknown): string => {
   if (typeof v !== 'string' && typeof v !== 'number') throw new UsageError(`${flag} must be a string, got ${JSON.stringify(v)}`);
   return String(v);
@@ -108,30 +113,68 @@ type ConfigKey = Exclude<keyof TrainConfig, 'threads'>;
 export const TRAIN_OPTIONS: { [K in ConfigKey]-?: OptionSpec<TrainConfig[K]> & { parse: (flag: string, v: unknown) => TrainConfig[K] } } = {
   data: { flags: '--data <name|dir>', help: 'built-in data set name or a folder of IDX/CSV files', default: 'fashion-mnist', parse: text },
   model: { flags: '--model <spec>', help: 'model: linear, mlp:H1,H2,..., cnn, or a layer spec (below)', default: 'mlp:256,128', parse: text },
-  activation: { flags: '--activation <name>', help: 'hidden activation', default: 'relu', choices: () => ACTIVATION_CHOICES, parse: choice(() => ACTIVATION_CHOICES) },
+  activation: {
+    flags: '--activation <name>',
+    help: 'hidden activation',
+    default: 'relu',
+    choices: () => ACTIVATION_CHOICES,
+    parse: choice(() => ACTIVATION_CHOICES),
+  },
   dropout: { flags: '--dropout <p>', help: 'dropout probability after each hidden layer', default: 0, parse: below(1) },
   optimizer: { flags: '--optimizer <name>', help: 'optimizer', default: 'sgd', choices: () => OPTIMIZER_NAMES, parse: choice(() => OPTIMIZER_NAMES) },
   lr: { flags: '--lr <rate>', help: 'learning rate', default: 0.05, parse: positiveNumber },
   momentum: { flags: '--momentum <m>', help: 'momentum (sgd, rmsprop)', default: 0.9, parse: nonNegativeNumber },
   nesterov: { flags: '--nesterov', help: 'Nesterov momentum (sgd)', parse: bool },
-  weightDecay: { flags: '--weight-decay <wd>', help: 'weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw)', default: 0, parse: nonNegativeNumber },
+  weightDecay: {
+    flags: '--weight-decay <wd>',
+    help: 'weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw)',
+    default: 0,
+    parse: nonNegativeNumber,
+  },
   batchSize: { flags: '--batch-size <n>', help: 'examples per mini-batch', default: 64, parse: positiveInt },
   epochs: { flags: '--epochs <n>', help: 'passes over the training data', default: 10, parse: positiveInt, resume: true },
   // Absent: the presets' recipes, cosine annealing for MLPs and one-cycle for convolutional networks (resolveConfig).
-  schedule: { flags: '--schedule <name>', help: 'learning-rate schedule (default: cosine for mlp/linear, onecycle for convolutional models)', choices: () => SCHEDULE_NAMES, parse: optional(choice(() => SCHEDULE_NAMES)) as (flag: string, v: unknown) => TrainConfig['schedule'] },
+  schedule: {
+    flags: '--schedule <name>',
+    help: 'learning-rate schedule (default: cosine for mlp/linear, onecycle for convolutional models)',
+    choices: () => SCHEDULE_NAMES,
+    parse: optional(choice(() => SCHEDULE_NAMES)) as (flag: string, v: unknown) => TrainConfig['schedule'],
+  },
   warmupEpochs: { flags: '--warmup-epochs <n>', help: 'linear warm-up length for warmup-cosine', default: 1, parse: nonNegativeInt },
   accumulate: { flags: '--accumulate <n>', help: 'micro-batches per update (gradient accumulation)', default: 1, parse: positiveInt },
   clipGradNorm: { flags: '--clip-grad-norm <max>', help: 'clip the global gradient norm to this value', parse: optional(positiveNumber) },
   labelSmoothing: { flags: '--label-smoothing <eps>', help: 'cross-entropy label smoothing', default: 0, parse: below(1, true) },
-  valSplit: { flags: '--val-split <fraction>', help: 'hold out this fraction of the training data for validation (0: validate on the test split)', default: 0, parse: below(1) },
-  earlyStopping: { flags: '--early-stopping <patience>', help: 'stop after this many epochs without improvement of the validation loss', parse: optional(positiveInt) },
+  valSplit: {
+    flags: '--val-split <fraction>',
+    help: 'hold out this fraction of the training data for validation (0: validate on the test split)',
+    default: 0,
+    parse: below(1),
+  },
+  earlyStopping: {
+    flags: '--early-stopping <patience>',
+    help: 'stop after this many epochs without improvement of the validation loss',
+    parse: optional(positiveInt),
+  },
   labelColumn: { flags: '--label-column <name>', help: 'label column for CSV data', default: 'label', parse: text },
   header: CSV_OPTIONS.header,
   allowNan: CSV_OPTIONS.allowNan,
-  maxMemory: { flags: '--max-memory <size>', help: 'fail before building the model if training would need more memory than this (e.g. 512M, 2G, or bytes)', parse: optional(parseByteSize), resume: true },
-  gradStats: { flags: '--grad-stats <every>', help: 'log gradient statistics (noise scale, per-example gradient norms) every n updates', parse: optional(positiveInt) },
+  maxMemory: {
+    flags: '--max-memory <size>',
+    help: 'fail before building the model if training would need more memory than this (e.g. 512M, 2G, or bytes)',
+    parse: optional(parseByteSize),
+    resume: true,
+  },
+  gradStats: {
+    flags: '--grad-stats <every>',
+    help: 'log gradient statistics (noise scale, per-example gradient norms) every n updates',
+    parse: optional(positiveInt),
+  },
   dpClip: { flags: '--dp-clip <C>', help: 'DP-SGD: clip each per-example gradient to this L2 norm', parse: optional(positiveNumber) },
-  dpNoise: { flags: '--dp-noise <sigma>', help: 'DP-SGD: Gaussian noise multiplier (noise std = sigma * C on the clipped sum)', parse: optional(nonNegativeNumber) },
+  dpNoise: {
+    flags: '--dp-noise <sigma>',
+    help: 'DP-SGD: Gaussian noise multiplier (noise std = sigma * C on the clipped sum)',
+    parse: optional(nonNegativeNumber),
+  },
   seed: { flags: '--seed <n>', help: 'seed for initialisation, shuffling and dropout', default: 0, parse: nonNegativeInt },
   // Absent: runs/<date-time> (resolveConfig).
   out: { flags: '--out <dir>', help: 'run folder (default runs/<date-time>)', parse: optional(text) as (flag: string, v: unknown) => string, resume: true },
@@ -186,7 +229,9 @@ export function resolveOptions(table: OptionTable, opts: Record<string, unknown>
 /** Options a resumed run may set, as flags ('--epochs, --out, ...'). */
 export function resumeFlags(): string[] {
   const all: OptionTable = { ...TRAIN_OPTIONS, ...RUN_OPTIONS };
-  return Object.values(all).filter((s) => s.resume).map(flagOf);
+  return Object.values(all)
+    .filter((s) => s.resume)
+    .map(flagOf);
 }
 
 /** Throws when an option that a resumed run takes from its checkpoint is given on the command line. */
@@ -195,7 +240,9 @@ export function checkResumeFlags(cmd: Command): void {
   for (const opt of cmd.options) {
     const key = opt.attributeName();
     if (!all[key]?.resume && cmd.getOptionValueSource(key) === 'cli') {
-      throw new UsageError(`${opt.long ?? key} cannot be combined with --resume: a resumed run continues with the configuration saved in its checkpoint (only ${resumeFlags().join(', ')} may be given)`);
+      throw new UsageError(
+        `${opt.long ?? key} cannot be combined with --resume: a resumed run continues with the configuration saved in its checkpoint (only ${resumeFlags().join(', ')} may be given)`,
+      );
     }
   }
 }

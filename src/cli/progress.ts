@@ -20,7 +20,12 @@ function pct(v: number | undefined): string {
 export function progressCallback(stream: NodeJS.WriteStream = process.stderr, options: { bar?: boolean } = {}): Callback {
   const tty = !!stream.isTTY && options.bar !== false;
   let bar: cliProgress.SingleBar | undefined;
-  let epochs = 0, started = 0, seen = 0, lossSum = 0, correct = 0, classified = true;
+  let epochs = 0,
+    started = 0,
+    seen = 0,
+    lossSum = 0,
+    correct = 0,
+    classified = true;
   return {
     onTrainBegin(info) {
       epochs = info.epochs;
@@ -62,7 +67,9 @@ export function progressCallback(stream: NodeJS.WriteStream = process.stderr, op
       bar?.stop();
       bar = undefined;
       const val = m.val_loss !== undefined ? ` | test loss ${m.val_loss.toFixed(4)} acc ${pct(m.val_accuracy)}` : '';
-      stream.write(`epoch ${m.epoch}/${epochs}: train loss ${m.train_loss.toFixed(4)} acc ${pct(m.train_accuracy)}${val} | lr ${formatLr(m.lr)} | ${Math.round(m.examples_per_second).toLocaleString('en-US')} ex/s | ${m.seconds.toFixed(1)} s\n`);
+      stream.write(
+        `epoch ${m.epoch}/${epochs}: train loss ${m.train_loss.toFixed(4)} acc ${pct(m.train_accuracy)}${val} | lr ${formatLr(m.lr)} | ${Math.round(m.examples_per_second).toLocaleString('en-US')} ex/s | ${m.seconds.toFixed(1)} s\n`,
+      );
     },
     onTrainEnd() {
       bar?.stop();

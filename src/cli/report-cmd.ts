@@ -31,28 +31,36 @@ function runFolder(dir: string): string {
 
 /** Add `report` and `compare` to the program. */
 export function registerReport(program: Command, exit?: ExitCode): void {
-  defineCommand(program, {
-    name: 'report',
-    description: 'rebuild the self-contained report.html of a run folder',
-    args: [['<run-dir>', 'a run folder written by descent train']],
-    options: { out: { flags: '--out <file>', help: 'where to write the page (default RUN_DIR/report.html)' } },
-    help: REPORT_EXAMPLES,
-    run: ([dir], opts) => {
-      const out = writeReport(runFolder(dir as string), { out: opts.out as string | undefined });
-      process.stderr.write(`descent: wrote ${out}\n`);
+  defineCommand(
+    program,
+    {
+      name: 'report',
+      description: 'rebuild the self-contained report.html of a run folder',
+      args: [['<run-dir>', 'a run folder written by descent train']],
+      options: { out: { flags: '--out <file>', help: 'where to write the page (default RUN_DIR/report.html)' } },
+      help: REPORT_EXAMPLES,
+      run: ([dir], opts) => {
+        const out = writeReport(runFolder(dir as string), { out: opts.out as string | undefined });
+        process.stderr.write(`descent: wrote ${out}\n`);
+      },
     },
-  }, exit);
-  defineCommand(program, {
-    name: 'compare',
-    description: 'write one page overlaying the curves of several runs',
-    args: [['<run-dirs...>', 'two or more run folders written by descent train']],
-    options: { out: { flags: '--out <file>', help: 'where to write the page', default: 'compare.html' } },
-    help: COMPARE_EXAMPLES,
-    run: ([dirs], opts) => {
-      const list = dirs as string[];
-      if (list.length < 2) throw new UsageError(`compare needs at least two run folders, got ${list.length}`);
-      const out = writeComparePage(list.map(runFolder), { out: opts.out as string });
-      process.stderr.write(`descent: wrote ${out} comparing ${list.length} runs\n`);
+    exit,
+  );
+  defineCommand(
+    program,
+    {
+      name: 'compare',
+      description: 'write one page overlaying the curves of several runs',
+      args: [['<run-dirs...>', 'two or more run folders written by descent train']],
+      options: { out: { flags: '--out <file>', help: 'where to write the page', default: 'compare.html' } },
+      help: COMPARE_EXAMPLES,
+      run: ([dirs], opts) => {
+        const list = dirs as string[];
+        if (list.length < 2) throw new UsageError(`compare needs at least two run folders, got ${list.length}`);
+        const out = writeComparePage(list.map(runFolder), { out: opts.out as string });
+        process.stderr.write(`descent: wrote ${out} comparing ${list.length} runs\n`);
+      },
     },
-  }, exit);
+    exit,
+  );
 }

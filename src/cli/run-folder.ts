@@ -8,15 +8,20 @@ import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './errors.js';
 
 /** What a training run writes into its folder (docs/run-folder.md). */
-const RUN_ENTRY = /^(config\.json|metrics\.jsonl|summary\.json|report\.html|test-predictions\.json|checkpoint(?:-last-good|-legacy(?:-\d+)?|-\d+(?:-\d+)?)?|\.tmp-.*|.*\.tmp-\d+-\d+)$/;
+const RUN_ENTRY =
+  /^(config\.json|metrics\.jsonl|summary\.json|report\.html|test-predictions\.json|checkpoint(?:-last-good|-legacy(?:-\d+)?|-\d+(?:-\d+)?)?|\.tmp-.*|.*\.tmp-\d+-\d+)$/;
 /** Any one of these means the folder holds a run. */
 const RUN_MARKERS = ['config.json', 'metrics.jsonl', 'checkpoint', 'summary.json'];
 
 function errnoText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   const what: Record<string, string> = {
-    EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',
-    ENOTDIR: 'a part of the path is a file', ENOSPC: 'no space left on the device', ENAMETOOLONG: 'the name is too long',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOTDIR: 'a part of the path is a file',
+    ENOSPC: 'no space left on the device',
+    ENAMETOOLONG: 'the name is too long',
   };
   return err.code ? `${what[err.code] ?? err.code}` : err.message;
 }
@@ -50,11 +55,14 @@ export function sameFolder(a: string, b: string): boolean {
  */
 export function prepareRunFolder(out: string, o: { overwrite: boolean; continuing: boolean }): void {
   const existed = existsSync(out);
-  if (existed && !statSync(out).isDirectory()) throw new UsageError(`--out: ${out} is a file; expected a folder for the run (or a path that does not exist yet)`);
+  if (existed && !statSync(out).isDirectory())
+    throw new UsageError(`--out: ${out} is a file; expected a folder for the run (or a path that does not exist yet)`);
   if (existed && !o.continuing) {
     const found = RUN_MARKERS.filter((f) => existsSync(join(out, f)));
     if (found.length && !o.overwrite) {
-      throw new UsageError(`--out: ${out} already holds a run (${found.join(', ')}); pass --overwrite to replace it, or --resume ${join(out, 'checkpoint')} to continue it`);
+      throw new UsageError(
+        `--out: ${out} already holds a run (${found.join(', ')}); pass --overwrite to replace it, or --resume ${join(out, 'checkpoint')} to continue it`,
+      );
     }
   }
   try {

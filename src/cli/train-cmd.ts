@@ -57,7 +57,8 @@ export function resolveConfig(opts: Record<string, unknown>, cmd?: Command): Tra
   cfg.schedule ??= /^(linear|mlp:)/.test(cfg.model) ? 'cosine' : 'onecycle';
   cfg.out ??= join('runs', stamp());
   if ((cfg.dpClip === undefined) !== (cfg.dpNoise === undefined)) throw new UsageError('DP-SGD needs both --dp-clip and --dp-noise');
-  if (cfg.dpClip !== undefined && cfg.accumulate > 1) throw new UsageError('DP-SGD cannot be combined with --accumulate: averaging noisy micro-batches changes the noise');
+  if (cfg.dpClip !== undefined && cfg.accumulate > 1)
+    throw new UsageError('DP-SGD cannot be combined with --accumulate: averaging noisy micro-batches changes the noise');
   return cfg as TrainConfig;
 }
 
@@ -83,10 +84,18 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   // Everything is checked (data, memory, model, flags, the run folder) before anything is written.
   const data = loadData(cfg.data, { labelColumn: cfg.labelColumn, valSplit: cfg.valSplit, seed: cfg.seed, header: cfg.header, allowNan: cfg.allowNan });
   checkTrainingMemory(cfg, data);
-  const model = buildModel(cfg.model, { inputSize: data.inputSize, numClasses: data.numClasses, activation: cfg.activation, dropout: cfg.dropout, imageShape: data.imageShape });
+  const model = buildModel(cfg.model, {
+    inputSize: data.inputSize,
+    numClasses: data.numClasses,
+    activation: cfg.activation,
+    dropout: cfg.dropout,
+    imageShape: data.imageShape,
+  });
   const dashboardPort = parseDashboardPort(opts.dashboard);
   prepareRunFolder(cfg.out, { overwrite: !!opts.overwrite, continuing: !!resume && sameFolder(cfg.out, dirname(resolveCheckpointDir(resume))) });
-  log(`descent: training ${cfg.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data.name}: ${data.train.length.toLocaleString('en-US')} train / ${data.test.length.toLocaleString('en-US')} test examples, ${cfg.optimizer} lr ${formatLr(cfg.lr)}, batch ${cfg.batchSize}, ${plural(cfg.epochs, 'epoch')} on ${cfg.backend} -> ${cfg.out}`);
+  log(
+    `descent: training ${cfg.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data.name}: ${data.train.length.toLocaleString('en-US')} train / ${data.test.length.toLocaleString('en-US')} test examples, ${cfg.optimizer} lr ${formatLr(cfg.lr)}, batch ${cfg.batchSize}, ${plural(cfg.epochs, 'epoch')} on ${cfg.backend} -> ${cfg.out}`,
+  );
   const dashboard = dashboardPort === undefined ? undefined : await openDashboard(cfg.out, dashboardPort);
   writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const loaders = makeLoaders(data, cfg);
@@ -95,7 +104,10 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   const summary = await writeResults(cfg, data, model, loaders.test, loss, result, !!loaders.validation);
   await dashboard?.close();
   if (result.diverged) log(`descent: ${result.diverged.message}`);
-  else log(`descent: done in ${summary.seconds} s: test accuracy ${summary.test_accuracy === null ? '-' : (summary.test_accuracy * 100).toFixed(2) + '%'}, test loss ${summary.test_loss?.toFixed(4)}; checkpoint in ${join(cfg.out, 'checkpoint')}`);
+  else
+    log(
+      `descent: done in ${summary.seconds} s: test accuracy ${summary.test_accuracy === null ? '-' : (summary.test_accuracy * 100).toFixed(2) + '%'}, test loss ${summary.test_loss?.toFixed(4)}; checkpoint in ${join(cfg.out, 'checkpoint')}`,
+    );
   if (opts.json) process.stdout.write(JSON.stringify(result.diverged ? { ...summary, diverged: result.diverged } : summary) + '\n');
   return result.diverged ? 1 : 0;
 }
@@ -124,7 +136,8 @@ function configForResume(resume: string, opts: Record<string, unknown>, cmd: Com
 function parseDashboardPort(flag: unknown): number | undefined {
   if (flag === undefined) return undefined;
   const port = flag === true ? 0 : Number(flag);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--dashboard: port must be an integer in 0..65535, got ${JSON.stringify(flag)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--dashboard: port must be an integer in 0..65535, got ${JSON.stringify(flag)}`);
   return port;
 }
 
@@ -139,30 +152,65 @@ async function openDashboard(dir: string, port: number): Promise<Awaited<ReturnT
 }
 
 /** fit()'s options for the run: its parts, DP-SGD and gradient statistics, the run folder. */
-function fitOptions(cfg: TrainConfig, data: CliData, model: Module, loaders: ReturnType<typeof makeLoaders>, loss: ReturnType<typeof lossFor>, o: { resume?: string; bar: boolean }): FitOptions {
+function fitOptions(
+  cfg: TrainConfig,
+  data: CliData,
+  model: Module,
+  loaders: ReturnType<typeof makeLoaders>,
+  loss: ReturnType<typeof lossFor>,
+  o: { resume?: string; bar: boolean },
+): FitOptions {
   const optimizer = buildOptimizer(cfg, model.parameters());
   const { scheduler, interval } = buildScheduler(cfg, optimizer, loaders.train.length);
   const dpNoise = new Generator(cfg.seed + 7);
   const statsHook = cfg.gradStats ? gradientStatsHook({ every: cfg.gradStats }) : undefined;
   return {
-    model, loss, optimizer, scheduler, schedulerInterval: interval,
-    train: loaders.train, validation: loaders.validation ?? loaders.test, epochs: cfg.epochs, accumulate: cfg.accumulate,
+    model,
+    loss,
+    optimizer,
+    scheduler,
+    schedulerInterval: interval,
+    train: loaders.train,
+    validation: loaders.validation ?? loaders.test,
+    epochs: cfg.epochs,
+    accumulate: cfg.accumulate,
     transformGrads: cfg.clipGradNorm ? clipper(cfg.clipGradNorm) : undefined,
     earlyStopping: cfg.earlyStopping ? { patience: cfg.earlyStopping, monitor: 'val_loss' } : undefined,
     stepHooks: statsHook ? [statsHook] : undefined,
     computeGrads: cfg.dpClip !== undefined ? dpSgdGradients({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, generator: dpNoise }) : undefined,
     stateful: { ...(cfg.dpClip !== undefined ? { dpSgdNoise: generatorState(dpNoise) } : {}), ...(statsHook ? { gradientStats: statsHook } : {}) },
     callbacks: [progressCallback(process.stderr, { bar: o.bar })],
-    ...runFolder(cfg.out, { resumeFrom: o.resume }), logEvery: cfg.logEvery,
-    checkpointExtra: { config: cfg, model: { spec: cfg.model, inputSize: data.inputSize, numClasses: data.numClasses, activation: cfg.activation, dropout: cfg.dropout, imageShape: data.imageShape }, data: { name: data.name, classes: data.classes } },
+    ...runFolder(cfg.out, { resumeFrom: o.resume }),
+    logEvery: cfg.logEvery,
+    checkpointExtra: {
+      config: cfg,
+      model: {
+        spec: cfg.model,
+        inputSize: data.inputSize,
+        numClasses: data.numClasses,
+        activation: cfg.activation,
+        dropout: cfg.dropout,
+        imageShape: data.imageShape,
+      },
+      data: { name: data.name, classes: data.classes },
+    },
   };
 }
 
 /** summary.json, test-predictions.json and report.html of a finished run; returns the summary. */
-async function writeResults(cfg: TrainConfig, data: CliData, model: Module, test: DataLoader, loss: ReturnType<typeof lossFor>, result: FitResult, separateValidation: boolean) {
+async function writeResults(
+  cfg: TrainConfig,
+  data: CliData,
+  model: Module,
+  test: DataLoader,
+  loss: ReturnType<typeof lossFor>,
+  result: FitResult,
+  separateValidation: boolean,
+) {
   const last = result.epochs[result.epochs.length - 1];
   // The final test numbers: from the last epoch when it validated on the test split, else measured now.
-  let testLoss = last?.val_loss, testAcc = last?.val_accuracy;
+  let testLoss = last?.val_loss,
+    testAcc = last?.val_accuracy;
   if (separateValidation || !last) {
     const r = await evaluate(model, test, loss);
     testLoss = r.loss;
@@ -180,16 +228,27 @@ async function writeResults(cfg: TrainConfig, data: CliData, model: Module, test
     backend: cfg.backend,
     threads: cfg.threads,
   };
-  const privacy = cfg.dpClip !== undefined ? dpSgdMetadata({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, batchSize: cfg.batchSize, datasetSize: data.train.length, steps: result.steps }) : undefined;
-  writeFileAtomic(join(cfg.out, 'summary.json'), JSON.stringify({ ...summary, diverged: result.diverged ?? null, stopped_early: result.stoppedEarly, ...(privacy ? { privacy } : {}) }, null, 2) + '\n');
-  if (privacy) log(`descent: DP-SGD with C = ${cfg.dpClip}, sigma = ${cfg.dpNoise} over ${result.steps} steps: epsilon = ${privacy.epsilon === null ? 'unbounded (no noise)' : privacy.epsilon.toFixed(3)} at delta = ${privacy.delta}`);
+  const privacy =
+    cfg.dpClip !== undefined
+      ? dpSgdMetadata({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, batchSize: cfg.batchSize, datasetSize: data.train.length, steps: result.steps })
+      : undefined;
+  writeFileAtomic(
+    join(cfg.out, 'summary.json'),
+    JSON.stringify({ ...summary, diverged: result.diverged ?? null, stopped_early: result.stoppedEarly, ...(privacy ? { privacy } : {}) }, null, 2) + '\n',
+  );
+  if (privacy)
+    log(
+      `descent: DP-SGD with C = ${cfg.dpClip}, sigma = ${cfg.dpNoise} over ${result.steps} steps: epsilon = ${privacy.epsilon === null ? 'unbounded (no noise)' : privacy.epsilon.toFixed(3)} at delta = ${privacy.delta}`,
+    );
   if (cfg.gradStats) {
     const noiseScale = lastStatsValue(join(cfg.out, 'metrics.jsonl'));
     if (noiseScale !== undefined) log(`descent: ${batchSizeAdvice(noiseScale, cfg.batchSize)}`);
   }
   const { labels, predictions } = await predictTest(model, data);
   writeTestPredictions(cfg.out, {
-    classes: data.classes, labels, predictions,
+    classes: data.classes,
+    labels,
+    predictions,
     images: data.imageShape ? { shape: data.imageShape, pixels: (i) => Float32Array.from(data.test.get(i)[0]!.data) } : undefined,
   });
   log(`descent: report in ${writeReport(cfg.out)}`);
@@ -203,7 +262,8 @@ function generatorState(g: Generator): Stateful {
 
 /** Predicted and true classes of every test example, in order. */
 async function predictTest(model: Module, data: CliData): Promise<{ labels: number[]; predictions: number[] }> {
-  const labels: number[] = [], predictions: number[] = [];
+  const labels: number[] = [],
+    predictions: number[] = [];
   const wasTraining = model.training;
   model.eval();
   for (const [x, y] of new DataLoader(data.test, { batchSize: 512 })) {

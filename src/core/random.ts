@@ -35,7 +35,10 @@ export class Generator {
     if (!Number.isFinite(seed)) throw new RangeError(`Generator.seed: seed must be a finite number, got ${seed}`);
     const hi = Math.floor(seed / 4294967296) >>> 0;
     const sm = splitmix32((seed >>> 0) ^ Math.imul(hi, 0x9e3779b1));
-    this.s0 = sm(); this.s1 = sm(); this.s2 = sm(); this.s3 = sm();
+    this.s0 = sm();
+    this.s1 = sm();
+    this.s2 = sm();
+    this.s3 = sm();
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
     return this;
   }
@@ -76,7 +79,10 @@ export class Generator {
    * nextUint32() calls, with the state in locals (several times faster for long runs).
    */
   fillUint32(out: Uint32Array): void {
-    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    let s0 = this.s0,
+      s1 = this.s1,
+      s2 = this.s2,
+      s3 = this.s3;
     for (let i = 0; i < out.length; i++) {
       out[i] = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
       const t = s1 << 9;
@@ -87,7 +93,10 @@ export class Generator {
       s2 ^= t;
       s3 = rotl(s3, 11);
     }
-    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
   }
 
   /** Uniform in [0, 1) with 24 random bits (exactly representable in float32). */
@@ -139,7 +148,9 @@ export class Generator {
     for (let i = 0; i < n; i++) p[i] = i;
     for (let i = n - 1; i > 0; i--) {
       const j = this.nextInt(i + 1);
-      const t = p[i]!; p[i] = p[j]!; p[j] = t;
+      const t = p[i]!;
+      p[i] = p[j]!;
+      p[j] = t;
     }
     return p;
   }
@@ -151,7 +162,10 @@ function rotl(x: number, k: number): number {
 
 /** High 32 bits of the 64-bit product x * n (x, n < 2^32), exactly: every partial sum stays below 2^53. */
 function hiBits(x: number, n: number): number {
-  const xl = x & 0xffff, xh = x >>> 16, nl = n & 0xffff, nh = Math.floor(n / 65536);
+  const xl = x & 0xffff,
+    xh = x >>> 16,
+    nl = n & 0xffff,
+    nh = Math.floor(n / 65536);
   return xh * nh + Math.floor(((xl * nh + xh * nl) * 65536 + xl * nl) / 4294967296);
 }
 

@@ -52,7 +52,9 @@ export class Tensor {
   get storage(): Storage {
     const s = this.ref.storage;
     if (s === null) {
-      throw new Error(`Tensor ${shapeStr(this.shape)} ${this.dtype} was freed: the scope that created it has ended. Return it from the scope (or pass it to keep()) to use it afterwards.`);
+      throw new Error(
+        `Tensor ${shapeStr(this.shape)} ${this.dtype} was freed: the scope that created it has ended. Return it from the scope (or pass it to keep()) to use it afterwards.`,
+      );
     }
     return s;
   }

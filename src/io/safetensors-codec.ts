@@ -98,7 +98,11 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
     const a = t.dataSync();
     const wide = t.dtype === 'int32' && int64(name);
     const bytes = a.byteLength * (wide ? 2 : 1);
-    header[name] = { dtype: wide ? 'I64' : { float32: 'F32', float64: 'F64', int32: 'I32' }[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+    header[name] = {
+      dtype: wide ? 'I64' : { float32: 'F32', float64: 'F64', int32: 'I32' }[t.dtype],
+      shape: [...t.shape],
+      data_offsets: [offset, offset + bytes],
+    };
     parts.push({ data: wide ? (a as Int32Array) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength), wide });
     offset += bytes;
   }
@@ -186,19 +190,26 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<bytes>'): Safetens
     if (bad) fail(part, `expected a non-empty name without control characters, got ${bad}`);
     if (!isObject(e)) return fail(part, `expected an object {dtype, shape, data_offsets}, got ${describe(e)}`);
     const keys = Object.keys(e).sort();
-    if (keys.join() !== ENTRY_KEYS.join()) fail(part, `expected exactly the keys dtype, shape, data_offsets, got ${keys.map((k) => JSON.stringify(k)).join(', ') || 'none'}`);
+    if (keys.join() !== ENTRY_KEYS.join())
+      fail(part, `expected exactly the keys dtype, shape, data_offsets, got ${keys.map((k) => JSON.stringify(k)).join(', ') || 'none'}`);
     const { dtype, shape, data_offsets: offsets } = e as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !Object.hasOwn(ST_DTYPES, dtype)) fail(`${part} dtype`, `expected one of ${SAFETENSORS_DTYPES.join(' ')}, got ${describe(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0)) return fail(`${part} shape`, `expected an array of non-negative integers, got ${describe(shape)}`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(ST_DTYPES, dtype))
+      fail(`${part} dtype`, `expected one of ${SAFETENSORS_DTYPES.join(' ')}, got ${describe(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0))
+      return fail(`${part} shape`, `expected an array of non-negative integers, got ${describe(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
       return fail(`${part} data_offsets`, `expected [begin, end], integers with 0 <= begin <= end, got ${describe(offsets)}`);
     }
     const st = ST_DTYPES[dtype as string]!;
     const numel = shape.includes(0) ? 0 : shape.reduce((a: number, b: number) => a * b, 1);
-    if (!Number.isSafeInteger(numel * st.bytes)) fail(`${part} shape`, `[${shape.join(', ')}] ${dtype} would need more than 2^53 bytes; expected a shape that fits the file`);
+    if (!Number.isSafeInteger(numel * st.bytes))
+      fail(`${part} shape`, `[${shape.join(', ')}] ${dtype} would need more than 2^53 bytes; expected a shape that fits the file`);
     const [begin, end] = offsets as [number, number];
     if (end - begin !== numel * st.bytes) {
-      fail(`${part} data_offsets`, `[${begin}, ${end}] span ${end - begin} bytes; expected ${numel * st.bytes} (shape [${shape.join(', ')}] = ${numel} elements of ${dtype}, ${st.bytes} bytes each)`);
+      fail(
+        `${part} data_offsets`,
+        `[${begin}, ${end}] span ${end - begin} bytes; expected ${numel * st.bytes} (shape [${shape.join(', ')}] = ${numel} elements of ${dtype}, ${st.bytes} bytes each)`,
+      );
     }
     entries.push({ name: key, st: dtype as string, shape, begin, end });
   }
@@ -210,13 +221,26 @@ export function decodeSafetensors(bytes: Uint8Array, name = '<bytes>'): Safetens
   let prev: Entry | undefined;
   for (const e of entries) {
     const part = `tensor ${JSON.stringify(e.name)} data_offsets`;
-    if (e.end > dataLength) fail(part, `[${e.begin}, ${e.end}] end past the data section, which has ${dataLength} bytes (bytes ${dataStart}-${bytes.length - 1} of the file; truncated?)`);
-    if (e.begin < at) fail(part, `[${e.begin}, ${e.end}] overlap tensor ${JSON.stringify(prev!.name)} at [${prev!.begin}, ${prev!.end}]; expected each tensor's bytes to start where the previous one's end`);
-    if (e.begin > at) fail(part, `[${e.begin}, ${e.end}] leave bytes [${at}, ${e.begin}) of the data section to no tensor; expected each tensor's bytes to start where the previous one's end (${at})`);
+    if (e.end > dataLength)
+      fail(
+        part,
+        `[${e.begin}, ${e.end}] end past the data section, which has ${dataLength} bytes (bytes ${dataStart}-${bytes.length - 1} of the file; truncated?)`,
+      );
+    if (e.begin < at)
+      fail(
+        part,
+        `[${e.begin}, ${e.end}] overlap tensor ${JSON.stringify(prev!.name)} at [${prev!.begin}, ${prev!.end}]; expected each tensor's bytes to start where the previous one's end`,
+      );
+    if (e.begin > at)
+      fail(
+        part,
+        `[${e.begin}, ${e.end}] leave bytes [${at}, ${e.begin}) of the data section to no tensor; expected each tensor's bytes to start where the previous one's end (${at})`,
+      );
     at = e.end;
     prev = e;
   }
-  if (at !== dataLength) fail('data section', `expected it to end with the last tensor, at byte ${dataStart + at} of the file, but ${dataLength - at} more bytes follow`);
+  if (at !== dataLength)
+    fail('data section', `expected it to end with the last tensor, at byte ${dataStart + at} of the file, but ${dataLength - at} more bytes follow`);
 
   // 3. the data
   const tensors: Record<string, Tensor> = Object.create(null);

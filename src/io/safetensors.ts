@@ -17,7 +17,12 @@ export type { EncodeSafetensorsOptions, SafetensorsFile } from './safetensors-co
  * Write `tensors` (keys sorted) and string `metadata`. Int32 tensors that options.int64 picks (by
  * default PyTorch's `num_batches_tracked` buffers) are stored as I64, as PyTorch stores them.
  */
-export function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}, options: EncodeSafetensorsOptions = {}): void {
+export function saveSafetensors(
+  path: string,
+  tensors: Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+  options: EncodeSafetensorsOptions = {},
+): void {
   writeFileAtomic(path, [encodeSafetensors(tensors, metadata, options)]);
 }
 

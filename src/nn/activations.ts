@@ -40,7 +40,8 @@ export class ELU extends Module {
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') {
     super();
-    if (approximate !== 'none' && approximate !== 'tanh') throw new RangeError(`GELU: approximate must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
+    if (approximate !== 'none' && approximate !== 'tanh')
+      throw new RangeError(`GELU: approximate must be 'none' or 'tanh', got ${JSON.stringify(approximate)}`);
   }
   forward(x: Tensor): Tensor {
     return gelu(x, this.approximate);

@@ -33,14 +33,18 @@ function checkClassWeight(fn: string, w: Tensor | undefined, x: Tensor, C: numbe
  */
 function indexTargets(fn: string, target: Tensor, B: number, C: number, ignoreIndex: number, dtype: 'float32' | 'float64'): { safe: Tensor; valid: Tensor } {
   if (target.dtype !== 'int32') throw new TypeError(`${fn}: class-index targets must be int32, got ${target.dtype}`);
-  if (!shapesEqual(target.shape, [B])) throw new RangeError(`${fn}: target must have shape [${B}] (one class index per example), got ${shapeStr(target.shape)}`);
+  if (!shapesEqual(target.shape, [B]))
+    throw new RangeError(`${fn}: target must have shape [${B}] (one class index per example), got ${shapeStr(target.shape)}`);
   const t = target.data;
   const safe = new Int32Array(B);
   const valid = new Float64Array(B);
   for (let i = 0; i < B; i++) {
     const c = t[i]!;
     if (c === ignoreIndex) continue;
-    if (c < 0 || c >= C) throw new RangeError(`${fn}: target ${c} at position ${i} is out of range for ${C} classes${Number.isNaN(ignoreIndex) ? '' : ` (and is not ignoreIndex ${ignoreIndex})`}`);
+    if (c < 0 || c >= C)
+      throw new RangeError(
+        `${fn}: target ${c} at position ${i} is out of range for ${C} classes${Number.isNaN(ignoreIndex) ? '' : ` (and is not ignoreIndex ${ignoreIndex})`}`,
+      );
     safe[i] = c;
     valid[i] = 1;
   }
@@ -105,7 +109,9 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   const logp = logSoftmax(logits, 1);
   if (target.dtype === 'int32') return fromLogProbs(fn, logp, target, options, eps);
   if (!shapesEqual(target.shape, logits.shape) || target.dtype !== logits.dtype) {
-    throw new RangeError(`${fn}: target must be int32 class indices [B] or class probabilities of the logits' shape and dtype ${shapeStr(logits.shape)} ${logits.dtype}, got ${shapeStr(target.shape)} ${target.dtype}`);
+    throw new RangeError(
+      `${fn}: target must be int32 class indices [B] or class probabilities of the logits' shape and dtype ${shapeStr(logits.shape)} ${logits.dtype}, got ${shapeStr(target.shape)} ${target.dtype}`,
+    );
   }
   let t = eps > 0 ? add(mul(target, 1 - eps), eps / C) : target;
   if (options.weight) t = mul(t, options.weight);

@@ -84,7 +84,10 @@ export function mlp(sizes: readonly number[], options: MlpOptions = {}): Sequent
   const { activation = 'relu', dropout = 0, dtype = 'float32' } = options;
   const generator = options.generator ?? defaultGenerator;
   const makeAct = typeof activation === 'function' ? activation : ACTIVATIONS[activation];
-  if (!makeAct) throw new RangeError(`mlp: unknown activation ${JSON.stringify(activation)} (expected one of ${Object.keys(ACTIVATIONS).join(', ')}, or a function returning a Module)`);
+  if (!makeAct)
+    throw new RangeError(
+      `mlp: unknown activation ${JSON.stringify(activation)} (expected one of ${Object.keys(ACTIVATIONS).join(', ')}, or a function returning a Module)`,
+    );
   if (!(dropout >= 0 && dropout <= 1)) throw new RangeError(`mlp: dropout must be in [0, 1], got ${dropout}`);
   const net = new Sequential();
   for (let i = 0; i + 1 < sizes.length; i++) {

@@ -31,19 +31,32 @@ export class Conv2d extends Module {
   readonly kernelSize: [number, number];
   private readonly options: Conv2dOptions;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, options: Conv2dLayerOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    options: Conv2dLayerOptions = {},
+  ) {
     super();
     const groups = options.groups ?? 1;
-    for (const [what, n] of [['inChannels', inChannels], ['outChannels', outChannels], ['groups', groups]] as const) {
+    for (const [what, n] of [
+      ['inChannels', inChannels],
+      ['outChannels', outChannels],
+      ['groups', groups],
+    ] as const) {
       if (!Number.isInteger(n) || n < 1) throw new RangeError(`Conv2d: ${what} must be a positive integer, got ${n}`);
     }
-    if (inChannels % groups !== 0 || outChannels % groups !== 0) throw new RangeError(`Conv2d: inChannels (${inChannels}) and outChannels (${outChannels}) must both be divisible by groups (${groups})`);
+    if (inChannels % groups !== 0 || outChannels % groups !== 0)
+      throw new RangeError(`Conv2d: inChannels (${inChannels}) and outChannels (${outChannels}) must both be divisible by groups (${groups})`);
     this.kernelSize = toPair('Conv2d', 'kernelSize', kernelSize, 1);
     this.options = { stride: options.stride ?? 1, padding: options.padding ?? 0, dilation: options.dilation ?? 1, groups };
     const dtype = options.dtype ?? 'float32';
     const generator = options.generator ?? defaultGenerator;
     const [kh, kw] = this.kernelSize;
-    this.weight = this.registerParameter('weight', init.kaimingUniform(zeros([outChannels, inChannels / groups, kh, kw], { dtype }), { a: Math.sqrt(5), generator }));
+    this.weight = this.registerParameter(
+      'weight',
+      init.kaimingUniform(zeros([outChannels, inChannels / groups, kh, kw], { dtype }), { a: Math.sqrt(5), generator }),
+    );
     if (options.bias ?? true) {
       const bound = 1 / Math.sqrt((inChannels / groups) * kh * kw);
       this.bias = this.registerParameter('bias', init.uniform(zeros([outChannels], { dtype }), -bound, bound, { generator }));

@@ -22,14 +22,22 @@ export class Embedding extends Module {
   readonly weight: Tensor;
   readonly paddingIdx: number | null;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: EmbeddingOptions = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    options: EmbeddingOptions = {},
+  ) {
     super();
-    for (const [what, n] of [['numEmbeddings', numEmbeddings], ['embeddingDim', embeddingDim]] as const) {
+    for (const [what, n] of [
+      ['numEmbeddings', numEmbeddings],
+      ['embeddingDim', embeddingDim],
+    ] as const) {
       if (!Number.isInteger(n) || n < 1) throw new RangeError(`Embedding: ${what} must be a positive integer, got ${n}`);
     }
     let p = options.paddingIdx ?? null;
     if (p !== null) {
-      if (!Number.isInteger(p) || p < -numEmbeddings || p >= numEmbeddings) throw new RangeError(`Embedding: paddingIdx ${p} is out of range for ${numEmbeddings} embeddings`);
+      if (!Number.isInteger(p) || p < -numEmbeddings || p >= numEmbeddings)
+        throw new RangeError(`Embedding: paddingIdx ${p} is out of range for ${numEmbeddings} embeddings`);
       if (p < 0) p += numEmbeddings;
     }
     this.paddingIdx = p;

@@ -28,9 +28,16 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LinearOptions = {},
+  ) {
     super();
-    for (const [what, n] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+    for (const [what, n] of [
+      ['inFeatures', inFeatures],
+      ['outFeatures', outFeatures],
+    ] as const) {
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`Linear: ${what} must be a non-negative integer, got ${n}`);
     }
     const dtype = options.dtype ?? 'float32';
@@ -66,7 +73,10 @@ export class Linear extends Module {
 export class Dropout extends Module {
   private readonly generator: Generator;
 
-  constructor(readonly p = 0.5, options: { generator?: Generator } = {}) {
+  constructor(
+    readonly p = 0.5,
+    options: { generator?: Generator } = {},
+  ) {
     super();
     if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1], got ${p}`);
     this.generator = options.generator ?? defaultGenerator;
@@ -75,7 +85,8 @@ export class Dropout extends Module {
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
     if (this.p === 1) return mul(x, 0);
-    if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new TypeError(`Dropout: expects a float32 or float64 tensor, got ${x.dtype} ${shapeStr(x.shape)}`);
+    if (x.dtype !== 'float32' && x.dtype !== 'float64')
+      throw new TypeError(`Dropout: expects a float32 or float64 tensor, got ${x.dtype} ${shapeStr(x.shape)}`);
     // u ~ U[0, 1) per element; u < 1 - p has probability exactly 1 - p.
     const u = uniform(x.shape, 0, 1, { dtype: x.dtype, generator: this.generator });
     return mul(x, mul(lt(u, 1 - this.p), 1 / (1 - this.p)));
@@ -88,7 +99,10 @@ export class Dropout extends Module {
 
 /** Merge axes startAxis..endAxis into one (default: all but the batch axis, as PyTorch's nn.Flatten). */
 export class Flatten extends Module {
-  constructor(readonly startAxis = 1, readonly endAxis = -1) {
+  constructor(
+    readonly startAxis = 1,
+    readonly endAxis = -1,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -112,7 +126,10 @@ function checkP(name: string, p: number): void {
 export class Dropout2d extends Module {
   private readonly generator: Generator;
 
-  constructor(readonly p = 0.5, options: { generator?: Generator } = {}) {
+  constructor(
+    readonly p = 0.5,
+    options: { generator?: Generator } = {},
+  ) {
     super();
     checkP('Dropout2d', p);
     this.generator = options.generator ?? defaultGenerator;
@@ -146,7 +163,10 @@ const SELU_NEG_SATURATION = 1.7580993408473766;
 export class AlphaDropout extends Module {
   private readonly generator: Generator;
 
-  constructor(readonly p = 0.5, options: { generator?: Generator } = {}) {
+  constructor(
+    readonly p = 0.5,
+    options: { generator?: Generator } = {},
+  ) {
     super();
     checkP('AlphaDropout', p);
     this.generator = options.generator ?? defaultGenerator;
@@ -156,7 +176,8 @@ export class AlphaDropout extends Module {
     if (!this.training || this.p === 0) return x;
     if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new TypeError(`AlphaDropout: expects a float32 or float64 tensor, got ${x.dtype}`);
     if (this.p === 1) return mul(x, 0); // as PyTorch: everything dropped gives zeros
-    const alpha = SELU_NEG_SATURATION, p = this.p;
+    const alpha = SELU_NEG_SATURATION,
+      p = this.p;
     const a = 1 / Math.sqrt((alpha * alpha * p + 1) * (1 - p));
     const keep = lt(uniform(x.shape, 0, 1, { dtype: x.dtype, generator: this.generator }), 1 - p);
     // a x m + alpha a (m - 1) + alpha a p
@@ -170,14 +191,20 @@ export class AlphaDropout extends Module {
 
 /** Split one axis into several (PyTorch's nn.Unflatten): [N, 784] to [N, 1, 28, 28] with Unflatten(1, [1, 28, 28]). */
 export class Unflatten extends Module {
-  constructor(readonly axis: number, readonly sizes: readonly number[]) {
+  constructor(
+    readonly axis: number,
+    readonly sizes: readonly number[],
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
     const a = this.axis < 0 ? this.axis + x.rank : this.axis;
     if (a < 0 || a >= x.rank) throw new RangeError(`Unflatten: axis ${this.axis} is out of range for input ${shapeStr(x.shape)}`);
     const n = this.sizes.reduce((s, v) => s * v, 1);
-    if (n !== x.shape[a]) throw new RangeError(`Unflatten: sizes [${this.sizes.join(', ')}] (${n} elements) do not fill axis ${this.axis} of size ${x.shape[a]} in ${shapeStr(x.shape)}`);
+    if (n !== x.shape[a])
+      throw new RangeError(
+        `Unflatten: sizes [${this.sizes.join(', ')}] (${n} elements) do not fill axis ${this.axis} of size ${x.shape[a]} in ${shapeStr(x.shape)}`,
+      );
     return reshape(x, [...x.shape.slice(0, a), ...this.sizes, ...x.shape.slice(a + 1)]);
   }
   protected override extraRepr(): string {

@@ -130,7 +130,9 @@ export abstract class Module {
       } else if (this.children.has(key)) {
         throw new TypeError(`${this.constructor.name}.${key}: cannot assign a Tensor to a registered child module`);
       } else if (!isFloat(value.dtype)) {
-        throw new TypeError(`${this.constructor.name}.${key}: a tensor assigned to a field becomes a parameter, and parameters must be float32 or float64, got ${value.dtype}; to save it without training it, use this.${key} = this.registerBuffer('${key}', t)`);
+        throw new TypeError(
+          `${this.constructor.name}.${key}: a tensor assigned to a field becomes a parameter, and parameters must be float32 or float64, got ${value.dtype}; to save it without training it, use this.${key} = this.registerBuffer('${key}', t)`,
+        );
       } else {
         self.registerParameter(key, value);
       }
@@ -146,11 +148,17 @@ export abstract class Module {
       if (!Array.isArray(value)) continue;
       for (let i = 0; i < value.length; i++) {
         const v: unknown = value[i];
-        const lost = v instanceof Module ? ![...this.children.values()].includes(v)
-          : v instanceof Tensor ? ![...this.params.values(), ...this.buffers.values()].includes(v) : false;
+        const lost =
+          v instanceof Module
+            ? ![...this.children.values()].includes(v)
+            : v instanceof Tensor
+              ? ![...this.params.values(), ...this.buffers.values()].includes(v)
+              : false;
         if (lost) {
           const what = v instanceof Module ? `a ${v.constructor.name} that is not a registered child` : 'a Tensor that is not a registered parameter or buffer';
-          throw new Error(`${this.constructor.name}: the field '${key}[${i}]' holds ${what}, so its parameters would never be trained or saved; register each one (this.registerModule('${key}${i}', m) / registerParameter), or hold the layers in an nn.Sequential`);
+          throw new Error(
+            `${this.constructor.name}: the field '${key}[${i}]' holds ${what}, so its parameters would never be trained or saved; register each one (this.registerModule('${key}${i}', m) / registerParameter), or hold the layers in an nn.Sequential`,
+          );
         }
       }
     }
@@ -249,7 +257,9 @@ export abstract class Module {
       const parts: string[] = [];
       if (missingKeys.length) parts.push(`missing keys: ${missingKeys.map((k) => `'${k}'`).join(', ')}`);
       if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.map((k) => `'${k}'`).join(', ')}`);
-      throw new RangeError(`${name}.loadStateDict: the state dict does not match the module (${parts.join('; ')}); pass strict = false to load the keys that match`);
+      throw new RangeError(
+        `${name}.loadStateDict: the state dict does not match the module (${parts.join('; ')}); pass strict = false to load the keys that match`,
+      );
     }
     const pairs: [Tensor, Tensor][] = [];
     for (const [key, target] of Object.entries(own)) {
@@ -257,7 +267,9 @@ export abstract class Module {
       const src = sd[key];
       if (!(src instanceof Tensor)) throw new TypeError(`${name}.loadStateDict: the value for '${key}' is not a Tensor`);
       if (!shapesEqual(src.shape, target.shape) || src.dtype !== target.dtype) {
-        throw new RangeError(`${name}.loadStateDict: '${key}' has shape ${shapeStr(src.shape)} ${src.dtype} in the state dict but ${shapeStr(target.shape)} ${target.dtype} in the module`);
+        throw new RangeError(
+          `${name}.loadStateDict: '${key}' has shape ${shapeStr(src.shape)} ${src.dtype} in the state dict but ${shapeStr(target.shape)} ${target.dtype} in the module`,
+        );
       }
       pairs.push([target, src]);
     }
@@ -283,9 +295,11 @@ export abstract class Module {
     let out: Record<string, Tensor> | null = null;
     for (const [prefix, m] of this.namedModules()) {
       for (const [old, current] of Object.entries(m.legacyStateKeys())) {
-        const from = join(prefix, old), to = join(prefix, current);
+        const from = join(prefix, old),
+          to = join(prefix, current);
         if (!Object.hasOwn(sd, from)) continue;
-        if (Object.hasOwn(sd, to)) throw new RangeError(`${this.constructor.name}.loadStateDict: the state dict has both '${to}' and its earlier name '${from}'; expected one of them`);
+        if (Object.hasOwn(sd, to))
+          throw new RangeError(`${this.constructor.name}.loadStateDict: the state dict has both '${to}' and its earlier name '${from}'; expected one of them`);
         out ??= Object.assign(Object.create(null) as Record<string, Tensor>, sd);
         out[to] = out[from]!;
         delete out[from];

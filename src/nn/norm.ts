@@ -59,12 +59,17 @@ abstract class BatchNormBase extends Module {
 
   protected abstract readonly ranks: readonly number[];
 
-  constructor(readonly numFeatures: number, options: BatchNormOptions = {}) {
+  constructor(
+    readonly numFeatures: number,
+    options: BatchNormOptions = {},
+  ) {
     super();
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new RangeError(`${this.constructor.name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    if (!Number.isInteger(numFeatures) || numFeatures < 1)
+      throw new RangeError(`${this.constructor.name}: numFeatures must be a positive integer, got ${numFeatures}`);
     this.eps = options.eps ?? 1e-5;
     this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
-    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) throw new RangeError(`${this.constructor.name}: momentum must be in [0, 1] or null, got ${this.momentum}`);
+    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1))
+      throw new RangeError(`${this.constructor.name}: momentum must be in [0, 1] or null, got ${this.momentum}`);
     const dtype = options.dtype ?? 'float32';
     const affine = options.affine ?? true;
     this.weight = affine ? this.registerParameter('weight', ones([numFeatures], { dtype })) : null;
@@ -86,7 +91,9 @@ abstract class BatchNormBase extends Module {
   forward(x: Tensor): Tensor {
     const name = this.constructor.name;
     if (!this.ranks.includes(x.rank) || x.shape[1] !== this.numFeatures) {
-      throw new RangeError(`${name}: expected input of rank ${this.ranks.join(' or ')} with ${this.numFeatures} channels on axis 1, got shape ${shapeStr(x.shape)}`);
+      throw new RangeError(
+        `${name}: expected input of rank ${this.ranks.join(' or ')} with ${this.numFeatures} channels on axis 1, got shape ${shapeStr(x.shape)}`,
+      );
     }
     const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
     const perChannel = x.shape.map((dim, i) => (i === 1 ? dim : 1));
@@ -94,7 +101,8 @@ abstract class BatchNormBase extends Module {
     // The per-channel factors are folded before they meet the big tensor: y = (x - m) * (w / s) + b
     // rather than ((x - m) / s) * w + b, two passes over x (and their gradients) fewer. Equal to
     // the definition up to float rounding.
-    const w = this.weight ? reshape(this.weight, perChannel) : null, b = this.bias ? reshape(this.bias, perChannel) : null;
+    const w = this.weight ? reshape(this.weight, perChannel) : null,
+      b = this.bias ? reshape(this.bias, perChannel) : null;
     if (this.training || this.runningMean === null) {
       if (this.training && n <= 1) throw new RangeError(`${name}: expected more than 1 value per channel when training, got input ${shapeStr(x.shape)}`);
       const m = mean(x, axes, true);
@@ -118,7 +126,8 @@ abstract class BatchNormBase extends Module {
       const f = this.momentum ?? 1 / count.item();
       const bm = reshape(detach(m), [this.numFeatures]);
       const bv = mul(reshape(detach(v), [this.numFeatures]), n / (n - 1)); // biased to unbiased
-      const rm = this.runningMean!, rv = this.runningVar!;
+      const rm = this.runningMean!,
+        rv = this.runningVar!;
       rm.assign(add(mul(rm, 1 - f), mul(bm, f)));
       rv.assign(add(mul(rv, 1 - f), mul(bv, f)));
     });
@@ -161,7 +170,8 @@ export class LayerNorm extends Module {
   constructor(normalizedShape: number | readonly number[], options: LayerNormOptions = {}) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
-    if (this.normalizedShape.length === 0 || this.normalizedShape.some((v) => !Number.isInteger(v) || v < 1)) throw new RangeError(`LayerNorm: normalizedShape must be positive integers, got ${JSON.stringify(normalizedShape)}`);
+    if (this.normalizedShape.length === 0 || this.normalizedShape.some((v) => !Number.isInteger(v) || v < 1))
+      throw new RangeError(`LayerNorm: normalizedShape must be positive integers, got ${JSON.stringify(normalizedShape)}`);
     this.eps = options.eps ?? 1e-5;
     const dtype = options.dtype ?? 'float32';
     const affine = options.elementwiseAffine ?? true;
@@ -174,7 +184,11 @@ export class LayerNorm extends Module {
     if (x.rank < k || x.shape.slice(x.rank - k).some((v, i) => v !== this.normalizedShape[i])) {
       throw new RangeError(`LayerNorm: expected input ending in ${shapeStr(this.normalizedShape)}, got shape ${shapeStr(x.shape)}`);
     }
-    let y = normalise(x, Array.from({ length: k }, (_, i) => x.rank - k + i), this.eps).xhat;
+    let y = normalise(
+      x,
+      Array.from({ length: k }, (_, i) => x.rank - k + i),
+      this.eps,
+    ).xhat;
     if (this.weight) y = mul(y, this.weight);
     if (this.bias) y = add(y, this.bias);
     return y;
@@ -202,7 +216,11 @@ export class GroupNorm extends Module {
   readonly bias: Tensor | null;
   readonly eps: number;
 
-  constructor(readonly numGroups: number, readonly numChannels: number, options: GroupNormOptions = {}) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    options: GroupNormOptions = {},
+  ) {
     super();
     if (!Number.isInteger(numGroups) || numGroups < 1 || !Number.isInteger(numChannels) || numChannels % numGroups !== 0) {
       throw new RangeError(`GroupNorm: numChannels (${numChannels}) must be divisible by numGroups (${numGroups})`);
@@ -215,7 +233,8 @@ export class GroupNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (x.rank < 2 || x.shape[1] !== this.numChannels) throw new RangeError(`GroupNorm: expected input [N, ${this.numChannels}, ...], got shape ${shapeStr(x.shape)}`);
+    if (x.rank < 2 || x.shape[1] !== this.numChannels)
+      throw new RangeError(`GroupNorm: expected input [N, ${this.numChannels}, ...], got shape ${shapeStr(x.shape)}`);
     const n = x.shape[0]!;
     const grouped = reshape(x, [n, this.numGroups, shapeSize(x.shape) / (n * this.numGroups)]);
     let y = reshape(normalise(grouped, [2], this.eps).xhat, x.shape);

@@ -6,7 +6,10 @@ import { Module } from './module.js';
 
 /** Maximum over each kernel window (stride defaults to the kernel size); gradient to the maximum. */
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly options: PoolOptions = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly options: PoolOptions = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -19,7 +22,10 @@ export class MaxPool2d extends Module {
 
 /** Mean over each kernel window (stride defaults to the kernel size). */
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly options: AvgPoolOptions = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly options: AvgPoolOptions = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

@@ -26,7 +26,8 @@ export interface ReductionOptions {
 }
 
 export function checkReduction<R extends string>(fn: string, reduction: R, allowed: readonly R[]): R {
-  if (!allowed.includes(reduction)) throw new RangeError(`${fn}: reduction must be ${allowed.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(reduction)}`);
+  if (!allowed.includes(reduction))
+    throw new RangeError(`${fn}: reduction must be ${allowed.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(reduction)}`);
   return reduction;
 }
 
@@ -39,7 +40,9 @@ export function requireFloat(fn: string, what: string, t: Tensor): void {
 export function checkPair(fn: string, input: Tensor, target: Tensor): void {
   requireFloat(fn, 'input', input);
   if (!shapesEqual(input.shape, target.shape) || input.dtype !== target.dtype) {
-    throw new RangeError(`${fn}: input ${shapeStr(input.shape)} ${input.dtype} and target ${shapeStr(target.shape)} ${target.dtype} must have the same shape and dtype`);
+    throw new RangeError(
+      `${fn}: input ${shapeStr(input.shape)} ${input.dtype} and target ${shapeStr(target.shape)} ${target.dtype} must have the same shape and dtype`,
+    );
   }
 }
 

@@ -19,7 +19,17 @@ export const ACTIVATIONS: { readonly [K in ActivationName]: () => Module } = Obj
 /** A loss taking (prediction, target, { reduction }): mean over the batch unless told otherwise. */
 export type LossFn = (input: Tensor, target: Tensor, options?: ReductionOptions) => Tensor;
 
-export type LossName = 'crossEntropy' | 'nllLoss' | 'multiMarginLoss' | 'mseLoss' | 'l1Loss' | 'huberLoss' | 'smoothL1Loss' | 'binaryCrossEntropy' | 'binaryCrossEntropyWithLogits' | 'hingeLoss';
+export type LossName =
+  | 'crossEntropy'
+  | 'nllLoss'
+  | 'multiMarginLoss'
+  | 'mseLoss'
+  | 'l1Loss'
+  | 'huberLoss'
+  | 'smoothL1Loss'
+  | 'binaryCrossEntropy'
+  | 'binaryCrossEntropyWithLogits'
+  | 'hingeLoss';
 
 /** Loss name (the function's own name) -> the loss, with its default options. */
 export const LOSSES: { readonly [K in LossName]: LossFn } = {

@@ -30,7 +30,9 @@ export class Residual extends Module {
     const fx = this.body.forward(x);
     const skip = this.shortcut ? this.shortcut.forward(x) : x;
     if (!shapesEqual(fx.shape, skip.shape)) {
-      throw new RangeError(`Residual: the body gives ${shapeStr(fx.shape)} but the skip path gives ${shapeStr(skip.shape)} for input ${shapeStr(x.shape)}; pass a shortcut that maps x to the body's shape`);
+      throw new RangeError(
+        `Residual: the body gives ${shapeStr(fx.shape)} but the skip path gives ${shapeStr(skip.shape)} for input ${shapeStr(x.shape)}; pass a shortcut that maps x to the body's shape`,
+      );
     }
     return add(fx, skip);
   }

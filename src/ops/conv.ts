@@ -34,7 +34,8 @@ export type Pair = number | readonly [number, number];
 /** Normalise a Pair to [height, width], checking each is an integer >= min. */
 export function toPair(op: string, what: string, v: Pair, min: number): [number, number] {
   const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((x) => Number.isInteger(x) && x >= min)) throw new RangeError(`${op}: ${what} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  if (!p.every((x) => Number.isInteger(x) && x >= min))
+    throw new RangeError(`${op}: ${what} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
   return p;
 }
 
@@ -46,10 +47,15 @@ export function windowCount(size: number, k: number, stride: number, dilation: n
 function layoutOf(op: string, xShape: readonly number[], a: WindowAttrs): WindowLayout {
   if (xShape.length !== 4) throw new RangeError(`${op}: expects an NCHW tensor of rank 4, got shape ${shapeStr(xShape)}`);
   const [n, c, h, w] = xShape as [number, number, number, number];
-  const [kh, kw] = a.kernel, [sh, sw] = a.stride, [dh, dw] = a.dilation;
-  const outH = windowCount(h, kh, sh, dh), outW = windowCount(w, kw, sw, dw);
+  const [kh, kw] = a.kernel,
+    [sh, sw] = a.stride,
+    [dh, dw] = a.dilation;
+  const outH = windowCount(h, kh, sh, dh),
+    outW = windowCount(w, kw, sw, dw);
   if (outH < 1 || outW < 1) {
-    throw new RangeError(`${op}: a ${kh}x${kw} window with dilation [${dh}, ${dw}] does not fit in the (padded) input ${shapeStr(xShape)}: its extent is ${dh * (kh - 1) + 1}x${dw * (kw - 1) + 1}`);
+    throw new RangeError(
+      `${op}: a ${kh}x${kw} window with dilation [${dh}, ${dw}] does not fit in the (padded) input ${shapeStr(xShape)}: its extent is ${dh * (kh - 1) + 1}x${dw * (kw - 1) + 1}`,
+    );
   }
   return { n, c, h, w, kh, kw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
 }
@@ -78,7 +84,8 @@ export const convOps: OpTable<'im2col' | 'col2im' | 'windowArgmax'> = {
   col2im: {
     infer([cols], a) {
       const { shape } = columnsOf(layoutOf('col2im', a.shape, a));
-      if (!shapesEqual(cols!.shape, shape)) throw new RangeError(`col2im: columns of shape ${shapeStr(cols!.shape)} do not match the windows of ${shapeStr(a.shape)}: expected ${shapeStr(shape)}`);
+      if (!shapesEqual(cols!.shape, shape))
+        throw new RangeError(`col2im: columns of shape ${shapeStr(cols!.shape)} do not match the windows of ${shapeStr(a.shape)}: expected ${shapeStr(shape)}`);
       return { shape: [...a.shape], dtype: cols!.dtype };
     },
     forward(b, [cols], out, a) {
@@ -121,7 +128,11 @@ export interface WindowOptions {
 }
 
 function windowAttrs(op: string, kernel: Pair, o: { stride?: Pair; dilation?: Pair }, defaultStride: Pair = 1): WindowAttrs {
-  return { kernel: toPair(op, 'kernel size', kernel, 1), stride: toPair(op, 'stride', o.stride ?? defaultStride, 1), dilation: toPair(op, 'dilation', o.dilation ?? 1, 1) };
+  return {
+    kernel: toPair(op, 'kernel size', kernel, 1),
+    stride: toPair(op, 'stride', o.stride ?? defaultStride, 1),
+    dilation: toPair(op, 'dilation', o.dilation ?? 1, 1),
+  };
 }
 
 /**
@@ -152,7 +163,14 @@ export function windowArgmax(x: Tensor, kernelSize: Pair, options: Omit<WindowOp
 /** Add [top, bottom, left, right] constant padding to the last two axes (no op when all are 0). */
 export function padSpatial(x: Tensor, p: readonly [number, number, number, number], value: number): Tensor {
   if (p.every((v) => v === 0)) return x;
-  return pad(x, [[p[0], p[1]], [p[2], p[3]]], value);
+  return pad(
+    x,
+    [
+      [p[0], p[1]],
+      [p[2], p[3]],
+    ],
+    value,
+  );
 }
 
 /**
@@ -174,12 +192,15 @@ export function fold(cols: Tensor, outputSize: Pair, kernelSize: Pair, options: 
   const [h, w] = toPair('fold', 'output size', outputSize, 1);
   const [ph, pw] = toPair('fold', 'padding', options.padding ?? 0, 0);
   const [kh, kw] = a.kernel;
-  const hp = h + 2 * ph, wp = w + 2 * pw;
-  const oh = windowCount(hp, kh, a.stride[0], a.dilation[0]), ow = windowCount(wp, kw, a.stride[1], a.dilation[1]);
+  const hp = h + 2 * ph,
+    wp = w + 2 * pw;
+  const oh = windowCount(hp, kh, a.stride[0], a.dilation[0]),
+    ow = windowCount(wp, kw, a.stride[1], a.dilation[1]);
   if (cols.rank !== 3 || cols.shape[1]! % (kh * kw) !== 0 || cols.shape[2] !== oh * ow) {
     throw new RangeError(`fold: expected columns [N, C*${kh * kw}, ${oh * ow}] for output ${h}x${w} with kernel ${kh}x${kw}, got ${shapeStr(cols.shape)}`);
   }
-  const n = cols.shape[0]!, c = cols.shape[1]! / (kh * kw);
+  const n = cols.shape[0]!,
+    c = cols.shape[1]! / (kh * kw);
   const img = col2imRaw(reshape(permute(cols, [1, 0, 2]), [c, kh, kw, n, oh, ow]), a, [n, c, hp, wp]);
   return ph === 0 && pw === 0 ? img : slice(img, [null, null, [ph, ph + h], [pw, pw + w]]);
 }
@@ -202,7 +223,8 @@ export function convPadding(op: string, padding: Pair | 'same' | 'valid', a: Win
   if (padding === 'same') {
     if (a.stride[0] !== 1 || a.stride[1] !== 1) throw new RangeError(`${op}: padding 'same' needs stride 1, got stride [${a.stride.join(', ')}]`);
     // total d (k - 1) keeps the size; PyTorch puts floor(total / 2) first and the rest after.
-    const th = a.dilation[0] * (a.kernel[0] - 1), tw = a.dilation[1] * (a.kernel[1] - 1);
+    const th = a.dilation[0] * (a.kernel[0] - 1),
+      tw = a.dilation[1] * (a.kernel[1] - 1);
     return [th >> 1, th - (th >> 1), tw >> 1, tw - (tw >> 1)];
   }
   const [ph, pw] = toPair(op, 'padding', padding, 0);
@@ -215,13 +237,17 @@ export function convPadding(op: string, padding: Pair | 'same' | 'valid', a: Win
  * y sh + i dh, x sw + j dw], with OH = floor((H + pads - dh (kh - 1) - 1) / sh) + 1 (same for W).
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
-  if (x.rank !== 4 || weight.rank !== 4) throw new RangeError(`conv2d: expects input [N, C, H, W] and weight [O, C/groups, kh, kw], got ${shapeStr(x.shape)} and ${shapeStr(weight.shape)}`);
-  if (x.dtype !== weight.dtype || !isFloat(x.dtype)) throw new TypeError(`conv2d: input and weight must share a float dtype, got ${x.dtype} and ${weight.dtype}`);
+  if (x.rank !== 4 || weight.rank !== 4)
+    throw new RangeError(`conv2d: expects input [N, C, H, W] and weight [O, C/groups, kh, kw], got ${shapeStr(x.shape)} and ${shapeStr(weight.shape)}`);
+  if (x.dtype !== weight.dtype || !isFloat(x.dtype))
+    throw new TypeError(`conv2d: input and weight must share a float dtype, got ${x.dtype} and ${weight.dtype}`);
   const groups = options.groups ?? 1;
   const [n, c] = x.shape as [number, number];
   const [o, cg, kh, kw] = weight.shape as [number, number, number, number];
   if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0 || o % groups !== 0 || cg !== c / groups) {
-    throw new RangeError(`conv2d: input ${shapeStr(x.shape)} and weight ${shapeStr(weight.shape)} do not fit groups=${groups} (need C = ${cg} * groups and O divisible by groups)`);
+    throw new RangeError(
+      `conv2d: input ${shapeStr(x.shape)} and weight ${shapeStr(weight.shape)} do not fit groups=${groups} (need C = ${cg} * groups and O divisible by groups)`,
+    );
   }
   if (bias && (bias.rank !== 1 || bias.shape[0] !== o)) throw new RangeError(`conv2d: bias must have shape [${o}], got ${shapeStr(bias.shape)}`);
   const a = windowAttrs('conv2d', [kh, kw], options);
@@ -230,9 +256,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   const [oh, ow] = [cols.shape[4]!, cols.shape[5]!];
   const width = n * oh * ow;
   // One product per group: [O/g, C/g kh kw] @ [C/g kh kw, N OH OW]; the groups are a batch axis.
-  const y = groups === 1
-    ? matmul(reshape(weight, [o, cg * kh * kw]), reshape(cols, [cg * kh * kw, width]))
-    : matmul(reshape(weight, [groups, o / groups, cg * kh * kw]), reshape(cols, [groups, cg * kh * kw, width]));
+  const y =
+    groups === 1
+      ? matmul(reshape(weight, [o, cg * kh * kw]), reshape(cols, [cg * kh * kw, width]))
+      : matmul(reshape(weight, [groups, o / groups, cg * kh * kw]), reshape(cols, [groups, cg * kh * kw, width]));
   let out = reshape(y, [o, n, oh, ow]);
   if (bias) out = add(out, reshape(bias, [o, 1, 1, 1]));
   return permute(out, [1, 0, 2, 3]);

@@ -43,7 +43,8 @@ export function tensor(values: NestedArray | readonly NestedArray[] | TypedArray
     const arr = values as TypedArray;
     const dtype = options.dtype ?? dtypeOfArray(arr) ?? 'float32';
     const shape = options.shape ?? [arr.length];
-    if (shapeSize(shape) !== arr.length) throw new RangeError(`tensor: shape ${shapeStr(shape)} needs ${shapeSize(shape)} values, the typed array has ${arr.length}`);
+    if (shapeSize(shape) !== arr.length)
+      throw new RangeError(`tensor: shape ${shapeStr(shape)} needs ${shapeSize(shape)} values, the typed array has ${arr.length}`);
     return make('tensor', shape, dtype, (d) => d.set(arr));
   }
   const shape = inferShape(values);
@@ -54,12 +55,15 @@ export function tensor(values: NestedArray | readonly NestedArray[] | TypedArray
   while (stack.length) {
     const [v, depth, path] = stack.pop()!;
     if (depth === shape.length) {
-      if (typeof v !== 'number' && typeof v !== 'boolean') throw new TypeError(`tensor: expected a number at ${path || 'top level'}, got ${Array.isArray(v) ? 'an array (ragged nesting)' : typeof v}`);
+      if (typeof v !== 'number' && typeof v !== 'boolean')
+        throw new TypeError(`tensor: expected a number at ${path || 'top level'}, got ${Array.isArray(v) ? 'an array (ragged nesting)' : typeof v}`);
       flat.push(Number(v));
       continue;
     }
     if (!Array.isArray(v) || v.length !== shape[depth]) {
-      throw new RangeError(`tensor: ragged nested array: expected length ${shape[depth]} at ${path || 'top level'}, got ${Array.isArray(v) ? v.length : typeof v}`);
+      throw new RangeError(
+        `tensor: ragged nested array: expected length ${shape[depth]} at ${path || 'top level'}, got ${Array.isArray(v) ? v.length : typeof v}`,
+      );
     }
     for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], depth + 1, `${path}[${i}]`]);
   }

@@ -110,8 +110,14 @@ export const binaryOps: OpTable<ArithName | CompareName> = {
     needs[0] ? mul(g, where(eq(b!, 0), 0, mul(b!, pow(a!, sub(b!, 1))))) : null,
     needs[1] ? mul(g, where(mul(eq(a!, 0), ge(b!, 0)), 0, mul(out, log(a!)))) : null,
   ]),
-  maximum: binaryDef('maximum', extremumGrad((a, b) => gt(a, b))),
-  minimum: binaryDef('minimum', extremumGrad((a, b) => lt(a, b))),
+  maximum: binaryDef(
+    'maximum',
+    extremumGrad((a, b) => gt(a, b)),
+  ),
+  minimum: binaryDef(
+    'minimum',
+    extremumGrad((a, b) => lt(a, b)),
+  ),
   // linear in g, with the same gate; piecewise constant in x (derivative 0 wherever it exists)
   reluBackward: binaryDef('reluBackward', (g, { inputs: [, x], needs }) => [needs[0] ? reluBackward(g, x!) : null, null]),
   eq: binaryDef('eq', null),
@@ -164,7 +170,16 @@ export const whereOps: OpTable<'where' | 'cast'> = {
       return { shape: broadcastShapes('where', c!.shape, a!.shape, b!.shape), dtype: sameDType('where', a!, b!) };
     },
     forward(be, [c, a, b], out, _attrs, shape) {
-      be.where(c!.storage, a!.storage, b!.storage, out, shape, broadcastStrides(c!.shape, shape), broadcastStrides(a!.shape, shape), broadcastStrides(b!.shape, shape));
+      be.where(
+        c!.storage,
+        a!.storage,
+        b!.storage,
+        out,
+        shape,
+        broadcastStrides(c!.shape, shape),
+        broadcastStrides(a!.shape, shape),
+        broadcastStrides(b!.shape, shape),
+      );
     },
     backward: (g, { inputs: [c], needs }) => [null, needs[1] ? where(c!, g, 0) : null, needs[2] ? where(c!, 0, g) : null],
   },

@@ -39,18 +39,21 @@ function axisLayout(shape: readonly number[], axis: number, m: number) {
   return { outer: shapeSize(shape.slice(0, axis)), n: shape[axis]!, inner: shapeSize(shape.slice(axis + 1)), m };
 }
 
-const gatherLikeInfer = (op: string): OpDef<{ axis: number }>['infer'] => ([x, idx], { axis }) => {
-  if (idx!.rank !== x!.rank || idx!.shape.some((d, i) => i !== axis && d !== x!.shape[i])) {
-    throw new RangeError(`${op}: index shape ${shapeStr(idx!.shape)} must match input shape ${shapeStr(x!.shape)} except along axis ${axis}`);
-  }
-  checkIndex(op, idx!, x!.shape[axis]!);
-  return { shape: [...idx!.shape], dtype: x!.dtype };
-};
+const gatherLikeInfer =
+  (op: string): OpDef<{ axis: number }>['infer'] =>
+  ([x, idx], { axis }) => {
+    if (idx!.rank !== x!.rank || idx!.shape.some((d, i) => i !== axis && d !== x!.shape[i])) {
+      throw new RangeError(`${op}: index shape ${shapeStr(idx!.shape)} must match input shape ${shapeStr(x!.shape)} except along axis ${axis}`);
+    }
+    checkIndex(op, idx!, x!.shape[axis]!);
+    return { shape: [...idx!.shape], dtype: x!.dtype };
+  };
 
 export const movementOps: OpTable<MoveName> = {
   reshape: {
     infer([x], { shape }) {
-      if (shapeSize(shape) !== x!.size) throw new RangeError(`reshape: cannot reshape ${shapeStr(x!.shape)} (${x!.size} elements) to ${shapeStr(shape)} (${shapeSize(shape)} elements)`);
+      if (shapeSize(shape) !== x!.size)
+        throw new RangeError(`reshape: cannot reshape ${shapeStr(x!.shape)} (${x!.size} elements) to ${shapeStr(shape)} (${shapeSize(shape)} elements)`);
       return { shape, dtype: x!.dtype };
     },
     forward() {},
@@ -65,7 +68,15 @@ export const movementOps: OpTable<MoveName> = {
     },
     forward(b, [x], out, { perm }, shape) {
       const st = contiguousStrides(x!.shape);
-      b.copy(x!.storage, out, shape, 0, perm.map((p) => st[p]!), 0, contiguousStrides(shape));
+      b.copy(
+        x!.storage,
+        out,
+        shape,
+        0,
+        perm.map((p) => st[p]!),
+        0,
+        contiguousStrides(shape),
+      );
     },
     backward: (g, { attrs: { perm } }) => {
       const inv = new Array<number>(perm.length);
@@ -93,7 +104,12 @@ export const movementOps: OpTable<MoveName> = {
       const off = begin.reduce((o, v, i) => o + v * st[i]!, 0);
       b.copy(x!.storage, out, shape, off, st, 0, contiguousStrides(shape));
     },
-    backward: (g, { inputs: [x], attrs: { begin, end } }) => [pad(g, begin.map((b, i) => [b, x!.shape[i]! - end[i]!] as [number, number]))],
+    backward: (g, { inputs: [x], attrs: { begin, end } }) => [
+      pad(
+        g,
+        begin.map((b, i) => [b, x!.shape[i]! - end[i]!] as [number, number]),
+      ),
+    ],
   },
   pad: {
     infer([x], { pads }) {
@@ -105,7 +121,13 @@ export const movementOps: OpTable<MoveName> = {
       const off = pads.reduce((o, p, i) => o + p[0] * st[i]!, 0);
       b.copy(x!.storage, out, x!.shape, 0, contiguousStrides(x!.shape), off, st);
     },
-    backward: (g, { inputs: [x], attrs: { pads } }) => [sliceRaw(g, pads.map((p) => p[0]), pads.map((p, i) => p[0] + x!.shape[i]!))],
+    backward: (g, { inputs: [x], attrs: { pads } }) => [
+      sliceRaw(
+        g,
+        pads.map((p) => p[0]),
+        pads.map((p, i) => p[0] + x!.shape[i]!),
+      ),
+    ],
   },
   concat: {
     infer(xs, { axis }) {
@@ -150,8 +172,10 @@ export const movementOps: OpTable<MoveName> = {
   },
   scatterAdd: {
     infer([src, idx], { axis, shape }) {
-      if (!shapesEqual(src!.shape, idx!.shape)) throw new RangeError(`scatterAdd: source ${shapeStr(src!.shape)} and index ${shapeStr(idx!.shape)} must have the same shape`);
-      if (idx!.rank !== shape.length || idx!.shape.some((d, i) => i !== axis && d !== shape[i])) throw new RangeError(`scatterAdd: index ${shapeStr(idx!.shape)} does not fit output ${shapeStr(shape)} along axis ${axis}`);
+      if (!shapesEqual(src!.shape, idx!.shape))
+        throw new RangeError(`scatterAdd: source ${shapeStr(src!.shape)} and index ${shapeStr(idx!.shape)} must have the same shape`);
+      if (idx!.rank !== shape.length || idx!.shape.some((d, i) => i !== axis && d !== shape[i]))
+        throw new RangeError(`scatterAdd: index ${shapeStr(idx!.shape)} does not fit output ${shapeStr(shape)} along axis ${axis}`);
       checkIndex('scatterAdd', idx!, shape[axis]!);
       return { shape: [...shape], dtype: src!.dtype };
     },
@@ -181,7 +205,10 @@ export const movementOps: OpTable<MoveName> = {
   },
   indexAdd: {
     infer([src, idx], { axis, shape }) {
-      if (idx!.rank !== 1 || src!.shape[axis] !== idx!.size) throw new RangeError(`indexAdd: index ${shapeStr(idx!.shape)} must be 1-D with one entry per slice of source ${shapeStr(src!.shape)} along axis ${axis}`);
+      if (idx!.rank !== 1 || src!.shape[axis] !== idx!.size)
+        throw new RangeError(
+          `indexAdd: index ${shapeStr(idx!.shape)} must be 1-D with one entry per slice of source ${shapeStr(src!.shape)} along axis ${axis}`,
+        );
       checkIndex('indexAdd', idx!, shape[axis]!);
       return { shape: [...shape], dtype: src!.dtype };
     },
@@ -209,7 +236,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 /** Merge axes start..end (inclusive) into one. */
 export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
   if (x.rank === 0) return reshape(x, [1]);
-  const s = normAxis('flatten', startAxis, x.rank), e = normAxis('flatten', endAxis, x.rank);
+  const s = normAxis('flatten', startAxis, x.rank),
+    e = normAxis('flatten', endAxis, x.rank);
   if (e < s) throw new RangeError(`flatten: end axis ${endAxis} comes before start axis ${startAxis}`);
   return reshape(x, [...x.shape.slice(0, s), shapeSize(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
 }
@@ -221,10 +249,17 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 /** Drop size-1 axes (the given one, or all). */
 export function squeeze(x: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const a = normAxis('squeeze', axis, x.rank);
   if (x.shape[a] !== 1) throw new RangeError(`squeeze: axis ${axis} of ${shapeStr(x.shape)} has size ${x.shape[a]}, not 1`);
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 }
 
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
@@ -235,7 +270,8 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
 
 /** Swap two axes (the last two by default). */
 export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
-  const a = normAxis('transpose', axis0, x.rank), b = normAxis('transpose', axis1, x.rank);
+  const a = normAxis('transpose', axis0, x.rank),
+    b = normAxis('transpose', axis1, x.rank);
   const perm = x.shape.map((_, i) => i);
   perm[a] = b;
   perm[b] = a;
@@ -260,7 +296,8 @@ function sliceRaw(x: Tensor, begin: number[], end: number[]): Tensor {
  */
 export function slice(x: Tensor, ranges: readonly ([number, number?] | null | undefined)[]): Tensor {
   if (ranges.length > x.rank) throw new RangeError(`slice: ${ranges.length} ranges given for a tensor of rank ${x.rank} (shape ${shapeStr(x.shape)})`);
-  const begin: number[] = [], end: number[] = [];
+  const begin: number[] = [],
+    end: number[] = [];
   x.shape.forEach((d, i) => {
     const r = ranges[i];
     const fix = (v: number) => Math.min(d, Math.max(0, v < 0 ? v + d : v));
@@ -275,8 +312,10 @@ export function slice(x: Tensor, ranges: readonly ([number, number?] | null | un
 /** Elements start..start+length along one axis (torch.narrow). */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
   const a = normAxis('narrow', axis, x.rank);
-  if (start < 0 || length < 0 || start + length > x.shape[a]!) throw new RangeError(`narrow: [${start}, ${start + length}) is outside axis ${axis} of size ${x.shape[a]}`);
-  const begin = x.shape.map(() => 0), end = [...x.shape];
+  if (start < 0 || length < 0 || start + length > x.shape[a]!)
+    throw new RangeError(`narrow: [${start}, ${start + length}) is outside axis ${axis} of size ${x.shape[a]}`);
+  const begin = x.shape.map(() => 0),
+    end = [...x.shape];
   begin[a] = start;
   end[a] = start + length;
   return sliceRaw(x, begin, end);
@@ -290,7 +329,8 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   if (pads.length > x.rank) throw new RangeError(`pad: ${pads.length} pad pairs for a tensor of rank ${x.rank} (shape ${shapeStr(x.shape)})`);
   const full: [number, number][] = x.shape.map(() => [0, 0]);
   pads.forEach((p, i) => {
-    if (!(Number.isInteger(p[0]) && Number.isInteger(p[1]) && p[0] >= 0 && p[1] >= 0)) throw new RangeError(`pad: pads must be non-negative integers, got [${p[0]}, ${p[1]}]`);
+    if (!(Number.isInteger(p[0]) && Number.isInteger(p[1]) && p[0] >= 0 && p[1] >= 0))
+      throw new RangeError(`pad: pads must be non-negative integers, got [${p[0]}, ${p[1]}]`);
     full[x.rank - pads.length + i] = [p[0], p[1]];
   });
   return apply('pad', movementOps.pad, [x], { pads: full, value });
@@ -309,7 +349,10 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new RangeError('stack: needs at least one tensor');
   const a = normAxis('stack', axis, xs[0]!.rank + 1);
   for (const t of xs) if (!shapesEqual(t.shape, xs[0]!.shape)) throw new RangeError(`stack: shapes differ: ${xs.map((u) => shapeStr(u.shape)).join(', ')}`);
-  return concat(xs.map((t) => unsqueeze(t, a)), a);
+  return concat(
+    xs.map((t) => unsqueeze(t, a)),
+    a,
+  );
 }
 
 /** PyTorch gather: out[..., j, ...] = x[..., index[..., j, ...], ...] along axis; index is int32 of x's rank. */

@@ -36,28 +36,33 @@ type MatmulUse = PerExampleUse<OpAttrs['matmul']>;
  */
 function rightViews(u: MatmulUse, dy: Tensor): { a3: Tensor; d3: Tensor; k: number; n: number; T: number } {
   const A = u.inputs[0]!;
-  const k = A.shape[A.rank - 1]!, n = dy.shape[dy.rank - 1]!;
-  const a3 = reshape(A, [u.B, -1, k]), d3 = reshape(dy, [u.B, -1, n]);
+  const k = A.shape[A.rank - 1]!,
+    n = dy.shape[dy.rank - 1]!;
+  const a3 = reshape(A, [u.B, -1, k]),
+    d3 = reshape(dy, [u.B, -1, n]);
   return { a3, d3, k, n, T: a3.shape[1]! };
 }
 
 function leftViews(u: MatmulUse, dy: Tensor): { U: Tensor; D: Tensor } {
   const X = u.inputs[1]!;
   const [k, N] = X.shape as [number, number];
-  const L = N / u.B, m = dy.shape[0]!;
+  const L = N / u.B,
+    m = dy.shape[0]!;
   return { U: permute(reshape(X, [k, u.B, L]), [1, 0, 2]), D: permute(reshape(dy, [m, u.B, L]), [1, 0, 2]) };
 }
 
 export const matmulPerExample: PerExampleRule<OpAttrs['matmul']> = {
   check(u) {
-    const p = u.inputs[u.at]!, other = u.inputs[1 - u.at]!;
+    const p = u.inputs[u.at]!,
+      other = u.inputs[1 - u.at]!;
     if (p.rank !== 2) return `matmul: the parameter side has shape ${shapeStr(p.shape)}, not a matrix`;
     if (u.at === 1) {
       if (u.attrs.transA) return 'matmul: the examples would be in the columns of a transposed A';
       const rows = shapeSize(other.shape) / other.shape[other.rank - 1]!;
       return rows % u.B === 0 ? null : `matmul: A ${shapeStr(other.shape)} has ${rows} rows, not a multiple of the ${u.B} examples`;
     }
-    if (u.attrs.transB || other.rank !== 2) return `matmul: with the parameter on the left, the other operand must be an untransposed matrix, got ${shapeStr(other.shape)}`;
+    if (u.attrs.transB || other.rank !== 2)
+      return `matmul: with the parameter on the left, the other operand must be an untransposed matrix, got ${shapeStr(other.shape)}`;
     return other.shape[1]! % u.B === 0 ? null : `matmul: X ${shapeStr(other.shape)} has ${other.shape[1]} columns, not a multiple of the ${u.B} examples`;
   },
   grads(u, dy) {
@@ -91,7 +96,8 @@ export const matmulPerExample: PerExampleRule<OpAttrs['matmul']> = {
   weightedSum(u, dy, c) {
     if (u.at === 0) return reshape(matmul(reshape(c, [1, u.B]), reshape(this.grads(u, dy), [u.B, -1])), u.inputs[0]!.shape);
     const { a3, d3, k, n } = rightViews(u, dy);
-    const dc = reshape(mul(d3, reshape(c, [u.B, 1, 1])), [-1, n]), a2 = reshape(a3, [-1, k]);
+    const dc = reshape(mul(d3, reshape(c, [u.B, 1, 1])), [-1, n]),
+      a2 = reshape(a3, [-1, k]);
     return u.attrs.transB ? matmul(dc, a2, { transA: true }) : matmul(a2, dc, { transA: true });
   },
 };
@@ -100,15 +106,20 @@ export const matmulPerExample: PerExampleRule<OpAttrs['matmul']> = {
 
 /** The first output axis the parameter (input `at`, right-aligned) is broadcast over. */
 function broadcastAxis(u: PerExampleUse<{}>): number {
-  const out = u.out.shape, p = u.inputs[u.at]!.shape, lead = out.length - p.length;
+  const out = u.out.shape,
+    p = u.inputs[u.at]!.shape,
+    lead = out.length - p.length;
   for (let j = 0; j < out.length; j++) if (j < lead || (p[j - lead] === 1 && out[j] !== 1)) return j;
   return -1;
 }
 
 function checkBroadcast(op: string, u: PerExampleUse<{}>): string | null {
   const j = broadcastAxis(u);
-  if (j < 0) return `${op}: the parameter ${shapeStr(u.inputs[u.at]!.shape)} is not broadcast over any axis of the output ${shapeStr(u.out.shape)}, so no axis can hold the examples`;
-  return u.out.shape[j]! % u.B === 0 ? null : `${op}: output axis ${j} (size ${u.out.shape[j]}, the first the parameter is broadcast over) is not a multiple of the ${u.B} examples`;
+  if (j < 0)
+    return `${op}: the parameter ${shapeStr(u.inputs[u.at]!.shape)} is not broadcast over any axis of the output ${shapeStr(u.out.shape)}, so no axis can hold the examples`;
+  return u.out.shape[j]! % u.B === 0
+    ? null
+    : `${op}: output axis ${j} (size ${u.out.shape[j]}, the first the parameter is broadcast over) is not a multiple of the ${u.B} examples`;
 }
 
 /**
@@ -117,7 +128,9 @@ function checkBroadcast(op: string, u: PerExampleUse<{}>): string | null {
  * split into [B, j/B]; the result is moved to [B, ...P.shape].
  */
 function sumToParam(u: PerExampleUse<{}>, t: Tensor): Tensor {
-  const out = u.out.shape, p = u.inputs[u.at]!.shape, lead = out.length - p.length;
+  const out = u.out.shape,
+    p = u.inputs[u.at]!.shape,
+    lead = out.length - p.length;
   const j = broadcastAxis(u);
   const padded = out.map((_, a) => (a < lead ? 1 : p[a - lead]!));
   const view = [...out.slice(0, j), u.B, out[j]! / u.B, ...out.slice(j + 1)];
@@ -166,17 +179,21 @@ export const indexSelectPerExample: PerExampleRule<OpAttrs['indexSelect']> = {
     return u.inputs[1]!.size % u.B === 0 ? null : `indexSelect: ${u.inputs[1]!.size} indices are not a multiple of the ${u.B} examples`;
   },
   grads(u, dy) {
-    const W = u.inputs[0]!, V = W.shape[0]!;
+    const W = u.inputs[0]!,
+      V = W.shape[0]!;
     const { d3, T, idx } = gatherViews(u, dy);
-    const data = idx.dataSync(), rows = new Int32Array(idx.size);
+    const data = idx.dataSync(),
+      rows = new Int32Array(idx.size);
     for (let r = 0; r < rows.length; r++) rows[r] = Math.floor(r / T) * V + data[r]!;
     const g = indexAdd(reshape(d3, [idx.size, -1]), 0, tensor(rows, { dtype: 'int32' }), [u.B * V, shapeSize(W.shape) / V]);
     return reshape(g, [u.B, ...W.shape]);
   },
   normSq(u, dy) {
     const { d3, T, idx } = gatherViews(u, dy);
-    const data = idx.dataSync(), same = new Float64Array(u.B * T * T);
-    for (let i = 0; i < u.B; i++) for (let t = 0; t < T; t++) for (let s = 0; s < T; s++) same[(i * T + t) * T + s] = data[i * T + t] === data[i * T + s] ? 1 : 0;
+    const data = idx.dataSync(),
+      same = new Float64Array(u.B * T * T);
+    for (let i = 0; i < u.B; i++)
+      for (let t = 0; t < T; t++) for (let s = 0; s < T; s++) same[(i * T + t) * T + s] = data[i * T + t] === data[i * T + s] ? 1 : 0;
     return sum(mul(matmul(d3, d3, { transB: true }), tensor(same, { shape: [u.B, T, T], dtype: d3.dtype })), [1, 2]);
   },
   dot(u, dy, v) {
@@ -190,4 +207,3 @@ export const indexSelectPerExample: PerExampleRule<OpAttrs['indexSelect']> = {
     return reshape(indexAdd(reshape(mul(d3, reshape(c, [u.B, 1, 1])), [idx.size, -1]), 0, idx, [W.shape[0]!, shapeSize(W.shape) / W.shape[0]!]), W.shape);
   },
 };
-

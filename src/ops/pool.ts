@@ -36,7 +36,8 @@ function poolAttrs(op: string, x: Tensor, kernelSize: Pair, o: PoolOptions): { a
   const kernel = toPair(op, 'kernel size', kernelSize, 1);
   const a: WindowAttrs = { kernel, stride: toPair(op, 'stride', o.stride ?? kernel, 1), dilation: toPair(op, 'dilation', o.dilation ?? 1, 1) };
   const pad = toPair(op, 'padding', o.padding ?? 0, 0);
-  if (pad[0] > kernel[0] / 2 || pad[1] > kernel[1] / 2) throw new RangeError(`${op}: padding [${pad.join(', ')}] must be at most half the kernel size [${kernel.join(', ')}]`);
+  if (pad[0] > kernel[0] / 2 || pad[1] > kernel[1] / 2)
+    throw new RangeError(`${op}: padding [${pad.join(', ')}] must be at most half the kernel size [${kernel.join(', ')}]`);
   return { a, pad };
 }
 
@@ -87,7 +88,8 @@ export function avgPool2d(x: Tensor, kernelSize: Pair, options: AvgPoolOptions =
 function binMatrix(len: number, m: number, dtype: DType): Tensor {
   const p = new Float64Array(m * len);
   for (let i = 0; i < m; i++) {
-    const start = Math.floor((i * len) / m), end = Math.ceil(((i + 1) * len) / m);
+    const start = Math.floor((i * len) / m),
+      end = Math.ceil(((i + 1) * len) / m);
     for (let l = start; l < end; l++) p[i * len + l] = 1 / (end - start);
   }
   return tensor(dtype === 'float64' ? p : Float32Array.from(p), { shape: [m, len] });
@@ -101,9 +103,11 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   if (x.rank < 2) throw new RangeError(`adaptiveAvgPool2d: expects at least 2 dimensions, got shape ${shapeStr(x.shape)}`);
   if (!isFloat(x.dtype)) throw new TypeError(`adaptiveAvgPool2d: expects a float32 or float64 tensor, got ${x.dtype}`);
   const [oh, ow] = toPair('adaptiveAvgPool2d', 'output size', outputSize, 1);
-  const h = x.shape[x.rank - 2]!, w = x.shape[x.rank - 1]!;
+  const h = x.shape[x.rank - 2]!,
+    w = x.shape[x.rank - 1]!;
   if (h === oh && w === ow) return x;
-  const ph = binMatrix(h, oh, x.dtype), pw = binMatrix(w, ow, x.dtype);
+  const ph = binMatrix(h, oh, x.dtype),
+    pw = binMatrix(w, ow, x.dtype);
   return matmul(matmul(ph, x), pw, { transB: true });
 }
 

@@ -29,7 +29,8 @@ function gradAsKeepdims(g: Tensor, x: Tensor, axes: readonly number[]): Tensor {
 function reduceDef<A extends ReduceAttrs>(op: ReduceOp, backward: OpDef<A>['backward']): OpDef<A> {
   return {
     infer([x], { axes, keepdims }) {
-      if (op !== 'sum') for (const a of axes) if (x!.shape[a] === 0) throw new RangeError(`${op}: cannot reduce over axis ${a} of size 0 (shape [${x!.shape.join(', ')}])`);
+      if (op !== 'sum')
+        for (const a of axes) if (x!.shape[a] === 0) throw new RangeError(`${op}: cannot reduce over axis ${a} of size 0 (shape [${x!.shape.join(', ')}])`);
       return { shape: reducedShape(x!.shape, axes, keepdims), dtype: x!.dtype };
     },
     forward(b, [x], out, { axes }) {

@@ -51,7 +51,9 @@ export function apply<K extends OpName>(name: K, def: OpDef<OpAttrs[K]>, inputs:
   } else {
     storage = b.alloc(dtype, shapeSize(shape));
     // Inputs made on another backend are copied over for the kernel; the graph keeps the originals.
-    const local = inputs.some((t) => t.storage.backend !== b.name) ? inputs.map((t) => (t.storage.backend === b.name ? t : new Tensor(onBackend(b, t), t.shape))) : inputs;
+    const local = inputs.some((t) => t.storage.backend !== b.name)
+      ? inputs.map((t) => (t.storage.backend === b.name ? t : new Tensor(onBackend(b, t), t.shape)))
+      : inputs;
     def.forward(b, local, storage, attrs, shape);
   }
   const out = new Tensor(storage, shape);

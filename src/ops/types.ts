@@ -7,15 +7,42 @@ import type { Tensor } from '../core/tensor.js';
  */
 export interface OpAttrs {
   // elementwise, one input
-  neg: {}; exp: {}; log: {}; log1p: {}; sqrt: {}; abs: {}; sign: {}; relu: {}; sigmoid: {}; tanh: {}; erf: {}; sin: {}; cos: {};
+  neg: {};
+  exp: {};
+  log: {};
+  log1p: {};
+  sqrt: {};
+  abs: {};
+  sign: {};
+  relu: {};
+  sigmoid: {};
+  tanh: {};
+  erf: {};
+  sin: {};
+  cos: {};
   // elementwise, two inputs (broadcast)
-  add: {}; sub: {}; mul: {}; div: {}; pow: {}; maximum: {}; minimum: {}; reluBackward: {};
-  eq: {}; ne: {}; lt: {}; le: {}; gt: {}; ge: {};
+  add: {};
+  sub: {};
+  mul: {};
+  div: {};
+  pow: {};
+  maximum: {};
+  minimum: {};
+  reluBackward: {};
+  eq: {};
+  ne: {};
+  lt: {};
+  le: {};
+  gt: {};
+  ge: {};
   where: {};
   cast: { dtype: DType };
   // reductions
-  sum: ReduceAttrs; max: ExtremeAttrs; min: ExtremeAttrs;
-  argmax: ArgAttrs; argmin: ArgAttrs;
+  sum: ReduceAttrs;
+  max: ExtremeAttrs;
+  min: ExtremeAttrs;
+  argmax: ArgAttrs;
+  argmin: ArgAttrs;
   // linear algebra
   matmul: { transA: boolean; transB: boolean };
   // movement

@@ -64,7 +64,14 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
   }
 
   protected update(p: Tensor, grad: Tensor, group: ParamGroup<AdamHyper>, state: ParamState): void {
-    const { lr, betas: [beta1, beta2], eps, weightDecay, amsgrad, maximize } = group;
+    const {
+      lr,
+      betas: [beta1, beta2],
+      eps,
+      weightDecay,
+      amsgrad,
+      maximize,
+    } = group;
     const t = state.step;
     let g = maximize ? neg(grad) : grad;
     let theta = p;

@@ -1,7 +1,7 @@
 /** Hyperparameter checks shared by the optimizers and schedulers: each error names who and what. */
 
 function show(v: unknown): string {
-  return typeof v === 'number' ? String(v) : v === undefined ? 'undefined' : JSON.stringify(v) ?? String(v);
+  return typeof v === 'number' ? String(v) : v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v));
 }
 
 /** A finite number (NaN and ±Infinity are refused). */

@@ -15,7 +15,8 @@ export interface ClipGradNormOptions {
 
 function checkStore(who: string, grads: unknown): Map<Tensor, Tensor> {
   if (!(grads instanceof Map)) throw new TypeError(`${who}: expected a gradient store (Map from parameter to gradient)`);
-  for (const [k, g] of grads) if (!isTensor(g)) throw new TypeError(`${who}: the gradient of a parameter ${isTensor(k) ? `[${k.shape.join(', ')}]` : ''} is not a Tensor`);
+  for (const [k, g] of grads)
+    if (!isTensor(g)) throw new TypeError(`${who}: the gradient of a parameter ${isTensor(k) ? `[${k.shape.join(', ')}]` : ''} is not a Tensor`);
   return grads as Map<Tensor, Tensor>;
 }
 
@@ -34,7 +35,12 @@ function tensorNorm(g: Tensor, p: number): number {
  *   total = (sum_i ||g_i||_p^p)^(1/p),   scale = maxNorm / (total + 1e-6),
  * applied only when scale < 1. Returns the new store and the total norm before clipping.
  */
-export function clipGradNorm(grads: Map<Tensor, Tensor>, maxNorm: number, normType = 2, options: ClipGradNormOptions = {}): { grads: Map<Tensor, Tensor>; totalNorm: number } {
+export function clipGradNorm(
+  grads: Map<Tensor, Tensor>,
+  maxNorm: number,
+  normType = 2,
+  options: ClipGradNormOptions = {},
+): { grads: Map<Tensor, Tensor>; totalNorm: number } {
   const who = 'clipGradNorm';
   const store = checkStore(who, grads);
   if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) throw new RangeError(`${who}: maxNorm must be a number >= 0, got ${maxNorm}`);

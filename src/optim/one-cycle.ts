@@ -53,6 +53,32 @@ function perGroup(who: string, name: string, v: number | readonly number[], n: n
  * where within a phase from step a to step b the value at step t is anneal(start, end, (t-a)/(b-a)).
  * Stepping past totalSteps is an error.
  */
+/** The cycle's phases (two, or three with threePhase), each ending at a step; none may be empty. */
+function phasesOf(who: string, totalSteps: number, pctStart: number, threePhase: boolean): Phase[] {
+  const up = pctStart * totalSteps - 1;
+  const phases: Phase[] = threePhase
+    ? [
+        { end: up, lr: ['initial', 'max'], momentum: ['max', 'base'] },
+        { end: 2 * pctStart * totalSteps - 2, lr: ['max', 'initial'], momentum: ['base', 'max'] },
+        { end: totalSteps - 1, lr: ['initial', 'min'], momentum: ['max', 'max'] },
+      ]
+    : [
+        { end: up, lr: ['initial', 'max'], momentum: ['max', 'base'] },
+        { end: totalSteps - 1, lr: ['max', 'min'], momentum: ['base', 'max'] },
+      ];
+  // A phase of zero (or negative) length would divide by zero.
+  let start = 0;
+  for (const [i, p] of phases.entries()) {
+    if (!(p.end > start)) {
+      throw new RangeError(
+        `${who}: phase ${i + 1} would be empty (steps ${start} to ${p.end}); raise totalSteps (${totalSteps}) or change pctStart (${pctStart})`,
+      );
+    }
+    start = p.end;
+  }
+  return phases;
+}
+
 export class OneCycleLR extends LRScheduler {
   readonly totalSteps: number;
   private readonly lrs: { initial: number; max: number; min: number }[];
@@ -65,7 +91,16 @@ export class OneCycleLR extends LRScheduler {
   constructor(optimizer: Optimizer<BaseHyper>, maxLr: number | readonly number[], totalSteps: number, options: OneCycleOptions = {}) {
     super('OneCycleLR', optimizer);
     const who = 'OneCycleLR';
-    const { pctStart = 0.3, annealStrategy = 'cos', cycleMomentum = true, baseMomentum = 0.85, maxMomentum = 0.95, divFactor = 25, finalDivFactor = 1e4, threePhase = false } = options;
+    const {
+      pctStart = 0.3,
+      annealStrategy = 'cos',
+      cycleMomentum = true,
+      baseMomentum = 0.85,
+      maxMomentum = 0.95,
+      divFactor = 25,
+      finalDivFactor = 1e4,
+      threePhase = false,
+    } = options;
     this.totalSteps = checkInteger(who, 'totalSteps', totalSteps, 1);
     checkInRange(who, 'pctStart', pctStart, 0, 1, true);
     this.anneal = checkOneOf(who, 'annealStrategy', annealStrategy, ['cos', 'linear'] as const) === 'cos' ? annealCos : annealLinear;
@@ -74,23 +109,7 @@ export class OneCycleLR extends LRScheduler {
     checkBoolean(who, 'cycleMomentum', cycleMomentum);
     checkBoolean(who, 'threePhase', threePhase);
     const groups = this.optimizer.paramGroups;
-    const up = pctStart * totalSteps - 1;
-    this.phases = threePhase
-      ? [
-          { end: up, lr: ['initial', 'max'], momentum: ['max', 'base'] },
-          { end: 2 * pctStart * totalSteps - 2, lr: ['max', 'initial'], momentum: ['base', 'max'] },
-          { end: totalSteps - 1, lr: ['initial', 'min'], momentum: ['max', 'max'] },
-        ]
-      : [
-          { end: up, lr: ['initial', 'max'], momentum: ['max', 'base'] },
-          { end: totalSteps - 1, lr: ['max', 'min'], momentum: ['base', 'max'] },
-        ];
-    // A phase of zero (or negative) length would divide by zero.
-    let start = 0;
-    for (const [i, p] of this.phases.entries()) {
-      if (!(p.end > start)) throw new RangeError(`${who}: phase ${i + 1} would be empty (steps ${start} to ${p.end}); raise totalSteps (${totalSteps}) or change pctStart (${pctStart})`);
-      start = p.end;
-    }
+    this.phases = phasesOf(who, totalSteps, pctStart, threePhase);
     this.lrs = perGroup(who, 'maxLr', maxLr, groups.length).map((max) => {
       const initial = max / divFactor;
       return { initial, max, min: initial / finalDivFactor };
@@ -99,19 +118,24 @@ export class OneCycleLR extends LRScheduler {
     groups.forEach((g, i) => (g.initialLr = this.lrs[i]!.initial));
     this.baseLrs = this.lrs.map((l) => l.initial);
     this.useBeta1 = groups.map((g) => Array.isArray(hyper(g).betas));
-    if (cycleMomentum) {
-      groups.forEach((g, i) => {
-        if (!this.useBeta1[i] && typeof hyper(g).momentum !== 'number') {
-          throw new TypeError(`${who}: cycleMomentum needs an optimizer with momentum or betas (SGD, RMSprop, Adam, ...), ${this.optimizer.name} has neither; pass cycleMomentum: false`);
-        }
-      });
-      const base = perGroup(who, 'baseMomentum', baseMomentum, groups.length);
-      const max = perGroup(who, 'maxMomentum', maxMomentum, groups.length);
-      this.momenta = base.map((b, i) => ({ base: b, max: max[i]! }));
-    } else {
-      this.momenta = null;
-    }
+    this.momenta = cycleMomentum ? this.momentumRanges(baseMomentum, maxMomentum) : null;
     this.stepTo(0);
+  }
+
+  /** Each group's momentum range, checking that its optimizer has a momentum (or betas) to cycle. */
+  private momentumRanges(baseMomentum: number | readonly number[], maxMomentum: number | readonly number[]): { base: number; max: number }[] {
+    const who = 'OneCycleLR';
+    const groups = this.optimizer.paramGroups;
+    groups.forEach((g, i) => {
+      if (!this.useBeta1[i] && typeof hyper(g).momentum !== 'number') {
+        throw new TypeError(
+          `${who}: cycleMomentum needs an optimizer with momentum or betas (SGD, RMSprop, Adam, ...), ${this.optimizer.name} has neither; pass cycleMomentum: false`,
+        );
+      }
+    });
+    const base = perGroup(who, 'baseMomentum', baseMomentum, groups.length);
+    const max = perGroup(who, 'maxMomentum', maxMomentum, groups.length);
+    return base.map((b, i) => ({ base: b, max: max[i]! }));
   }
 
   /** The phase holding `epoch` and how far through it `epoch` is (0 to 1). */

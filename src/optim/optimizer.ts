@@ -107,7 +107,9 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     const seen = new Set<Tensor>();
     this.paramGroups = inputs.map((input, gi) => {
       if (input instanceof Tensor || input === null || typeof input !== 'object' || !Array.isArray(input.params)) {
-        throw new TypeError(`${name}: params must be all tensors or all groups { params: Tensor[], ... }; entry ${gi} is neither a group nor consistent with the others`);
+        throw new TypeError(
+          `${name}: params must be all tensors or all groups { params: Tensor[], ... }; entry ${gi} is neither a group nor consistent with the others`,
+        );
       }
       // Array hyperparameters (betas) are copied, so that no two groups share one.
       const group: Record<string, unknown> = {};
@@ -116,8 +118,12 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
       }
       input.params.forEach((p, pi) => {
         if (!(p instanceof Tensor)) throw new TypeError(`${name}: param group ${gi}, entry ${pi} is not a Tensor`);
-        if (!isFloat(p.dtype)) throw new TypeError(`${name}: param group ${gi}, entry ${pi} is ${p.dtype} ${shapeStr(p.shape)}; only float32 and float64 tensors can be optimised`);
-        if (seen.has(p)) throw new RangeError(`${name}: a parameter ${shapeStr(p.shape)} appears more than once (param group ${gi}, entry ${pi}); each tensor may be in one group only`);
+        if (!isFloat(p.dtype))
+          throw new TypeError(`${name}: param group ${gi}, entry ${pi} is ${p.dtype} ${shapeStr(p.shape)}; only float32 and float64 tensors can be optimised`);
+        if (seen.has(p))
+          throw new RangeError(
+            `${name}: a parameter ${shapeStr(p.shape)} appears more than once (param group ${gi}, entry ${pi}); each tensor may be in one group only`,
+          );
         seen.add(p);
       });
       group.params = [...input.params];
@@ -167,7 +173,8 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
    * store is skipped, state and step count included (as a None grad in PyTorch).
    */
   step(grads: Map<Tensor, Tensor>): void {
-    if (!(grads instanceof Map)) throw new TypeError(`${this.name}.step: expected a gradient store (Map from parameter to gradient), got ${grads === null ? 'null' : typeof grads}`);
+    if (!(grads instanceof Map))
+      throw new TypeError(`${this.name}.step: expected a gradient store (Map from parameter to gradient), got ${grads === null ? 'null' : typeof grads}`);
     this.paramGroups.forEach((g, gi) => this.checkGroup(g, gi, false));
     // Check every gradient before changing anything, so that a bad one leaves no half-done step.
     const work: [Tensor, Tensor, ParamGroup<H>][] = [];
@@ -178,7 +185,9 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
           const g = grads.get(p);
           if (!(g instanceof Tensor)) throw new TypeError(`${this.name}.step: the gradient of parameter ${index} is not a Tensor`);
           if (!shapesEqual(g.shape, p.shape) || g.dtype !== p.dtype) {
-            throw new RangeError(`${this.name}.step: the gradient of parameter ${index} is ${shapeStr(g.shape)} ${g.dtype}, expected ${shapeStr(p.shape)} ${p.dtype} like the parameter`);
+            throw new RangeError(
+              `${this.name}.step: the gradient of parameter ${index} is ${shapeStr(g.shape)} ${g.dtype}, expected ${shapeStr(p.shape)} ${p.dtype} like the parameter`,
+            );
           }
           work.push([p, g, group]);
         }
@@ -242,7 +251,9 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     const { meta } = saved;
     if (meta.optimizer !== this.name) throw new TypeError(`${who}: the state is of a ${String(meta.optimizer)} optimizer, not ${this.name}`);
     if (!Array.isArray(meta.paramGroups) || meta.paramGroups.length !== this.paramGroups.length) {
-      throw new RangeError(`${who}: the state has ${Array.isArray(meta.paramGroups) ? meta.paramGroups.length : 'no'} param groups, this optimizer has ${this.paramGroups.length}`);
+      throw new RangeError(
+        `${who}: the state has ${Array.isArray(meta.paramGroups) ? meta.paramGroups.length : 'no'} param groups, this optimizer has ${this.paramGroups.length}`,
+      );
     }
     const params: Tensor[] = [];
     this.paramGroups.forEach((group, gi) => {
@@ -251,7 +262,9 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
       const numbers = meta.paramGroups[gi]!.params;
       const expected = group.params.map((_, i) => params.length + i);
       if (!Array.isArray(numbers) || numbers.length !== expected.length || numbers.some((n, i) => n !== expected[i])) {
-        throw new RangeError(`${who}: param group ${gi} of the state holds parameters [${String(numbers)}], expected [${expected.join(', ')}] (the groups must have the same sizes)`);
+        throw new RangeError(
+          `${who}: param group ${gi} of the state holds parameters [${String(numbers)}], expected [${expected.join(', ')}] (the groups must have the same sizes)`,
+        );
       }
       params.push(...group.params);
     });
@@ -266,7 +279,8 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     const steps = new Map<number, number>();
     for (const [key, entry] of Object.entries(meta.state ?? {})) {
       const i = Number(key);
-      if (!Number.isInteger(i) || String(i) !== key || i < 0 || i >= params.length) throw new RangeError(`${who}: state entry '${key}' names no parameter (there are ${params.length})`);
+      if (!Number.isInteger(i) || String(i) !== key || i < 0 || i >= params.length)
+        throw new RangeError(`${who}: state entry '${key}' names no parameter (there are ${params.length})`);
       steps.set(i, checkInteger(who, `state ${key} step`, entry?.step, 0));
     }
     // Tensors, checked against their parameters.
@@ -277,7 +291,8 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
       const i = Number(m[1]);
       const name = m[2]!;
       if (i >= params.length) throw new RangeError(`${who}: tensor '${key}' names parameter ${i}, but there are ${params.length}`);
-      if (!this.stateNames.includes(name)) throw new RangeError(`${who}: tensor '${key}': ${this.name} has no state named '${name}' (it has ${this.stateNames.join(', ') || 'none'})`);
+      if (!this.stateNames.includes(name))
+        throw new RangeError(`${who}: tensor '${key}': ${this.name} has no state named '${name}' (it has ${this.stateNames.join(', ') || 'none'})`);
       if (!steps.has(i)) throw new RangeError(`${who}: tensor '${key}' belongs to parameter ${i}, which has no step count in meta.state`);
       const p = params[i]!;
       if (!(t instanceof Tensor)) throw new TypeError(`${who}: '${key}' is not a Tensor`);

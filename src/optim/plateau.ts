@@ -120,7 +120,8 @@ export class ReduceLROnPlateau {
 
   loadStateDict(state: SchedulerState): void {
     const who = 'ReduceLROnPlateau.loadStateDict';
-    if (!state || state.scheduler !== this.name) throw new TypeError(`${who}: the state is of a ${state ? String(state.scheduler) : 'missing'} scheduler, not ${this.name}`);
+    if (!state || state.scheduler !== this.name)
+      throw new TypeError(`${who}: the state is of a ${state ? String(state.scheduler) : 'missing'} scheduler, not ${this.name}`);
     const lastEpoch = checkInteger(who, 'lastEpoch', state.lastEpoch, 0);
     const numBad = checkInteger(who, 'numBadEpochs', state.numBadEpochs, 0);
     const cooldown = checkInteger(who, 'cooldownCounter', state.cooldownCounter, 0);

@@ -95,7 +95,8 @@ export abstract class LRScheduler {
   /** Restore the epoch and base lrs. The optimizer's lrs come from its own state dict (as PyTorch). */
   loadStateDict(state: SchedulerState): void {
     const who = `${this.name}.loadStateDict`;
-    if (!state || state.scheduler !== this.name) throw new TypeError(`${who}: the state is of a ${state ? String(state.scheduler) : 'missing'} scheduler, not ${this.name}`);
+    if (!state || state.scheduler !== this.name)
+      throw new TypeError(`${who}: the state is of a ${state ? String(state.scheduler) : 'missing'} scheduler, not ${this.name}`);
     const n = this.optimizer.paramGroups.length;
     const lastEpoch = checkInteger(who, 'lastEpoch', state.lastEpoch, 0);
     this.baseLrs = checkNumberArray(who, 'baseLrs', state.baseLrs, n);
@@ -112,7 +113,8 @@ export class LambdaLR extends LRScheduler {
     super('LambdaLR', optimizer);
     const n = this.optimizer.paramGroups.length;
     const fns = Array.isArray(lrLambda) ? lrLambda : Array.from({ length: n }, () => lrLambda);
-    if (fns.length !== n || fns.some((f) => typeof f !== 'function')) throw new TypeError(`LambdaLR: expected one function or ${n} functions (one per param group)`);
+    if (fns.length !== n || fns.some((f) => typeof f !== 'function'))
+      throw new TypeError(`LambdaLR: expected one function or ${n} functions (one per param group)`);
     this.lambdas = fns;
     this.stepTo(0);
   }

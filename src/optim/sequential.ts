@@ -26,7 +26,9 @@ export class SequentialLR extends LRScheduler {
       if (s.optimizer !== this.optimizer) throw new RangeError(`SequentialLR: schedulers[${i}] (${s.name}) belongs to another optimizer`);
     });
     if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1) {
-      throw new RangeError(`SequentialLR: ${schedulers.length} schedulers need ${schedulers.length - 1} milestones, got ${Array.isArray(milestones) ? milestones.length : 'none'}`);
+      throw new RangeError(
+        `SequentialLR: ${schedulers.length} schedulers need ${schedulers.length - 1} milestones, got ${Array.isArray(milestones) ? milestones.length : 'none'}`,
+      );
     }
     milestones.forEach((m, i) => {
       checkInteger('SequentialLR', `milestones[${i}]`, m, 1);

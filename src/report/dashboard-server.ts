@@ -38,7 +38,9 @@ function send(c: Client, event: string, data: string, id?: number): void {
   const ok = c.res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`);
   if (!ok) {
     c.blocked = true;
-    c.res.once('drain', () => { c.blocked = false; });
+    c.res.once('drain', () => {
+      c.blocked = false;
+    });
   }
 }
 
@@ -84,13 +86,20 @@ export function listenDashboard(runDir: string, port: number, pollMs = 100): Pro
 
   const events = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     if (clients.size >= MAX_STREAMS) {
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' }).end(`descent dashboard: ${MAX_STREAMS} pages are following this run already; close one\n`);
+      res
+        .writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' })
+        .end(`descent dashboard: ${MAX_STREAMS} pages are following this run already; close one\n`);
       return;
     }
     const lastId = Number(req.headers['last-event-id']);
     const fromQuery = Number(url.searchParams.get('offset'));
     const offset = Number.isInteger(lastId) && lastId >= 0 ? lastId : Number.isInteger(fromQuery) && fromQuery >= 0 ? fromQuery : 0;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-content-type-options': 'nosniff',
+    });
     res.write('retry: 1000\n\n');
     const c: Client = { res, offset, metaSig: url.searchParams.get('meta') ?? '', blocked: false };
     clients.add(c);
@@ -116,7 +125,9 @@ export function listenDashboard(runDir: string, port: number, pollMs = 100): Pro
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const host = req.headers.host ?? '';
     if (host !== `${DASHBOARD_HOST}:${actualPort}` && host !== `localhost:${actualPort}`) {
-      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(`descent dashboard: only requests to ${DASHBOARD_HOST}:${actualPort} are answered, not to ${JSON.stringify(host)}\n`);
+      res
+        .writeHead(403, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`descent dashboard: only requests to ${DASHBOARD_HOST}:${actualPort} are answered, not to ${JSON.stringify(host)}\n`);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -141,19 +152,22 @@ export function listenDashboard(runDir: string, port: number, pollMs = 100): Pro
 
   const server = createServer(handle);
   let timer: ReturnType<typeof setInterval> | undefined;
-  const heartbeat = setInterval(() => { for (const c of clients) if (!c.blocked) c.res.write(': ping\n\n'); }, 15000);
-  const close = (): Promise<void> => new Promise((resolveClose) => {
-    clearInterval(timer);
-    clearInterval(heartbeat);
-    tick(); // the last lines written before close reach open pages
-    for (const c of clients) {
-      send(c, 'end', '{}'); // the page stops reconnecting and keeps what it shows
-      c.res.end();
-    }
-    clients.clear();
-    server.close(() => resolveClose());
-    server.closeAllConnections();
-  });
+  const heartbeat = setInterval(() => {
+    for (const c of clients) if (!c.blocked) c.res.write(': ping\n\n');
+  }, 15000);
+  const close = (): Promise<void> =>
+    new Promise((resolveClose) => {
+      clearInterval(timer);
+      clearInterval(heartbeat);
+      tick(); // the last lines written before close reach open pages
+      for (const c of clients) {
+        send(c, 'end', '{}'); // the page stops reconnecting and keeps what it shows
+        c.res.end();
+      }
+      clients.clear();
+      server.close(() => resolveClose());
+      server.closeAllConnections();
+    });
   return new Promise((resolveListen, reject) => {
     server.once('error', (e) => {
       clearInterval(heartbeat);

@@ -38,7 +38,8 @@ function workerSource(): { code: string } {
 
 export function startDashboard(runDir: string, options: DashboardOptions = {}): Promise<Dashboard> {
   const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.reject(new RangeError(`startDashboard: port must be an integer in 0..65535, got ${port}`));
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    return Promise.reject(new RangeError(`startDashboard: port must be an integer in 0..65535, got ${port}`));
   const pollMs = options.pollMs ?? 100;
   if (!(pollMs > 0)) return Promise.reject(new RangeError(`startDashboard: pollMs must be positive, got ${pollMs}`));
   const worker = new Worker(workerSource().code, { eval: true, workerData: { runDir: resolve(runDir), port, pollMs } });
@@ -54,7 +55,9 @@ export function startDashboard(runDir: string, options: DashboardOptions = {}): 
       const close = (): Promise<void> => {
         closed ??= new Promise<void>((done) => {
           worker.once('exit', () => done());
-          worker.on('message', (x: { type: string }) => { if (x.type === 'closed') void worker.terminate(); });
+          worker.on('message', (x: { type: string }) => {
+            if (x.type === 'closed') void worker.terminate();
+          });
           worker.postMessage({ type: 'close' });
         });
         return closed;

@@ -30,7 +30,8 @@ function check(data: ExplainData): void {
   const who = 'writeExplainPage';
   if (!data || !Array.isArray(data.sweep)) throw new TypeError(`${who}: data.sweep must be an array of { batch_size, measured_variance, predicted_variance }`);
   data.sweep.forEach((s, i) => {
-    if (!Number.isInteger(s.batch_size) || s.batch_size < 1) throw new RangeError(`${who}: sweep[${i}].batch_size must be a positive integer, got ${s.batch_size}`);
+    if (!Number.isInteger(s.batch_size) || s.batch_size < 1)
+      throw new RangeError(`${who}: sweep[${i}].batch_size must be a positive integer, got ${s.batch_size}`);
     for (const k of ['measured_variance', 'predicted_variance'] as const) {
       if (typeof s[k] !== 'number') throw new TypeError(`${who}: sweep[${i}].${k} must be a number, got ${JSON.stringify(s[k])}`);
     }

@@ -37,7 +37,10 @@ function scriptSafe(s: string): string {
 
 /** JSON inside a <script type="application/json"> element: escape every "<" so no tag can end it. */
 function jsonSafe(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function escapeHtml(s: string): string {

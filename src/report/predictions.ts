@@ -73,14 +73,22 @@ export function summarizePredictions(o: TestPredictionsInput): TestPredictions {
   return out;
 }
 
-function encodeImages(who: string, images: NonNullable<TestPredictionsInput['images']>, wrong: number[], o: TestPredictionsInput, maxImages: number): NonNullable<TestPredictions['images']> {
+function encodeImages(
+  who: string,
+  images: NonNullable<TestPredictionsInput['images']>,
+  wrong: number[],
+  o: TestPredictionsInput,
+  maxImages: number,
+): NonNullable<TestPredictions['images']> {
   const s = images.shape;
-  if (s.length !== 3 || !s.every((d) => Number.isInteger(d) && d > 0)) throw new RangeError(`${who}: images.shape must be [C, H, W] of positive integers, got [${s.join(', ')}]`);
+  if (s.length !== 3 || !s.every((d) => Number.isInteger(d) && d > 0))
+    throw new RangeError(`${who}: images.shape must be [C, H, W] of positive integers, got [${s.join(', ')}]`);
   if (!Number.isInteger(maxImages) || maxImages < 0) throw new RangeError(`${who}: maxImages must be a non-negative integer, got ${maxImages}`);
   const size = s[0]! * s[1]! * s[2]!;
   const items = wrong.slice(0, maxImages).map((index): MisclassifiedImage => {
     const px = images.pixels(index);
-    if (px.length !== size) throw new RangeError(`${who}: images.pixels(${index}) has ${px.length} values; expected C*H*W = ${size} for shape [${s.join(', ')}]`);
+    if (px.length !== size)
+      throw new RangeError(`${who}: images.pixels(${index}) has ${px.length} values; expected C*H*W = ${size} for shape [${s.join(', ')}]`);
     const bytes = new Uint8Array(size);
     for (let j = 0; j < size; j++) {
       const v = px[j]!;

@@ -40,7 +40,9 @@ export function runNames(dirs: string[]): string[] {
     const full = parts.map((p) => p.join('/'));
     const clash = names.map((n, i) => names.some((m, j) => m === n && full[j] !== full[i]));
     if (!clash.some(Boolean)) break;
-    parts.forEach((p, i) => { if (clash[i]) names[i] = p.slice(-depth).join('/'); });
+    parts.forEach((p, i) => {
+      if (clash[i]) names[i] = p.slice(-depth).join('/');
+    });
   }
   return names.map((n, i) => (names.indexOf(n) === i ? n : `${n} (${i + 1})`));
 }

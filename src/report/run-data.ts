@@ -36,7 +36,8 @@ export interface RunData {
 function quantilesOf(sorted: number[]): number[] {
   return QUANTILES.map((q) => {
     const pos = (sorted.length - 1) * q;
-    const lo = Math.floor(pos), hi = Math.ceil(pos);
+    const lo = Math.floor(pos),
+      hi = Math.ceil(pos);
     return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
   });
 }
@@ -162,7 +163,8 @@ export function readRun(dir: string, name?: string, o: { allowEmpty?: boolean } 
   const isDir = existsSync(dir) && statSync(dir).isDirectory();
   if (!isDir && !o.allowEmpty) throw new Error(`readRun: ${dir} is not a folder (expected a run folder written by descent train)`);
   const hasAny = ['metrics.jsonl', 'config.json', 'summary.json'].some((f) => existsSync(join(dir, f)));
-  if (!hasAny && !o.allowEmpty) throw new Error(`readRun: ${dir} has no metrics.jsonl, config.json or summary.json; expected a run folder written by descent train`);
+  if (!hasAny && !o.allowEmpty)
+    throw new Error(`readRun: ${dir} has no metrics.jsonl, config.json or summary.json; expected a run folder written by descent train`);
   const warnings: string[] = [];
   const meta = readRunMeta(dir, warnings);
   const m = readMetricsFrom(join(dir, 'metrics.jsonl'), 0);

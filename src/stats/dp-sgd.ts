@@ -128,8 +128,9 @@ export function dpSgdMetadata(o: DpSgdMetadataOptions): DpSgdMetadata {
     steps: o.steps,
     delta,
     epsilon,
-    accountant: epsilon === null
-      ? 'none: no noise was added, so there is no privacy guarantee (epsilon is infinite)'
-      : 'RDP of the sampled Gaussian mechanism (Mironov, Talwar & Zhang 2019), integer orders 2..256, assuming Poisson sampling at sample_rate',
+    accountant:
+      epsilon === null
+        ? 'none: no noise was added, so there is no privacy guarantee (epsilon is infinite)'
+        : 'RDP of the sampled Gaussian mechanism (Mironov, Talwar & Zhang 2019), integer orders 2..256, assuming Poisson sampling at sample_rate',
   };
 }

@@ -24,7 +24,8 @@ const kn = new Float64Array(128);
 const wn = new Float64Array(128);
 const fn = new Float64Array(128);
 {
-  let dn = R, tn = R;
+  let dn = R,
+    tn = R;
   const q = V / Math.exp(-0.5 * dn * dn);
   kn[0] = Math.floor((dn / q) * M);
   kn[1] = 0;
@@ -46,7 +47,8 @@ type Draw = () => number;
 
 /** Uniform in [0, 1) with 53 bits from two draws, exactly as Generator.nextFloat64. */
 function uniform(next: Draw): number {
-  const a = next() >>> 5, b = next() >>> 6;
+  const a = next() >>> 5,
+    b = next() >>> 6;
   return (a * 67108864 + b) * 1.1102230246251565e-16;
 }
 
@@ -98,7 +100,8 @@ function mapDraws(draws: Uint32Array, out: Float32Array | Float64Array, std: num
   const rare: number[] = [];
   for (let i = 0; i < draws.length; i++) {
     const u = draws[i]!;
-    const iz = u & 127, hz = (u & ~127) | 0;
+    const iz = u & 127,
+      hz = (u & ~127) | 0;
     if (Math.abs(hz) < kn[iz]!) out[i] = std * (hz * wn[iz]!);
     else rare.push(i);
   }
@@ -141,7 +144,10 @@ export function gaussianTensor(shape: readonly number[], dtype: 'float32' | 'flo
     fillGaussian(t.data as Float64Array, std, g);
     return t;
   }
-  const bits = (): Uint32Array => { const d = t.data; return new Uint32Array(d.buffer, d.byteOffset, t.size); };
+  const bits = (): Uint32Array => {
+    const d = t.data;
+    return new Uint32Array(d.buffer, d.byteOffset, t.size);
+  };
   g.fillUint32(bits());
   const kernel = zigguratMapInPlace(t, std, TABLES);
   // the rare draws are still in place (views are taken afresh: a kernel call may grow the memory)

@@ -101,7 +101,8 @@ export function gradientStatsHook(options: GradientStatsHookOptions = {}): Gradi
     stateDict: () => ({ ema: smoother.stateDict(), lastStep }),
     loadStateDict: (state: unknown) => {
       const st = state as { ema: Parameters<NoiseScaleEma['loadStateDict']>[0]; lastStep: number } | null;
-      if (!st || !Number.isInteger(st.lastStep)) throw new TypeError(`gradientStatsHook.loadStateDict: expected { ema, lastStep }, got ${JSON.stringify(state)}`);
+      if (!st || !Number.isInteger(st.lastStep))
+        throw new TypeError(`gradientStatsHook.loadStateDict: expected { ema, lastStep }, got ${JSON.stringify(state)}`);
       smoother.loadStateDict(st.ema);
       lastStep = st.lastStep;
     },

@@ -65,7 +65,11 @@ export function gradientStatsOfVectors(vectors: readonly (readonly number[])[]):
     for (let k = 0; k < n; k++) s += a[k]! * b[k]!;
     return s;
   };
-  return statsFromSums(vectors.map((v) => dot(v, v)), vectors.map((v) => dot(v, mean)), dot(mean, mean));
+  return statsFromSums(
+    vectors.map((v) => dot(v, v)),
+    vectors.map((v) => dot(v, mean)),
+    dot(mean, mean),
+  );
 }
 
 /** The statistics of materialised per-example gradients: each tensor [B, ...param.shape] (perExampleGrads' output). */
@@ -134,11 +138,12 @@ export function batchSizeAdvice(noiseScale: number, batchSize?: number): string 
   let text = `gradient noise scale ~ ${n}: batches well below it waste steps, well above it waste examples.`;
   if (batchSize !== undefined) {
     const r = batchSize / noiseScale;
-    text += r < 0.25
-      ? ` Your batch of ${batchSize} is well below it: each step is mostly noise, so larger batches would need fewer steps (at little extra cost in examples).`
-      : r > 4
-        ? ` Your batch of ${batchSize} is well above it: smaller batches would reach the same loss with fewer examples.`
-        : ` Your batch of ${batchSize} is near it, a good balance of steps and examples.`;
+    text +=
+      r < 0.25
+        ? ` Your batch of ${batchSize} is well below it: each step is mostly noise, so larger batches would need fewer steps (at little extra cost in examples).`
+        : r > 4
+          ? ` Your batch of ${batchSize} is well above it: smaller batches would reach the same loss with fewer examples.`
+          : ` Your batch of ${batchSize} is near it, a good balance of steps and examples.`;
   }
   return text;
 }

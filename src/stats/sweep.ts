@@ -72,7 +72,8 @@ export function batchSizeSweep(o: SweepOptions): SweepResult {
     for (let s = 0; s < N; s += 500) {
       const n = Math.min(500, N - s);
       Gt = scope(() => {
-        const xc = narrow(o.x, 0, s, n), yc = narrow(o.y, 0, s, n);
+        const xc = narrow(o.x, 0, s, n),
+          yc = narrow(o.y, 0, s, n);
         const gc = batchGrad(o.model, o.loss, xc, yc, params);
         const norms = perExampleGradNorms(o.model, o.loss, xc, yc, { params }).norms.dataSync();
         for (const v of norms) sumNormSq += v * v;

@@ -63,9 +63,12 @@ export interface TradeoffResult {
 export function fitStepsExamples(points: readonly { batch_size: number; steps: number }[]): { sMin: number; eMin: number } {
   const n = points.length;
   if (n < 2) throw new RangeError(`fitStepsExamples: need at least 2 batch sizes that reached the target, got ${n}`);
-  const u = points.map((p) => 1 / p.batch_size), s = points.map((p) => p.steps);
-  const mu = u.reduce((a, b) => a + b, 0) / n, ms = s.reduce((a, b) => a + b, 0) / n;
-  let cov = 0, varU = 0;
+  const u = points.map((p) => 1 / p.batch_size),
+    s = points.map((p) => p.steps);
+  const mu = u.reduce((a, b) => a + b, 0) / n,
+    ms = s.reduce((a, b) => a + b, 0) / n;
+  let cov = 0,
+    varU = 0;
   for (let i = 0; i < n; i++) {
     cov += (u[i]! - mu) * (s[i]! - ms);
     varU += (u[i]! - mu) ** 2;
@@ -89,7 +92,9 @@ function stepsToTarget(o: TradeoffOptions, B: number, lr: number, limit: number)
       const it = tensor(idx, { dtype: 'int32' });
       const { value, grads } = valueAndGrad(() => mean(o.loss(model.forward(indexSelect(o.x, 0, it)), indexSelect(o.y, 0, it), { reduction: 'none' })), params);
       if (!Number.isFinite(value.item())) return 'diverged';
-      noGrad(() => { for (const p of params) p.assign(sub(p, mul(grads.get(p), lr))); });
+      noGrad(() => {
+        for (const p of params) p.assign(sub(p, mul(grads.get(p), lr)));
+      });
       if (step % every !== 0) return 'no';
       const l = noGrad(() => mean(o.loss(model.forward(o.evalX), o.evalY, { reduction: 'none' })).item());
       return !Number.isFinite(l) ? 'diverged' : l <= o.targetLoss ? 'yes' : 'no';
@@ -116,6 +121,9 @@ export function stepsExamplesTradeoff(o: TradeoffOptions): TradeoffResult {
   const bCrit = eMin / sMin;
   return {
     points: reached.map((p) => ({ ...p, examples: p.steps * p.batch_size, predicted_steps: sMin * (1 + bCrit / p.batch_size) })),
-    s_min: sMin, e_min: eMin, b_crit: bCrit, target_loss: o.targetLoss,
+    s_min: sMin,
+    e_min: eMin,
+    b_crit: bCrit,
+    target_loss: o.targetLoss,
   };
 }

@@ -61,4 +61,3 @@ export interface CheckpointContent {
   optimizer?: OptimizerStateLike;
   meta: Omit<CheckpointMeta, 'format' | 'savedAt' | 'files' | 'optimizer'>;
 }
-

@@ -4,7 +4,18 @@
  * what an interrupted write left behind.
  */
 import {
-  closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
 } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Tensor } from '../core/tensor.js';
@@ -13,7 +24,6 @@ import type { CheckpointContent, CheckpointMeta, FileEntry } from './checkpoint-
 import { CHECKPOINT_FORMAT } from './checkpoint-format.js';
 import { sha256 } from './checksum.js';
 import { faultPoint } from './faults.js';
-
 
 let counter = 0;
 const TMP_PREFIX = '.tmp-';
@@ -179,4 +189,3 @@ export function cleanRunFolder(runDir: string): string[] {
   for (const name of before) if (!exists(join(runDir, name))) removed.push(name);
   return removed;
 }
-

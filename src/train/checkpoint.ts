@@ -32,7 +32,6 @@ export { CHECKPOINT_FORMAT, CheckpointError } from './checkpoint-format.js';
 export type { CheckpointContent, CheckpointMeta, EpochProgress, FileEntry } from './checkpoint-format.js';
 export { cleanRunFolder, writeCheckpoint } from './checkpoint-write.js';
 
-
 function fail(where: string, what: string): never {
   throw new CheckpointError(`checkpoint: ${where}: ${what}`);
 }
@@ -52,7 +51,8 @@ function validateMeta(file: string, meta: unknown): CheckpointMeta {
   if (m.format !== CHECKPOINT_FORMAT && m.format !== LEGACY_FORMAT) fail(file, `format is ${JSON.stringify(m.format)}, expected ${CHECKPOINT_FORMAT}`);
   if (!isCount(m.epoch)) fail(file, `epoch is ${JSON.stringify(m.epoch)}, expected a non-negative integer`);
   if (!isCount(m.step)) fail(file, `step is ${JSON.stringify(m.step)}, expected a non-negative integer`);
-  if (!Array.isArray(m.rng) || m.rng.length !== 4 || !m.rng.every(isUint32)) fail(file, `rng is ${JSON.stringify(m.rng)}, expected four unsigned 32-bit integers`);
+  if (!Array.isArray(m.rng) || m.rng.length !== 4 || !m.rng.every(isUint32))
+    fail(file, `rng is ${JSON.stringify(m.rng)}, expected four unsigned 32-bit integers`);
   for (const k of ['extra', 'trainer', 'components', 'logs'] as const) {
     const v = m[k];
     if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) fail(file, `${k} is ${JSON.stringify(v)}, expected an object`);
@@ -65,14 +65,20 @@ function validateMeta(file: string, meta: unknown): CheckpointMeta {
     if (files === null || typeof files !== 'object' || Array.isArray(files)) fail(file, 'files is missing, expected the size and SHA-256 of every file');
     if (!Object.hasOwn(files, 'model.safetensors')) fail(file, 'files does not list model.safetensors');
     for (const [name, e] of Object.entries(files)) {
-      if (name !== 'model.safetensors' && name !== 'optimizer.safetensors') fail(file, `files lists ${JSON.stringify(name)}, expected only model.safetensors and optimizer.safetensors`);
+      if (name !== 'model.safetensors' && name !== 'optimizer.safetensors')
+        fail(file, `files lists ${JSON.stringify(name)}, expected only model.safetensors and optimizer.safetensors`);
       const entry = e as Record<string, unknown> | null;
       if (!entry || !isCount(entry.bytes) || typeof entry.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(entry.sha256)) {
         fail(file, `files.${name} is ${JSON.stringify(e)}, expected { bytes, sha256 }`);
       }
     }
     if ((m.optimizer !== undefined) !== Object.hasOwn(files, 'optimizer.safetensors')) {
-      fail(file, m.optimizer !== undefined ? 'optimizer state is described but optimizer.safetensors is not listed' : 'optimizer.safetensors is listed without optimizer state');
+      fail(
+        file,
+        m.optimizer !== undefined
+          ? 'optimizer state is described but optimizer.safetensors is not listed'
+          : 'optimizer.safetensors is listed without optimizer state',
+      );
     }
   }
   return m as unknown as CheckpointMeta;
@@ -173,14 +179,22 @@ export interface CheckpointParts {
 export function saveCheckpoint(dir: string, p: CheckpointParts): string {
   const optimizer = p.optimizer?.stateDict();
   try {
-    return writeCheckpoint(dirname(resolve(dir)), {
-      model: p.model.stateDict(),
-      optimizer,
-      meta: {
-        epoch: p.epoch, step: p.step, rng: defaultGenerator.getState(),
-        scheduler: p.scheduler?.stateDict(), loader: p.loader?.getState?.(), extra: p.extra,
+    return writeCheckpoint(
+      dirname(resolve(dir)),
+      {
+        model: p.model.stateDict(),
+        optimizer,
+        meta: {
+          epoch: p.epoch,
+          step: p.step,
+          rng: defaultGenerator.getState(),
+          scheduler: p.scheduler?.stateDict(),
+          loader: p.loader?.getState?.(),
+          extra: p.extra,
+        },
       },
-    }, basename(resolve(dir)));
+      basename(resolve(dir)),
+    );
   } finally {
     for (const t of Object.values(optimizer?.tensors ?? {})) t.dispose();
   }

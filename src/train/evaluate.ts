@@ -59,7 +59,8 @@ export async function forEachBatch(loader: BatchLoader, fn: (batch: Tensor[]) =>
 export async function evaluate(model: TrainableModel, loader: BatchLoader, lossFn: LossFn, options: { metrics?: readonly Metric[] } = {}): Promise<EvalResult> {
   const wasTraining = model.training;
   model.eval();
-  let lossSum = 0, examples = 0;
+  let lossSum = 0,
+    examples = 0;
   const sums = new MetricSums(options.metrics ?? [accuracy]);
   let confusion: number[][] | undefined;
   let classified = true;

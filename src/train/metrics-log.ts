@@ -15,7 +15,11 @@ export class MetricsLog {
    * Open the log at `path`. With `append` the existing lines are kept, cut back to `keepBytes` when
    * given (the size a checkpoint recorded) and to the last whole line; without it the log starts empty.
    */
-  constructor(readonly path: string, append = false, keepBytes?: number) {
+  constructor(
+    readonly path: string,
+    append = false,
+    keepBytes?: number,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
     if (!append || !existsSync(path)) writeFileSync(path, '');
     else cutBack(path, keepBytes);

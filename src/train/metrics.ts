@@ -33,7 +33,14 @@ function regression(name: string, f: (d: Tensor) => Tensor): Metric {
       if (target.dtype === 'int32' || target.size !== output.size || output.rank === 0) return undefined;
       return noGrad(() => {
         const d = f(sub(output, reshape(target, [...output.shape])));
-        return sum(output.rank === 1 ? d : mean(d, Array.from({ length: output.rank - 1 }, (_, i) => i + 1))).item();
+        return sum(
+          output.rank === 1
+            ? d
+            : mean(
+                d,
+                Array.from({ length: output.rank - 1 }, (_, i) => i + 1),
+              ),
+        ).item();
       });
     },
   };
@@ -49,7 +56,10 @@ export class MetricSums {
   /** Sum per metric name; null once a batch said the metric does not apply. */
   readonly sums: Record<string, number | null>;
 
-  constructor(readonly metrics: readonly Metric[], saved?: Record<string, number | null>) {
+  constructor(
+    readonly metrics: readonly Metric[],
+    saved?: Record<string, number | null>,
+  ) {
     this.sums = Object.fromEntries(metrics.map((m) => [m.name, saved && m.name in saved ? saved[m.name]! : 0]));
   }
 

@@ -55,8 +55,13 @@ export function takeSnapshot(p: SnapshotParts, counters: SnapshotCounters, copy:
   const components: Record<string, unknown> = {};
   for (const [name, part] of Object.entries(p.stateful ?? {})) components[name] = part.stateDict();
   return {
-    ...counters, weights, optimizer: p.optimizer.stateDict({ copy }), scheduler: p.scheduler?.stateDict(), loader: p.train.getState?.(),
-    rng: defaultGenerator.getState(), components,
+    ...counters,
+    weights,
+    optimizer: p.optimizer.stateDict({ copy }),
+    scheduler: p.scheduler?.stateDict(),
+    loader: p.train.getState?.(),
+    rng: defaultGenerator.getState(),
+    components,
   };
 }
 
@@ -86,7 +91,11 @@ export function checkpointContent(s: Snapshot, extra?: Record<string, unknown>):
     model: s.weights,
     optimizer: s.optimizer,
     meta: {
-      epoch: s.epoch, step: s.step, rng: s.rng, scheduler: s.scheduler, loader: s.loader,
+      epoch: s.epoch,
+      step: s.step,
+      rng: s.rng,
+      scheduler: s.scheduler,
+      loader: s.loader,
       trainer: { best: Number.isFinite(s.best) ? s.best : null, sinceBest: s.sinceBest, progress: s.progress },
       components: s.components,
       logs: s.logBytes === undefined ? undefined : { 'metrics.jsonl': s.logBytes },

@@ -26,8 +26,17 @@ import type { Checkpoint, RunStore } from './store.js';
 import { restoreCheckpoint } from './store.js';
 import { Pacer } from './pace.js';
 import type {
-  BatchContext, BatchLoader, Callback, Divergence, EpochMetrics, FitResult, LossFn, Scheduler, Stateful,
-  StepOptimizer, TrainableModel,
+  BatchContext,
+  BatchLoader,
+  Callback,
+  Divergence,
+  EpochMetrics,
+  FitResult,
+  LossFn,
+  Scheduler,
+  Stateful,
+  StepOptimizer,
+  TrainableModel,
 } from './types.js';
 
 export interface EarlyStopping {
@@ -134,8 +143,21 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${o.epochs}`);
   const t0 = performance.now();
   const run: Run = {
-    o, metrics: o.metrics ?? [accuracy], params: o.model.parameters(), paramKeys: new Map(Object.entries(o.model.stateDict()).map(([k, t]) => [t, k])), accumulate,
-    step: 0, best: Infinity, sinceBest: 0, inPlace: false, current: null, previous: null, lastFinite: null, history: [], stoppedEarly: false, aborted: false,
+    o,
+    metrics: o.metrics ?? [accuracy],
+    params: o.model.parameters(),
+    paramKeys: new Map(Object.entries(o.model.stateDict()).map(([k, t]) => [t, k])),
+    accumulate,
+    step: 0,
+    best: Infinity,
+    sinceBest: 0,
+    inPlace: false,
+    current: null,
+    previous: null,
+    lastFinite: null,
+    history: [],
+    stoppedEarly: false,
+    aborted: false,
   };
   const pacer = new Pacer(o.yieldEveryMs ?? 8);
   const { completed, progress } = start(run);
@@ -161,7 +183,14 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     dropSnapshot(run.previous);
     dropSnapshot(run.current);
   }
-  const result: FitResult = { epochs: run.history, steps: run.step, seconds: (performance.now() - t0) / 1000, stoppedEarly: run.stoppedEarly, aborted: run.aborted, diverged: run.diverged };
+  const result: FitResult = {
+    epochs: run.history,
+    steps: run.step,
+    seconds: (performance.now() - t0) / 1000,
+    stoppedEarly: run.stoppedEarly,
+    aborted: run.aborted,
+    diverged: run.diverged,
+  };
   if (run.diverged) run.store?.log({ type: 'diverged', ...run.diverged });
   run.store?.close?.();
   for (const c of o.callbacks ?? []) c.onTrainEnd?.(result);
@@ -178,7 +207,10 @@ function start(run: Run): { completed: number; progress?: EpochProgress } {
     const meta = restoreCheckpoint(o.resume, { model: o.model, optimizer: o.optimizer, scheduler: o.scheduler, loader: o.train });
     for (const [name, part] of Object.entries(o.stateful ?? {})) {
       const saved = meta.components?.[name];
-      if (saved === undefined) throw new CheckpointError(`checkpoint: ${o.resume.source ?? 'the checkpoint'}: holds no state for '${name}', which this run has (it was written by a run set up differently)`);
+      if (saved === undefined)
+        throw new CheckpointError(
+          `checkpoint: ${o.resume.source ?? 'the checkpoint'}: holds no state for '${name}', which this run has (it was written by a run set up differently)`,
+        );
       part.loadStateDict(saved);
     }
     run.step = meta.step;
@@ -195,9 +227,16 @@ function start(run: Run): { completed: number; progress?: EpochProgress } {
 
 function newEpoch(epoch: number, metrics: readonly Metric[], p?: EpochProgress): Epoch {
   return {
-    epoch, start: performance.now() - (p?.seconds ?? 0) * 1000,
-    lossSum: p?.lossSum ?? 0, examples: p?.examples ?? 0, sums: new MetricSums(metrics, p?.metrics), batch: p?.batch ?? 0,
-    acc: null, accN: 0, accCount: 0, stop: false,
+    epoch,
+    start: performance.now() - (p?.seconds ?? 0) * 1000,
+    lossSum: p?.lossSum ?? 0,
+    examples: p?.examples ?? 0,
+    sums: new MetricSums(metrics, p?.metrics),
+    batch: p?.batch ?? 0,
+    acc: null,
+    accN: 0,
+    accCount: 0,
+    stop: false,
   };
 }
 
@@ -237,7 +276,17 @@ function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): boolean {
   ep.gradNorm = undefined;
   const updated = ep.accCount === run.accumulate && update(run, ep);
   if (run.diverged) return false;
-  const m = { epoch: ep.epoch, step: run.step, loss, examples: n, correct, lr: lr(o.optimizer), gradNorm: ep.gradNorm, batch: ep.batch, batches: o.train.length };
+  const m = {
+    epoch: ep.epoch,
+    step: run.step,
+    loss,
+    examples: n,
+    correct,
+    lr: lr(o.optimizer),
+    gradNorm: ep.gradNorm,
+    batch: ep.batch,
+    batches: o.train.length,
+  };
   if (run.store && updated && run.step % (o.logEvery ?? 10) === 0) {
     run.store.log({ type: 'step', ...m, examples_per_second: ep.examples / ((performance.now() - ep.start) / 1000) });
   }
@@ -332,10 +381,22 @@ function lr(optimizer: StepOptimizer): number {
 
 /** A snapshot of the run now: `completed` epochs done, and the epoch in progress when mid-epoch. */
 function snapshot(run: Run, completed: number, ep?: Epoch): Snapshot {
-  const progress = ep && ep.batch > 0
-    ? { epoch: ep.epoch, batch: ep.batch, lossSum: ep.lossSum, examples: ep.examples, metrics: { ...ep.sums.sums }, seconds: (performance.now() - ep.start) / 1000 }
-    : undefined;
-  return takeSnapshot(run.o, { step: run.step, epoch: completed, progress, best: run.best, sinceBest: run.sinceBest, logBytes: run.store?.logSize }, run.inPlace);
+  const progress =
+    ep && ep.batch > 0
+      ? {
+          epoch: ep.epoch,
+          batch: ep.batch,
+          lossSum: ep.lossSum,
+          examples: ep.examples,
+          metrics: { ...ep.sums.sums },
+          seconds: (performance.now() - ep.start) / 1000,
+        }
+      : undefined;
+  return takeSnapshot(
+    run.o,
+    { step: run.step, epoch: completed, progress, best: run.best, sinceBest: run.sinceBest, logBytes: run.store?.logSize },
+    run.inPlace,
+  );
 }
 
 function restore(run: Run, s: Snapshot): void {
@@ -356,9 +417,19 @@ function diverge(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number):
     if (o.store) savedTo = o.store.checkpoint(checkpointContent(good, o.checkpointExtra), 'checkpoint-last-good');
   }
   const last = run.lastFinite ? `last finite loss ${run.lastFinite.loss.toPrecision(6)} at step ${run.lastFinite.step}` : 'no finite loss before it';
-  const kept = good ? `stopped and kept the last good weights (after step ${good.step})${savedTo ? `, saved to ${savedTo}` : ''}` : 'stopped; no update had given a finite loss, so there are no good weights to keep';
+  const kept = good
+    ? `stopped and kept the last good weights (after step ${good.step})${savedTo ? `, saved to ${savedTo}` : ''}`
+    : 'stopped; no update had given a finite loss, so there are no good weights to keep';
   const message = `training diverged at step ${at} (epoch ${ep.epoch}): the ${what} is ${Number.isNaN(value) ? 'NaN' : value} (${last}); ${kept}. Try a smaller learning rate or gradient clipping.`;
-  run.diverged = { step: at, epoch: ep.epoch, what, lastFiniteLoss: run.lastFinite?.loss ?? null, lastFiniteStep: run.lastFinite?.step ?? null, message, savedTo };
+  run.diverged = {
+    step: at,
+    epoch: ep.epoch,
+    what,
+    lastFiniteLoss: run.lastFinite?.loss ?? null,
+    lastFiniteStep: run.lastFinite?.step ?? null,
+    message,
+    savedTo,
+  };
 }
 
 async function endEpoch(run: Run, ep: Epoch): Promise<void> {
@@ -366,11 +437,14 @@ async function endEpoch(run: Run, ep: Epoch): Promise<void> {
   const seconds = (performance.now() - ep.start) / 1000;
   const { accuracy: trainAccuracy, ...trainOther } = ep.sums.means(ep.examples);
   const m: EpochMetrics = {
-    epoch: ep.epoch, step: run.step,
+    epoch: ep.epoch,
+    step: run.step,
     train_loss: ep.lossSum / ep.examples,
     train_accuracy: trainAccuracy,
     ...prefixed('train_', trainOther),
-    lr: lr(o.optimizer), seconds, examples_per_second: ep.examples / seconds,
+    lr: lr(o.optimizer),
+    seconds,
+    examples_per_second: ep.examples / seconds,
   };
   if (o.validation) {
     const v = await evaluate(o.model, o.validation, o.loss, { metrics: run.metrics });
@@ -380,7 +454,7 @@ async function endEpoch(run: Run, ep: Epoch): Promise<void> {
     Object.assign(m, prefixed('val_', valOther));
   }
   if (o.scheduler && o.schedulerInterval !== 'step') {
-    o.scheduler.step(o.schedulerMetric === 'train_loss' ? m.train_loss : m.val_loss ?? m.train_loss);
+    o.scheduler.step(o.schedulerMetric === 'train_loss' ? m.train_loss : (m.val_loss ?? m.train_loss));
   }
   run.history.push(m);
   run.store?.log({ type: 'epoch', ...m });

@@ -14,8 +14,6 @@ import ts from 'typescript';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-
-
 /** The runtime imports of one file: [specifier, how] for each. */
 function runtimeImports(file: string): string[] {
   const src = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
@@ -24,14 +22,26 @@ function runtimeImports(file: string): string[] {
   const visit = (n: ts.Node): void => {
     if (ts.isImportDeclaration(n)) {
       const c = n.importClause;
-      const typeOnly = c !== undefined && (c.isTypeOnly || (c.name === undefined && c.namedBindings !== undefined && ts.isNamedImports(c.namedBindings) && c.namedBindings.elements.length > 0 && c.namedBindings.elements.every((e) => e.isTypeOnly)));
+      const typeOnly =
+        c !== undefined &&
+        (c.isTypeOnly ||
+          (c.name === undefined &&
+            c.namedBindings !== undefined &&
+            ts.isNamedImports(c.namedBindings) &&
+            c.namedBindings.elements.length > 0 &&
+            c.namedBindings.elements.every((e) => e.isTypeOnly)));
       const s = literal(n.moduleSpecifier);
       if (s !== undefined && !typeOnly) out.push(s);
       return;
     }
     if (ts.isExportDeclaration(n)) {
       const s = literal(n.moduleSpecifier);
-      const typeOnly = n.isTypeOnly || (n.exportClause !== undefined && ts.isNamedExports(n.exportClause) && n.exportClause.elements.length > 0 && n.exportClause.elements.every((e) => e.isTypeOnly));
+      const typeOnly =
+        n.isTypeOnly ||
+        (n.exportClause !== undefined &&
+          ts.isNamedExports(n.exportClause) &&
+          n.exportClause.elements.length > 0 &&
+          n.exportClause.elements.every((e) => e.isTypeOnly));
       if (s !== undefined && !typeOnly) out.push(s);
       return;
     }
@@ -89,18 +99,27 @@ function nodeChains(entry: string, allowed: ReadonlySet<string> = new Set()): st
 describe('browser-safe entries', () => {
   it('nothing reachable from src/index.ts imports node:* ', () => {
     const chains = nodeChains('src/index.ts');
-    assert.deepEqual(chains.map((c) => c.join(' -> ')), []);
+    assert.deepEqual(
+      chains.map((c) => c.join(' -> ')),
+      [],
+    );
   });
 
   for (const ns of ['nn', 'optim', 'data', 'stats', 'io']) {
     it(`nothing reachable from src/${ns}/index.ts imports node:*`, () => {
-      assert.deepEqual(nodeChains(`src/${ns}/index.ts`).map((c) => c.join(' -> ')), []);
+      assert.deepEqual(
+        nodeChains(`src/${ns}/index.ts`).map((c) => c.join(' -> ')),
+        [],
+      );
     });
   }
 
   it('the walk finds node:* imports where they are (descent/node reaches them)', () => {
     const chains = nodeChains('src/node/index.ts');
-    assert.ok(chains.some((c) => c.at(-1) === 'node:fs'), 'expected src/node/index.ts to reach node:fs');
+    assert.ok(
+      chains.some((c) => c.at(-1) === 'node:fs'),
+      'expected src/node/index.ts to reach node:fs',
+    );
     // a type-only use of node:* does not count: the wasm runtime names node:v8 only in a type
     assert.ok(!nodeChains('src/backend/wasm/runtime.ts').some((c) => c.at(-2) === 'src/backend/wasm/runtime.ts'));
   });

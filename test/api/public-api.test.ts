@@ -21,12 +21,15 @@ const NAMESPACES = ['nn', 'optim', 'data', 'stats', 'io'] as const;
 
 /** package.json subpath -> source file of that entry. */
 const ENTRIES: Record<string, string> = {
-  'descent': 'src/index.ts',
+  descent: 'src/index.ts',
   ...Object.fromEntries(NAMESPACES.map((ns) => [`descent/${ns}`, `src/${ns}/index.ts`])),
   'descent/node': 'src/node/index.ts',
 };
 
-interface EntryNames { values: string[]; types: string[] }
+interface EntryNames {
+  values: string[];
+  types: string[];
+}
 
 /** The names each entry exports, split into values (exist at run time) and types only, sorted. */
 function exportedNames(): Record<string, EntryNames> {
@@ -39,7 +42,8 @@ function exportedNames(): Record<string, EntryNames> {
     const sf = program.getSourceFile(resolve(ROOT, file));
     const mod = sf && checker.getSymbolAtLocation(sf);
     if (!mod) throw new Error(`${file}: not a module`);
-    const values: string[] = [], types: string[] = [];
+    const values: string[] = [],
+      types: string[] = [];
     for (const s of checker.getExportsOfModule(mod)) {
       const target = s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s;
       (target.flags & ts.SymbolFlags.Value ? values : types).push(s.name);
@@ -82,17 +86,42 @@ describe('public API', () => {
 
   it('keeps internals off the root and file-reading functions in descent/node', () => {
     const root = new Set(Object.keys(d));
-    for (const internal of ['noteIndexBound', 'OPS', 'OP_NAMES', 'topoSort', 'backwardPass', 'sumToShape', 'reluBackward', 'im2col', 'unaryOps', 'runPageHtml']) {
+    for (const internal of [
+      'noteIndexBound',
+      'OPS',
+      'OP_NAMES',
+      'topoSort',
+      'backwardPass',
+      'sumToShape',
+      'reluBackward',
+      'im2col',
+      'unaryOps',
+      'runPageHtml',
+    ]) {
       assert.ok(!root.has(internal), `${internal} is internal`);
     }
-    for (const nodeOnly of ['loadFashionMnist', 'readIdx', 'saveSafetensors', 'loadSafetensors', 'saveCheckpoint', 'startDashboard', 'writeReport', 'MetricsLog']) {
+    for (const nodeOnly of [
+      'loadFashionMnist',
+      'readIdx',
+      'saveSafetensors',
+      'loadSafetensors',
+      'saveCheckpoint',
+      'startDashboard',
+      'writeReport',
+      'MetricsLog',
+    ]) {
       assert.ok(!root.has(nodeOnly), `${nodeOnly} belongs to descent/node`);
     }
   });
 
   it('package.json exports every entry, pointing into dist/', () => {
     const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; default: string }> };
-    assert.deepEqual(Object.keys(pkg.exports).sort(), Object.keys(ENTRIES).map((e) => e.replace(/^descent/, '.')).sort());
+    assert.deepEqual(
+      Object.keys(pkg.exports).sort(),
+      Object.keys(ENTRIES)
+        .map((e) => e.replace(/^descent/, '.'))
+        .sort(),
+    );
     for (const [entry, file] of Object.entries(ENTRIES)) {
       const js = file.replace(/^src\//, './dist/').replace(/\.ts$/, '.js');
       assert.deepEqual(pkg.exports[entry.replace(/^descent/, '.')], { types: js.replace(/\.js$/, '.d.ts'), default: js });

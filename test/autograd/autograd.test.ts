@@ -9,7 +9,9 @@ const F64 = (seed: number) => ({ dtype: 'float64' as const, generator: new d.Gen
 describe('reverse-mode autodiff', () => {
   it('hand-worked: y = sum(w * x + b)^2 style chain', () => {
     // L = (w*x + b)^2 with w = 3, x = 2, b = 1: u = 7, L = 49; dL/dw = 2u*x = 28, dL/db = 2u = 14
-    const w = d.tensor(3, { dtype: 'float64' }), b = d.tensor(1, { dtype: 'float64' }), x = d.tensor(2, { dtype: 'float64' });
+    const w = d.tensor(3, { dtype: 'float64' }),
+      b = d.tensor(1, { dtype: 'float64' }),
+      x = d.tensor(2, { dtype: 'float64' });
     const { value, grads } = d.valueAndGrad(() => d.square(d.add(d.mul(w, x), b)), [w, b]);
     assert.equal(value.item(), 49);
     assert.equal(grads.get(w).item(), 28);
@@ -20,12 +22,20 @@ describe('reverse-mode autodiff', () => {
   it('a tensor used twice gets the sum of both paths', () => {
     // L = x*x + x: dL/dx = 2x + 1 = 7 at x = 3
     const x = d.tensor(3, { dtype: 'float64' });
-    assert.equal(d.grad(() => d.add(d.mul(x, x), x), [x]).get(x).item(), 7);
+    assert.equal(
+      d
+        .grad(() => d.add(d.mul(x, x), x), [x])
+        .get(x)
+        .item(),
+      7,
+    );
   });
 
   it('broadcast inputs get gradients summed back to their own shape', () => {
     // L = sum(a + b) with a [2,3], b [3]: dL/db_j = 2 (used once per row)
-    const a = d.zeros([2, 3]), b = d.zeros([3]), c = d.zeros([2, 1]);
+    const a = d.zeros([2, 3]),
+      b = d.zeros([3]),
+      c = d.zeros([2, 1]);
     const g = d.grad(() => d.sum(d.mul(d.add(a, b), c)), [a, b, c]);
     assert.deepEqual(g.get(b).shape, [3]);
     assert.deepEqual(g.get(c).shape, [2, 1]);
@@ -34,7 +44,8 @@ describe('reverse-mode autodiff', () => {
   });
 
   it('returns zeros for tensors the output does not depend on, and a clear error for ones not asked for', () => {
-    const x = d.ones([2]), y = d.ones([3]);
+    const x = d.ones([2]),
+      y = d.ones([3]);
     const g = d.grad(() => d.sum(x), [x, y]);
     assert.deepEqual(g.get(y).toArray(), [0, 0, 0]);
     assert.throws(() => g.get(d.ones([1])), /no gradient for tensor \[1\] float32: it was not among the tensors asked for/);
@@ -44,8 +55,21 @@ describe('reverse-mode autodiff', () => {
   it('noGrad and detach cut the graph', () => {
     const x = d.tensor([2], { dtype: 'float64' });
     // L = x * detach(x): the detached factor is a constant, so dL/dx = x = 2 (not 2x = 4)
-    assert.deepEqual(d.grad(() => d.sum(d.mul(x, d.detach(x))), [x]).get(x).toArray(), [2]);
-    const g = d.grad(() => d.add(d.sum(x), d.noGrad(() => d.sum(d.mul(x, x)))), [x]);
+    assert.deepEqual(
+      d
+        .grad(() => d.sum(d.mul(x, d.detach(x))), [x])
+        .get(x)
+        .toArray(),
+      [2],
+    );
+    const g = d.grad(
+      () =>
+        d.add(
+          d.sum(x),
+          d.noGrad(() => d.sum(d.mul(x, x))),
+        ),
+      [x],
+    );
     assert.deepEqual(g.get(x).toArray(), [1]);
   });
 
@@ -75,15 +99,20 @@ describe('reverse-mode autodiff', () => {
 
 describe('the identity behind mini-batches: gradient of the mean loss = mean of per-example gradients', () => {
   it('holds for a two-layer network and a batch of 10, to 1e-12 in float64', () => {
-    const W1 = d.randn([4, 3], F64(1)), b1 = d.randn([4], F64(2)), W2 = d.randn([2, 4], F64(3)), b2 = d.randn([2], F64(4));
-    const X = d.randn([10, 3], F64(5)), Y = d.randn([10, 2], F64(6));
+    const W1 = d.randn([4, 3], F64(1)),
+      b1 = d.randn([4], F64(2)),
+      W2 = d.randn([2, 4], F64(3)),
+      b2 = d.randn([2], F64(4));
+    const X = d.randn([10, 3], F64(5)),
+      Y = d.randn([10, 2], F64(6));
     const params = [W1, b1, W2, b2];
     // per-example loss: squared distance ||f(x_i) - y_i||^2, never negative
     const loss = (x: Tensor, y: Tensor) => d.sum(d.square(d.sub(d.linear(d.tanh(d.linear(x, W1, b1)), W2, b2), y)), -1);
     const batch = d.grad(() => d.mean(loss(X, Y)), params);
     const sums = params.map((p) => d.zerosLike(p));
     for (let i = 0; i < 10; i++) {
-      const xi = d.narrow(X, 0, i, 1), yi = d.narrow(Y, 0, i, 1);
+      const xi = d.narrow(X, 0, i, 1),
+        yi = d.narrow(Y, 0, i, 1);
       const gi = d.grad(() => d.sum(loss(xi, yi)), params);
       params.forEach((p, k) => (sums[k] = d.add(sums[k]!, gi.get(p))));
     }
@@ -99,7 +128,8 @@ describe('the identity behind mini-batches: gradient of the mean loss = mean of 
 describe('Hessian-vector products', () => {
   it('match finite differences of the gradient', () => {
     const W = d.randn([3, 3], F64(7));
-    const x = d.randn([3], F64(8)), v = d.randn([3], F64(9));
+    const x = d.randn([3], F64(8)),
+      v = d.randn([3], F64(9));
     // f(x) = sum(tanh(W x)^2) + sum(x^4)/4
     const f = (y: Tensor) => d.add(d.sum(d.square(d.tanh(d.matmul(W, y)))), d.div(d.sum(d.pow(y, 4)), 4));
     const hv = d.hvp(() => f(x), [x], [v]).get(x);
@@ -110,8 +140,15 @@ describe('Hessian-vector products', () => {
   });
 
   it('for a quadratic x^T A x equals (A + A^T) v exactly', () => {
-    const A = d.tensor([[1, 2], [0, 3]], { dtype: 'float64' });
-    const x = d.tensor([0.5, -1], { dtype: 'float64' }), v = d.tensor([1, 2], { dtype: 'float64' });
+    const A = d.tensor(
+      [
+        [1, 2],
+        [0, 3],
+      ],
+      { dtype: 'float64' },
+    );
+    const x = d.tensor([0.5, -1], { dtype: 'float64' }),
+      v = d.tensor([1, 2], { dtype: 'float64' });
     // (A + A^T) = [[2, 2], [2, 6]]; times v = [6, 14]
     assertClose(d.hvp(() => d.matmul(d.matmul(x, A), x), [x], [v]).get(x), [6, 14]);
   });
@@ -119,7 +156,8 @@ describe('Hessian-vector products', () => {
 
 describe('memory: intermediates are freed without dispose', () => {
   it('valueAndGrad frees everything but its value and gradients', () => {
-    const w = d.randn([8, 4]), x = d.randn([16, 8]);
+    const w = d.randn([8, 4]),
+      x = d.randn([16, 8]);
     const before = d.memory();
     const { value, grads } = d.valueAndGrad(() => d.mean(d.square(d.relu(d.matmul(x, w)))), [w]);
     const after = d.memory();
@@ -131,16 +169,19 @@ describe('memory: intermediates are freed without dispose', () => {
 
   it('10,000 training steps of a small model keep the live tensor count and bytes flat', () => {
     const gen = new d.Generator(0);
-    const W1 = d.randn([16, 4], { generator: gen, std: 0.5 }), b1 = d.zeros([16]);
-    const W2 = d.randn([1, 16], { generator: gen, std: 0.5 }), b2 = d.zeros([1]);
+    const W1 = d.randn([16, 4], { generator: gen, std: 0.5 }),
+      b1 = d.zeros([16]);
+    const W2 = d.randn([1, 16], { generator: gen, std: 0.5 }),
+      b2 = d.zeros([1]);
     const X = d.randn([32, 4], { generator: gen });
     const Y = d.sum(d.mul(X, d.tensor([1, -2, 0.5, 3])), 1, true);
     const params = [W1, b1, W2, b2];
-    const step = () => d.scope(() => {
-      const { value, grads } = d.valueAndGrad(() => d.mean(d.square(d.sub(d.linear(d.relu(d.linear(X, W1, b1)), W2, b2), Y))), params);
-      for (const p of params) p.assign(d.sub(p, d.mul(grads.get(p), 0.01)));
-      return value.item();
-    });
+    const step = () =>
+      d.scope(() => {
+        const { value, grads } = d.valueAndGrad(() => d.mean(d.square(d.sub(d.linear(d.relu(d.linear(X, W1, b1)), W2, b2), Y))), params);
+        for (const p of params) p.assign(d.sub(p, d.mul(grads.get(p), 0.01)));
+        return value.item();
+      });
     const first = step();
     for (let i = 0; i < 100; i++) step();
     const m100 = d.memory();
@@ -150,6 +191,8 @@ describe('memory: intermediates are freed without dispose', () => {
     assert.equal(m10k.tensors, m100.tensors, `live tensors grew from ${m100.tensors} to ${m10k.tensors}`);
     assert.equal(m10k.bytes, m100.bytes, `live bytes grew from ${m100.bytes} to ${m10k.bytes}`);
     assert.ok(last < first * 0.1, `loss fell from ${first} to ${last}`);
-    console.log(`# memory after 100 steps: ${m100.tensors} tensors, ${m100.bytes} bytes; after 10,000: ${m10k.tensors} tensors, ${m10k.bytes} bytes; loss ${first.toFixed(3)} -> ${last.toFixed(5)}`);
+    console.log(
+      `# memory after 100 steps: ${m100.tensors} tensors, ${m100.bytes} bytes; after 10,000: ${m10k.tensors} tensors, ${m10k.bytes} bytes; loss ${first.toFixed(3)} -> ${last.toFixed(5)}`,
+    );
   });
 });

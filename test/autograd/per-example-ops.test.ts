@@ -75,7 +75,8 @@ function assertFastEqualsFallback(model: PerExampleModel & nn.Module, loss: PerE
   assertClose(perExampleGradNorms(model, loss, x, y).norms, normSq.map(Math.sqrt), { atol: 1e-10, rtol: 1e-10 });
   const s = perExampleSummary(model, loss, x, y);
   const dots = new Array(B).fill(0);
-  for (const p of model.parameters()) flat(d.sum(d.mul(d.reshape(slow.grads.get(p)!, [B, -1]), d.reshape(s.meanGrads.get(p)!, [1, -1])), 1)).forEach((v, i) => (dots[i] += v));
+  for (const p of model.parameters())
+    flat(d.sum(d.mul(d.reshape(slow.grads.get(p)!, [B, -1]), d.reshape(s.meanGrads.get(p)!, [1, -1])), 1)).forEach((v, i) => (dots[i] += v));
   assertClose(s.normSq, normSq, { atol: 1e-10, rtol: 1e-10 });
   assertClose(s.dotsWithMean, dots, { atol: 1e-10, rtol: 1e-10 });
   const C = Math.sqrt([...normSq].sort((a, b) => a - b)[B >> 1]!);
@@ -90,12 +91,22 @@ function assertFastEqualsFallback(model: PerExampleModel & nn.Module, loss: PerE
 describe('per-example rules owned by the ops', () => {
   it('a layer defined outside src/ gets fast per-example gradients equal to the fallback (grads, norms, summary, clipped sum)', () => {
     const model = new nn.Sequential(new ScaledDense(4, 5, 33), new Centre(), new nn.Tanh(), new ScaledDense(5, 3, 34));
-    const x = d.randn([6, 4], { ...f64, generator: g }), y = d.tensor([0, 2, 1, 2, 0, 1], { dtype: 'int32' });
+    const x = d.randn([6, 4], { ...f64, generator: g }),
+      y = d.tensor([0, 2, 1, 2, 0, 1], { dtype: 'int32' });
     assertFastEqualsFallback(model, ce, x, y);
     // [B, T, in] inputs: the matmul rule sums over T inside each example (Gram-matrix norms).
     assertFastEqualsFallback(new ScaledDense(4, 2, 35), mse, d.randn([5, 3, 4], { ...f64, generator: g }), d.randn([5, 3, 2], { ...f64, generator: g }));
     const bag = new nn.Sequential(new BagOfRows(7, 3), new nn.Linear(3, 2, { ...f64, generator: new d.Generator(36) }));
-    const idx = d.tensor([[1, 0, 3, 1], [2, 2, 2, 0], [4, 5, 6, 1], [0, 0, 0, 0], [6, 1, 6, 1]], { dtype: 'int32' });
+    const idx = d.tensor(
+      [
+        [1, 0, 3, 1],
+        [2, 2, 2, 0],
+        [4, 5, 6, 1],
+        [0, 0, 0, 0],
+        [6, 1, 6, 1],
+      ],
+      { dtype: 'int32' },
+    );
     assertFastEqualsFallback(bag, mse, idx, d.randn([5, 2], { ...f64, generator: g }));
   });
 
@@ -105,9 +116,14 @@ describe('per-example rules owned by the ops', () => {
     Object.defineProperty(MyLinear, 'name', { value: 'a' });
     // Another way in: the Linear's parameters used through the functional op, bypassing its forward.
     const lin = new nn.Linear(3, 2, { ...f64, generator: new d.Generator(38) });
-    const model = { forward: (x: d.Tensor) => d.linear(d.relu(renamed.forward(x)), lin.weight, lin.bias!), parameters: () => [...renamed.parameters(), ...lin.parameters()] };
-    const x = d.randn([6, 4], { ...f64, generator: g }), y = d.randn([6, 2], { ...f64, generator: g });
-    const fast = perExampleGrads(model, mse, x, y), slow = perExampleGrads(model, mse, x, y, { method: 'fallback' });
+    const model = {
+      forward: (x: d.Tensor) => d.linear(d.relu(renamed.forward(x)), lin.weight, lin.bias!),
+      parameters: () => [...renamed.parameters(), ...lin.parameters()],
+    };
+    const x = d.randn([6, 4], { ...f64, generator: g }),
+      y = d.randn([6, 2], { ...f64, generator: g });
+    const fast = perExampleGrads(model, mse, x, y),
+      slow = perExampleGrads(model, mse, x, y, { method: 'fallback' });
     assert.deepEqual(fast.fallbackParams, []);
     for (const p of model.parameters()) assertClose(flat(fast.grads.get(p)!), flat(slow.grads.get(p)!), { atol: 1e-10, rtol: 1e-10 });
   });
@@ -121,18 +137,25 @@ describe('per-example rules owned by the ops', () => {
       }
     }
     const model = new nn.Sequential(new ExpScale(), new nn.Linear(4, 3, { ...f64, generator: new d.Generator(39) }));
-    const x = d.randn([6, 4], { ...f64, generator: g }), y = d.randn([6, 3], { ...f64, generator: g });
+    const x = d.randn([6, 4], { ...f64, generator: g }),
+      y = d.randn([6, 3], { ...f64, generator: g });
     assert.deepEqual(perExamplePlan(model, mse, x, y), [
       { name: '0.logScale', shape: [4], path: 'fallback', reason: "fallback: used by op 'exp', which has no per-example rule" },
       { name: '1.weight', shape: [3, 4], path: 'fast', reason: 'fast: matmul rule' },
       { name: '1.bias', shape: [3], path: 'fast', reason: 'fast: add rule' },
     ]);
-    assert.deepEqual(perExampleGrads(model, mse, x, y).plan.map((e) => e.path), ['fallback', 'fast', 'fast']);
+    assert.deepEqual(
+      perExampleGrads(model, mse, x, y).plan.map((e) => e.path),
+      ['fallback', 'fast', 'fast'],
+    );
     assert.ok(perExamplePlan(model, mse, x, y, { method: 'fallback' }).every((e) => e.reason === "fallback: method 'fallback' was asked for"));
     // A shared layer called twice: its uses add up.
     const shared = new nn.Linear(4, 4, { ...f64, generator: new d.Generator(40) });
     const twice = new nn.Sequential(shared, new nn.Tanh(), shared);
-    assert.deepEqual(perExamplePlan(twice, mse, x, d.randn([6, 4], { ...f64, generator: g })).map((e) => e.reason), ['fast: 2 uses (matmul, matmul rules)', 'fast: 2 uses (add, add rules)']);
+    assert.deepEqual(
+      perExamplePlan(twice, mse, x, d.randn([6, 4], { ...f64, generator: g })).map((e) => e.reason),
+      ['fast: 2 uses (matmul, matmul rules)', 'fast: 2 uses (add, add rules)'],
+    );
     // A parameter the loss never reaches: fast, with zero gradients.
     const extra = new nn.Linear(4, 3, { ...f64, generator: new d.Generator(45) });
     const spare = d.ones([2], f64);
@@ -146,7 +169,10 @@ describe('per-example rules owned by the ops', () => {
     const conv = new nn.Sequential(grouped, new nn.Flatten(), new nn.Linear(64, 3, f64));
     const plan = perExamplePlan(conv, ce, d.randn([3, 2, 6, 6], { ...f64, generator: g }), d.tensor([0, 1, 2], { dtype: 'int32' }));
     assert.match(plan[0]!.reason, /^fallback: matmul: the parameter side has shape \[2, 2, 9\], not a matrix$/);
-    assert.deepEqual(plan.slice(1).map((e) => e.path), ['fast', 'fast', 'fast']);
+    assert.deepEqual(
+      plan.slice(1).map((e) => e.path),
+      ['fast', 'fast', 'fast'],
+    );
   });
 
   it('every op has an entry in the per-example table (a rule or null)', () => {

@@ -19,7 +19,8 @@ function loopGrads(model: nn.Module, loss: PerExampleLossFn, x: d.Tensor, y: d.T
   const grads = new Map(params.map((p) => [p, [] as number[][]]));
   const losses: number[] = [];
   for (let i = 0; i < B; i++) {
-    const xi = d.narrow(x, 0, i, 1), yi = d.narrow(y, 0, i, 1);
+    const xi = d.narrow(x, 0, i, 1),
+      yi = d.narrow(y, 0, i, 1);
     const r = d.valueAndGrad(() => d.sum(loss(model.forward(xi), yi, { reduction: 'none' })), params);
     losses.push(r.value.item());
     for (const p of params) grads.get(p)!.push(flat(r.grads.get(p)));
@@ -94,13 +95,22 @@ describe('perExampleGrads', () => {
   it('the generic fallback equals the loop too, for everything and for a layer without a rule', () => {
     const model = nn.mlp([4, 5, 3], { activation: 'tanh', ...f64, generator: new d.Generator(2) });
     assert.equal(assertMatchesLoop(model, ce, X, Yc, 'fallback').length, 4);
-    const mixed = new nn.Sequential(new ScaleShift(4), new nn.Linear(4, 3, { ...f64, generator: new d.Generator(3) }), new nn.Sigmoid(), new nn.Linear(3, 2, { ...f64, generator: new d.Generator(4) }));
+    const mixed = new nn.Sequential(
+      new ScaleShift(4),
+      new nn.Linear(4, 3, { ...f64, generator: new d.Generator(3) }),
+      new nn.Sigmoid(),
+      new nn.Linear(3, 2, { ...f64, generator: new d.Generator(4) }),
+    );
     const first = mixed.at(0) as ScaleShift;
     assert.deepEqual(assertMatchesLoop(mixed, mse, X, d.randn([6, 2], { ...f64, generator: g })), [first.scale]);
   });
 
   it('handles Linear on [B, T, in] inputs (sum over T inside each example), no bias, and weight tying', () => {
-    const seq = new nn.Sequential(new nn.Linear(4, 3, { ...f64, generator: new d.Generator(9), bias: false }), new nn.GELU(), new nn.Linear(3, 2, { ...f64, generator: new d.Generator(10) }));
+    const seq = new nn.Sequential(
+      new nn.Linear(4, 3, { ...f64, generator: new d.Generator(9), bias: false }),
+      new nn.GELU(),
+      new nn.Linear(3, 2, { ...f64, generator: new d.Generator(10) }),
+    );
     const x3 = d.randn([5, 7, 4], { ...f64, generator: g });
     const y3 = d.randn([5, 7, 2], { ...f64, generator: g });
     assert.deepEqual(assertMatchesLoop(seq, mse, x3, y3), []);
@@ -119,12 +129,18 @@ describe('perExampleGrads', () => {
 
   it('refuses layers that mix examples, suggesting GroupNorm/LayerNorm, and losses that are not per-example', () => {
     const mixer = new nn.Sequential(new nn.Linear(4, 3, f64), new BatchMixer());
-    assert.throws(() => perExampleGrads(mixer, mse, X, d.zeros([6, 3], f64)), /perExampleGrads: layer '1' \(BatchMixer\) mixes the examples.*undefined.*GroupNorm or LayerNorm/);
+    assert.throws(
+      () => perExampleGrads(mixer, mse, X, d.zeros([6, 3], f64)),
+      /perExampleGrads: layer '1' \(BatchMixer\) mixes the examples.*undefined.*GroupNorm or LayerNorm/,
+    );
     // A layer is refused for what it declares, not for its class name.
     const named = new nn.Sequential(new BatchNorm1d(), new nn.Linear(4, 3, f64));
     assert.equal(perExampleGradNorms(named, mse, X, d.zeros([6, 3], f64)).norms.shape[0], 6);
     const meanOnly = ((out: d.Tensor, y: d.Tensor) => nn.mseLoss(out, y)) as PerExampleLossFn;
-    assert.throws(() => perExampleGrads(new nn.Linear(4, 3, f64), meanOnly, X, d.zeros([6, 3], f64)), /the loss returned \[\] for a batch of 6; it must accept \{ reduction: 'none' \}/);
+    assert.throws(
+      () => perExampleGrads(new nn.Linear(4, 3, f64), meanOnly, X, d.zeros([6, 3], f64)),
+      /the loss returned \[\] for a batch of 6; it must accept \{ reduction: 'none' \}/,
+    );
   });
 
   it('leaves the model as it was (no forward wrappers remain) and frees the graph', () => {
@@ -141,7 +157,12 @@ describe('perExampleGradNorms', () => {
   it('equal the norms of the materialised per-example gradients (fast T = 1, Gram T > 1, fallback)', () => {
     const cases: [nn.Module, PerExampleLossFn, d.Tensor, d.Tensor][] = [
       [nn.mlp([4, 5, 3], { ...f64, generator: new d.Generator(2) }), ce, X, Yc],
-      [new nn.Sequential(new nn.Linear(4, 3, { ...f64, generator: new d.Generator(9) }), new nn.Tanh(), new nn.Linear(3, 2, f64)), mse, d.randn([5, 7, 4], { ...f64, generator: g }), d.randn([5, 7, 2], { ...f64, generator: g })],
+      [
+        new nn.Sequential(new nn.Linear(4, 3, { ...f64, generator: new d.Generator(9) }), new nn.Tanh(), new nn.Linear(3, 2, f64)),
+        mse,
+        d.randn([5, 7, 4], { ...f64, generator: g }),
+        d.randn([5, 7, 2], { ...f64, generator: g }),
+      ],
       [new nn.Sequential(new ScaleShift(4), new nn.Linear(4, 2, f64)), mse, X, d.randn([6, 2], { ...f64, generator: g })],
       [new Tied(), mse, d.narrow(X, 1, 0, 3), d.randn([6, 3], { ...f64, generator: g })],
     ];
@@ -185,7 +206,8 @@ describe('perExampleSummary', () => {
     assert.deepEqual(pe.fallbackParams.length, 1);
     const s = perExampleSummary(model, ce, X, Yc);
     const batch = d.grad(() => nn.crossEntropy(model.forward(X), Yc), model.parameters());
-    const normSq = new Array(B).fill(0), dots = new Array(B).fill(0);
+    const normSq = new Array(B).fill(0),
+      dots = new Array(B).fill(0);
     for (const p of model.parameters()) {
       assertClose(s.meanGrads.get(p)!, batch.get(p).toArray() as number[], { atol: 1e-12, rtol: 0 });
       const rows = d.reshape(pe.grads.get(p)!, [B, -1]);
@@ -215,15 +237,32 @@ function assertClippedSum(model: nn.Module, loss: PerExampleLossFn, x: d.Tensor,
 }
 
 describe('perExampleGrads: Embedding, LayerNorm and Conv2d fast rules', () => {
-  const idx = d.tensor([[1, 0, 3, 1], [2, 2, 2, 0], [4, 5, 6, 1], [0, 0, 0, 0], [6, 1, 6, 1]], { dtype: 'int32' }); // repeats and padding (0)
+  const idx = d.tensor(
+    [
+      [1, 0, 3, 1],
+      [2, 2, 2, 0],
+      [4, 5, 6, 1],
+      [0, 0, 0, 0],
+      [6, 1, 6, 1],
+    ],
+    { dtype: 'int32' },
+  ); // repeats and padding (0)
   const t5 = () => d.randn([5, 2], { ...f64, generator: g });
 
   it('Embedding (with and without a padding index, [B, T] and [B] indices) equals the loop, with no fallback', () => {
     for (const paddingIdx of [undefined, 0]) {
-      const model = new nn.Sequential(new nn.Embedding(7, 3, { ...f64, paddingIdx, generator: new d.Generator(14) }), new nn.Flatten(), new nn.Linear(12, 2, { ...f64, generator: new d.Generator(15) }));
+      const model = new nn.Sequential(
+        new nn.Embedding(7, 3, { ...f64, paddingIdx, generator: new d.Generator(14) }),
+        new nn.Flatten(),
+        new nn.Linear(12, 2, { ...f64, generator: new d.Generator(15) }),
+      );
       assert.deepEqual(assertMatchesLoop(model, mse, idx, t5()), [], `paddingIdx ${paddingIdx}`);
       const { grads } = perExampleGrads(model, mse, idx, t5());
-      if (paddingIdx === 0) assert.ok(flat(d.narrow(grads.get(model.parameters()[0]!)!, 1, 0, 1)).every((v) => v === 0), 'no gradient reaches the padding row');
+      if (paddingIdx === 0)
+        assert.ok(
+          flat(d.narrow(grads.get(model.parameters()[0]!)!, 1, 0, 1)).every((v) => v === 0),
+          'no gradient reaches the padding row',
+        );
       assertClippedSum(model, mse, idx, t5());
     }
     const flatIdx = d.tensor([3, 1, 3, 0, 2], { dtype: 'int32' });
@@ -238,14 +277,22 @@ describe('perExampleGrads: Embedding, LayerNorm and Conv2d fast rules', () => {
     const model = new nn.Sequential(new nn.Linear(4, 6, { ...f64, generator: new d.Generator(17) }), withBias, new nn.Tanh(), new nn.Linear(6, 3, f64));
     assert.deepEqual(assertMatchesLoop(model, ce, X, Yc), []);
     assertClippedSum(model, ce, X, Yc);
-    const seq = new nn.Sequential(new nn.Linear(4, 6, { ...f64, generator: new d.Generator(18) }), new nn.LayerNorm(6, { ...f64, bias: false }), new nn.Linear(6, 2, f64));
+    const seq = new nn.Sequential(
+      new nn.Linear(4, 6, { ...f64, generator: new d.Generator(18) }),
+      new nn.LayerNorm(6, { ...f64, bias: false }),
+      new nn.Linear(6, 2, f64),
+    );
     assert.deepEqual(assertMatchesLoop(seq, mse, d.randn([5, 3, 4], { ...f64, generator: g }), d.randn([5, 3, 2], { ...f64, generator: g })), []);
   });
 
   it('Conv2d via the unfolded input (stride, padding, no bias) equals the loop; the GroupNorm affine and a grouped convolution bias are fast, its weight takes the fallback', () => {
     const model = new nn.Sequential(
-      new nn.Conv2d(2, 3, 3, { ...f64, padding: 1, stride: 2, generator: new d.Generator(19) }), new nn.ReLU(),
-      new nn.Conv2d(3, 2, 2, { ...f64, bias: false, generator: new d.Generator(20) }), new nn.Flatten(), new nn.Linear(8, 3, f64));
+      new nn.Conv2d(2, 3, 3, { ...f64, padding: 1, stride: 2, generator: new d.Generator(19) }),
+      new nn.ReLU(),
+      new nn.Conv2d(3, 2, 2, { ...f64, bias: false, generator: new d.Generator(20) }),
+      new nn.Flatten(),
+      new nn.Linear(8, 3, f64),
+    );
     const x = d.randn([4, 2, 6, 6], { ...f64, generator: g });
     const y = d.tensor([0, 2, 1, 1], { dtype: 'int32' });
     assert.deepEqual(assertMatchesLoop(model, ce, x, y), []);
@@ -262,7 +309,10 @@ describe('perExampleGrads: Embedding, LayerNorm and Conv2d fast rules', () => {
 
   it('BatchNorm, the library layer, is refused with the reason', () => {
     const bn = new nn.Sequential(new nn.Linear(4, 3, f64), new nn.BatchNorm1d(3, f64));
-    assert.throws(() => perExampleGrads(bn, mse, X, d.zeros([6, 3], f64)), /layer '1' \(BatchNorm1d\) mixes the examples of a batch.*per-example gradients are undefined there; use GroupNorm or LayerNorm/);
+    assert.throws(
+      () => perExampleGrads(bn, mse, X, d.zeros([6, 3], f64)),
+      /layer '1' \(BatchNorm1d\) mixes the examples of a batch.*per-example gradients are undefined there; use GroupNorm or LayerNorm/,
+    );
     // In eval mode with running statistics it normalises each example by fixed numbers: allowed (fallback).
     bn.eval();
     const target = d.randn([6, 3], { ...f64, generator: g });

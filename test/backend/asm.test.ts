@@ -23,12 +23,29 @@ describe('wasm assembler', () => {
     const m = new ModuleBuilder({ initial: 1, maximum: 1, shared: false });
     // dot(a, b, n): sum of a[i] b[i] over n (a multiple of 4) float32 elements, four lanes at a time
     m.func('dot', ['i32', 'i32', 'i32'], ['f32'], (f, a, b, n) => {
-      const i = f.local('i32'), acc = f.local('v128');
+      const i = f.local('i32'),
+        acc = f.local('v128');
       f.v128_const_f32(0).set(acc);
-      f.for_(i, () => f.i32(0), () => f.get(n), 4, () => {
-        f.get(acc).get(a).get(i).i32(4).i32_mul().i32_add().v128_load().get(b).get(i).i32(4).i32_mul().i32_add().v128_load().f32x4_mul().f32x4_add().set(acc);
-      });
-      f.get(acc).f32x4_extract_lane(0).get(acc).f32x4_extract_lane(1).f32_add().get(acc).f32x4_extract_lane(2).f32_add().get(acc).f32x4_extract_lane(3).f32_add();
+      f.for_(
+        i,
+        () => f.i32(0),
+        () => f.get(n),
+        4,
+        () => {
+          f.get(acc).get(a).get(i).i32(4).i32_mul().i32_add().v128_load().get(b).get(i).i32(4).i32_mul().i32_add().v128_load().f32x4_mul().f32x4_add().set(acc);
+        },
+      );
+      f.get(acc)
+        .f32x4_extract_lane(0)
+        .get(acc)
+        .f32x4_extract_lane(1)
+        .f32_add()
+        .get(acc)
+        .f32x4_extract_lane(2)
+        .f32_add()
+        .get(acc)
+        .f32x4_extract_lane(3)
+        .f32_add();
     });
     const bytes = m.bytes();
     assert.ok(WebAssembly.validate(bytes));

@@ -14,9 +14,19 @@ import type { Contract, ContractCase, KernelName } from './contract.js';
 
 const FLOATS = ['float32', 'float64'] as const;
 const UNARY: { [K in UnaryOp]: { exact: boolean; domain?: 'positive' } } = {
-  neg: { exact: true }, abs: { exact: true }, sign: { exact: true }, relu: { exact: true }, sqrt: { exact: true, domain: 'positive' },
-  exp: { exact: false }, log: { exact: false, domain: 'positive' }, log1p: { exact: false, domain: 'positive' }, sigmoid: { exact: false },
-  tanh: { exact: false }, erf: { exact: false }, sin: { exact: false }, cos: { exact: false },
+  neg: { exact: true },
+  abs: { exact: true },
+  sign: { exact: true },
+  relu: { exact: true },
+  sqrt: { exact: true, domain: 'positive' },
+  exp: { exact: false },
+  log: { exact: false, domain: 'positive' },
+  log1p: { exact: false, domain: 'positive' },
+  sigmoid: { exact: false },
+  tanh: { exact: false },
+  erf: { exact: false },
+  sin: { exact: false },
+  cos: { exact: false },
 };
 /** pow is the one transcendental binary op; the others are one IEEE operation (or a comparison) each. */
 const BINARY: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'reluBackward'];
@@ -43,7 +53,8 @@ function unaryCase(c: Contract, op: UnaryOp, dtype: 'float32' | 'float64', n: nu
   if (edges) raw.set(EDGES.slice(0, n));
   // inputs in the op's domain, scaled to [-3, 3); specials stay as they are (log(-0) = -Inf)
   const v = raw.map((x) => (!Number.isFinite(x) || x === 0 || Math.abs(x) > 3 ? x : UNARY[op].domain ? Math.abs(x) * 3 : x * 3));
-  const [xr, xt] = c.pair(dtype, v), [or, ot] = c.out(dtype, n);
+  const [xr, xt] = c.pair(dtype, v),
+    [or, ot] = c.out(dtype, n);
   c.ref.unary(op, xr, or);
   c.backend.unary(op, xt, ot);
   const ys = or.data;
@@ -52,20 +63,31 @@ function unaryCase(c: Contract, op: UnaryOp, dtype: 'float32' | 'float64', n: nu
 
 function binaryCase(c: Contract, op: BinaryOp, shape: number[], aShape: number[], bShape: number[], dtype: DType): void {
   const conv = (v: Float64Array) => (dtype === 'int32' ? toInt(v) : v);
-  const [ar, at] = c.pair(dtype, conv(c.values(shapeSize(aShape)))), [br, bt] = c.pair(dtype, conv(c.values(shapeSize(bShape))));
-  const n = shapeSize(shape), [or, ot] = c.out(dtype, n);
-  const as = bstrides(aShape, shape), bs = bstrides(bShape, shape);
+  const [ar, at] = c.pair(dtype, conv(c.values(shapeSize(aShape)))),
+    [br, bt] = c.pair(dtype, conv(c.values(shapeSize(bShape))));
+  const n = shapeSize(shape),
+    [or, ot] = c.out(dtype, n);
+  const as = bstrides(aShape, shape),
+    bs = bstrides(bShape, shape);
   c.ref.binary(op, ar, br, or, shape, as, bs);
   c.backend.binary(op, at, bt, ot, shape, as, bs);
   const ys = or.data;
-  c.check(ot, or, `binary ${op} ${dtype} [${aShape}] with [${bShape}] -> [${shape}]`, op === 'pow' && dtype !== 'int32' ? { tol: (i) => ulp(ys[i]!, dtype) } : {});
+  c.check(
+    ot,
+    or,
+    `binary ${op} ${dtype} [${aShape}] with [${bShape}] -> [${shape}]`,
+    op === 'pow' && dtype !== 'int32' ? { tol: (i) => ulp(ys[i]!, dtype) } : {},
+  );
 }
 
 function reduceCase(c: Contract, op: 'sum' | 'max' | 'min', dtype: 'float32' | 'float64', shape: number[], axes: number[]): void {
   const v = c.values(shapeSize(shape));
-  const [xr, xt] = c.pair(dtype, v), [ar] = c.pair(dtype, v.map(Math.abs));
-  const n = shapeSize(shape.filter((_, i) => !axes.includes(i))), terms = shapeSize(axes.map((a) => shape[a]!));
-  const [or, ot] = c.out(dtype, n), [absr] = c.out(dtype, n);
+  const [xr, xt] = c.pair(dtype, v),
+    [ar] = c.pair(dtype, v.map(Math.abs));
+  const n = shapeSize(shape.filter((_, i) => !axes.includes(i))),
+    terms = shapeSize(axes.map((a) => shape[a]!));
+  const [or, ot] = c.out(dtype, n),
+    [absr] = c.out(dtype, n);
   c.ref.reduce(op, xr, or, shape, axes);
   c.backend.reduce(op, xt, ot, shape, axes);
   const tol = op === 'sum' ? sumBound(dtype, terms, () => (c.ref.reduce('sum', ar, absr, shape, axes), absr)) : undefined;
@@ -73,14 +95,28 @@ function reduceCase(c: Contract, op: 'sum' | 'max' | 'min', dtype: 'float32' | '
 }
 
 function layout(m: number, n: number, k: number, transA: boolean, transB: boolean, batch = 1, aStride = m * k, bStride = k * n): MatmulLayout {
-  return { batch, m, n, k, transA, transB, aOffsets: Array.from({ length: batch }, (_, b) => b * aStride), bOffsets: Array.from({ length: batch }, (_, b) => b * bStride) };
+  return {
+    batch,
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    aOffsets: Array.from({ length: batch }, (_, b) => b * aStride),
+    bOffsets: Array.from({ length: batch }, (_, b) => b * bStride),
+  };
 }
 
 function matmulCase(c: Contract, l: MatmulLayout, aSize: number, bSize: number, dtype: 'float32' | 'float64', rate: number): void {
-  const av = c.values(aSize, rate), bv = c.values(bSize, rate);
-  const [ar, at] = c.pair(dtype, av), [br, bt] = c.pair(dtype, bv);
-  const [aa] = c.pair(dtype, av.map(Math.abs)), [ba] = c.pair(dtype, bv.map(Math.abs));
-  const size = l.batch * l.m * l.n, [or, ot] = c.out(dtype, size), [absr] = c.out(dtype, size);
+  const av = c.values(aSize, rate),
+    bv = c.values(bSize, rate);
+  const [ar, at] = c.pair(dtype, av),
+    [br, bt] = c.pair(dtype, bv);
+  const [aa] = c.pair(dtype, av.map(Math.abs)),
+    [ba] = c.pair(dtype, bv.map(Math.abs));
+  const size = l.batch * l.m * l.n,
+    [or, ot] = c.out(dtype, size),
+    [absr] = c.out(dtype, size);
   c.ref.matmul(ar, br, or, l);
   c.backend.matmul(at, bt, ot, l);
   const tol = sumBound(dtype, Math.max(1, l.k), () => (c.ref.matmul(aa, ba, absr, l), absr));
@@ -88,19 +124,30 @@ function matmulCase(c: Contract, l: MatmulLayout, aSize: number, bSize: number, 
 }
 
 /** [outer, n, inner, m] layouts of the axis kernels: last axis (inner 1), middle axes, repeats. */
-const AXIS_LAYOUTS = [[1, 7, 1, 3], [3, 5, 4, 6], [2, 33, 7, 1], [1, 10, 1, 64], [5, 9, 1, 4], [1, 257, 1, 33], [2, 7, 33, 257]] as const;
+const AXIS_LAYOUTS = [
+  [1, 7, 1, 3],
+  [3, 5, 4, 6],
+  [2, 33, 7, 1],
+  [1, 10, 1, 64],
+  [5, 9, 1, 4],
+  [1, 257, 1, 33],
+  [2, 7, 33, 257],
+] as const;
 
 /** gather / indexSelect (moves) and scatterAdd / indexAdd (sums into out). */
 function axisCase(c: Contract, kernel: 'gather' | 'indexSelect' | 'scatterAdd' | 'scatterAddZeroed' | 'indexAdd'): void {
   for (const [outer, n, inner, m] of AXIS_LAYOUTS) {
-    const l = { outer, n, inner, m }, perIdx = kernel === 'indexSelect' || kernel === 'indexAdd';
+    const l = { outer, n, inner, m },
+      perIdx = kernel === 'indexSelect' || kernel === 'indexAdd';
     const [ir, it] = c.pair('int32', c.ints(perIdx ? m : outer * m * inner, n));
     const label = `${kernel} [${outer}, ${n}, ${inner}] m=${m}`;
-    const big = outer * n * inner, small = outer * m * inner;
+    const big = outer * n * inner,
+      small = outer * m * inner;
     if (kernel === 'gather' || kernel === 'indexSelect') {
       for (const dtype of ['float32', 'float64', 'int32'] as const) {
         const v = c.values(big);
-        const [xr, xt] = c.pair(dtype, dtype === 'int32' ? toInt(v, 100) : v), [or, ot] = c.out(dtype, small);
+        const [xr, xt] = c.pair(dtype, dtype === 'int32' ? toInt(v, 100) : v),
+          [or, ot] = c.out(dtype, small);
         c.ref[kernel](xr, ir, or, l);
         c.backend[kernel](xt, it, ot, l);
         c.check(ot, or, `${label} ${dtype}`);
@@ -108,9 +155,12 @@ function axisCase(c: Contract, kernel: 'gather' | 'indexSelect' | 'scatterAdd' |
       continue;
     }
     for (const dtype of FLOATS) {
-      const sv = c.values(small), ov = c.values(big);
-      const [sr, st] = c.pair(dtype, sv), [or, ot] = c.pair(dtype, ov);
-      const [sa] = c.pair(dtype, sv.map(Math.abs)), [oa] = c.pair(dtype, kernel === 'scatterAddZeroed' ? new Float64Array(big) : ov.map(Math.abs));
+      const sv = c.values(small),
+        ov = c.values(big);
+      const [sr, st] = c.pair(dtype, sv),
+        [or, ot] = c.pair(dtype, ov);
+      const [sa] = c.pair(dtype, sv.map(Math.abs)),
+        [oa] = c.pair(dtype, kernel === 'scatterAddZeroed' ? new Float64Array(big) : ov.map(Math.abs));
       const refKernel = kernel === 'indexAdd' ? 'indexAdd' : 'scatterAdd';
       if (kernel === 'scatterAddZeroed') {
         c.ref.fill(or, 0); // out starts as zeros whatever it held (junk here)
@@ -124,52 +174,75 @@ function axisCase(c: Contract, kernel: 'gather' | 'indexSelect' | 'scatterAdd' |
 }
 
 function window(n: number, ch: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number): WindowLayout {
-  const outH = Math.floor((h - dh * (kh - 1) - 1) / sh) + 1, outW = Math.floor((w - dw * (kw - 1) - 1) / sw) + 1;
+  const outH = Math.floor((h - dh * (kh - 1) - 1) / sh) + 1,
+    outW = Math.floor((w - dw * (kw - 1) - 1) / sw) + 1;
   return { n, c: ch, h, w, kh, kw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
 }
 
 /** 3x3 convolutions, strided and dilated windows, 2x2 pooling with odd edges, 1x1 images. */
 const WINDOWS = [
-  window(2, 3, 9, 9, 3, 3, 1, 1, 1, 1), window(1, 1, 3, 3, 3, 3, 1, 1, 1, 1), window(1, 2, 33, 33, 3, 3, 1, 1, 1, 1),
-  window(2, 2, 11, 13, 3, 2, 2, 3, 1, 2), window(2, 3, 26, 26, 2, 2, 2, 2, 1, 1), window(2, 2, 11, 11, 2, 2, 2, 2, 1, 1),
-  window(1, 1, 9, 30, 2, 3, 1, 1, 2, 2), window(1, 7, 1, 1, 1, 1, 1, 1, 1, 1), window(1, 1, 7, 257, 2, 2, 2, 2, 1, 1),
+  window(2, 3, 9, 9, 3, 3, 1, 1, 1, 1),
+  window(1, 1, 3, 3, 3, 3, 1, 1, 1, 1),
+  window(1, 2, 33, 33, 3, 3, 1, 1, 1, 1),
+  window(2, 2, 11, 13, 3, 2, 2, 3, 1, 2),
+  window(2, 3, 26, 26, 2, 2, 2, 2, 1, 1),
+  window(2, 2, 11, 11, 2, 2, 2, 2, 1, 1),
+  window(1, 1, 9, 30, 2, 3, 1, 1, 2, 2),
+  window(1, 7, 1, 1, 1, 1, 1, 1, 1, 1),
+  window(1, 1, 7, 257, 2, 2, 2, 2, 1, 1),
 ];
 
 /** Each case, keyed by kernel name: a method added to Backend without one here does not compile. */
 export const CONTRACT: { [K in KernelName]: ContractCase } = {
   alloc(c) {
     // a fresh storage of the requested dtype and size, of this backend, reading as zeros
-    for (const dtype of ['float32', 'float64', 'int32'] as const) for (const n of [0, ...SIZES]) {
-      const junk = c.backend.alloc(dtype, n); // a block to reuse, left dirty
-      junk.data.fill(9);
-      junk.release();
-      const s = c.backend.alloc(dtype, n);
-      assert.deepEqual([s.dtype, s.size, s.backend, s.data.length], [dtype, n, c.backend.name, n], `alloc ${dtype} ${n}`);
-      const [like] = c.out(dtype, 0);
-      assert.equal(s.data.constructor, like.data.constructor, `alloc ${dtype}: element type`);
-      assert.ok(s.data.every((v) => v === 0), `alloc ${dtype} ${n}: reads as zeros`);
-      s.release();
-    }
+    for (const dtype of ['float32', 'float64', 'int32'] as const)
+      for (const n of [0, ...SIZES]) {
+        const junk = c.backend.alloc(dtype, n); // a block to reuse, left dirty
+        junk.data.fill(9);
+        junk.release();
+        const s = c.backend.alloc(dtype, n);
+        assert.deepEqual([s.dtype, s.size, s.backend, s.data.length], [dtype, n, c.backend.name, n], `alloc ${dtype} ${n}`);
+        const [like] = c.out(dtype, 0);
+        assert.equal(s.data.constructor, like.data.constructor, `alloc ${dtype}: element type`);
+        assert.ok(
+          s.data.every((v) => v === 0),
+          `alloc ${dtype} ${n}: reads as zeros`,
+        );
+        s.release();
+      }
   },
   fill(c) {
     const values = [0, -0, 2.5, -7, 1, ...(c.ieee ? [NaN, Infinity, -Infinity] : []), ...(c.keepsSubnormals ? [1e-40] : [])];
-    for (const dtype of ['float32', 'float64', 'int32'] as const) for (const n of SIZES) for (const v of values) {
-      const [r, t] = c.pair(dtype, new Float64Array(n).fill(9)); // over junk
-      c.ref.fill(r, v);
-      c.backend.fill(t, v);
-      c.check(t, r, `fill ${dtype} n=${n} with ${Object.is(v, -0) ? '-0' : v}`);
-    }
+    for (const dtype of ['float32', 'float64', 'int32'] as const)
+      for (const n of SIZES)
+        for (const v of values) {
+          const [r, t] = c.pair(dtype, new Float64Array(n).fill(9)); // over junk
+          c.ref.fill(r, v);
+          c.backend.fill(t, v);
+          c.check(t, r, `fill ${dtype} n=${n} with ${Object.is(v, -0) ? '-0' : v}`);
+        }
   },
   cast(c) {
     // float to int32 truncates toward zero; only finite values in int32's range (C leaves the rest undefined)
-    const pairs: [DType, DType][] = [['float32', 'int32'], ['float64', 'int32'], ['float32', 'float64'], ['float64', 'float32'], ['int32', 'float32'], ['int32', 'float64'], ['float32', 'float32']];
-    for (const [from, to] of pairs) for (const n of SIZES) {
-      const v = c.values(n).map((x) => (to === 'int32' ? (Number.isFinite(x) ? x * 1000 : 5) : from === 'int32' ? Math.round(x * 1e6) || 0 : x * 1e3));
-      const [xr, xt] = c.pair(from, v), [or, ot] = c.out(to, n);
-      c.ref.cast(xr, or);
-      c.backend.cast(xt, ot);
-      c.check(ot, or, `cast ${from} -> ${to} n=${n}`);
-    }
+    const pairs: [DType, DType][] = [
+      ['float32', 'int32'],
+      ['float64', 'int32'],
+      ['float32', 'float64'],
+      ['float64', 'float32'],
+      ['int32', 'float32'],
+      ['int32', 'float64'],
+      ['float32', 'float32'],
+    ];
+    for (const [from, to] of pairs)
+      for (const n of SIZES) {
+        const v = c.values(n).map((x) => (to === 'int32' ? (Number.isFinite(x) ? x * 1000 : 5) : from === 'int32' ? Math.round(x * 1e6) || 0 : x * 1e3));
+        const [xr, xt] = c.pair(from, v),
+          [or, ot] = c.out(to, n);
+        c.ref.cast(xr, or);
+        c.backend.cast(xt, ot);
+        c.check(ot, or, `cast ${from} -> ${to} n=${n}`);
+      }
   },
   unary(c) {
     for (const op of Object.keys(UNARY) as UnaryOp[]) {
@@ -182,8 +255,34 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
       for (const n of SIZES) binaryCase(c, op, [n], [n], [n], 'float32');
       // scalar either side, row bias, column vector, 3-D outer blocks, rank 0
       const cases: [number[], number[], number[]][] = [
-        [[33, 7], [33, 7], [1, 1]], [[257], [1], [257]], [[7, 257], [7, 257], [257]], [[7, 33], [1, 33], [7, 33]],
-        [[7, 33], [7, 33], [7, 1]], [[3, 5, 9], [3, 1, 9], [1, 5, 9]], [[3, 5, 9], [3, 5, 1], [1, 1, 9]], [[], [], []],
+        [
+          [33, 7],
+          [33, 7],
+          [1, 1],
+        ],
+        [[257], [1], [257]],
+        [[7, 257], [7, 257], [257]],
+        [
+          [7, 33],
+          [1, 33],
+          [7, 33],
+        ],
+        [
+          [7, 33],
+          [7, 33],
+          [7, 1],
+        ],
+        [
+          [3, 5, 9],
+          [3, 1, 9],
+          [1, 5, 9],
+        ],
+        [
+          [3, 5, 9],
+          [3, 5, 1],
+          [1, 1, 9],
+        ],
+        [[], [], []],
       ];
       for (const [s, a, b] of cases) binaryCase(c, op, s, a, b, 'float32');
       binaryCase(c, op, [5, 7], [5, 7], [7], 'float64');
@@ -193,19 +292,28 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
   where(c) {
     const cases: [number[], number[], number[], number[]][] = [
       ...SIZES.map((n): [number[], number[], number[], number[]] => [[n], [n], [n], [n]]),
-      [[7, 33], [7, 1], [1, 33], []], [[3, 5, 9], [3, 5, 9], [3, 1, 9], [1, 5, 1]],
+      [[7, 33], [7, 1], [1, 33], []],
+      [
+        [3, 5, 9],
+        [3, 5, 9],
+        [3, 1, 9],
+        [1, 5, 1],
+      ],
     ];
-    for (const dtype of ['float32', 'float64', 'int32'] as const) for (const [shape, cs, as, bs] of cases) {
-      // the condition: NaN (where declared) and -0 among 0s and 1s: anything but 0 picks a
-      const cv = c.values(shapeSize(cs)).map((x) => (Number.isNaN(x) || Object.is(x, -0) ? x : x > 0 ? 1 : 0));
-      const conv = (v: Float64Array) => (dtype === 'int32' ? toInt(v) : v);
-      const [cr, ct] = c.pair(dtype, conv(cv)), [ar, at] = c.pair(dtype, conv(c.values(shapeSize(as)))), [br, bt] = c.pair(dtype, conv(c.values(shapeSize(bs))));
-      const [or, ot] = c.out(dtype, shapeSize(shape));
-      const strides = [bstrides(cs, shape), bstrides(as, shape), bstrides(bs, shape)] as const;
-      c.ref.where(cr, ar, br, or, shape, ...strides);
-      c.backend.where(ct, at, bt, ot, shape, ...strides);
-      c.check(ot, or, `where ${dtype} [${cs}] ? [${as}] : [${bs}] -> [${shape}]`);
-    }
+    for (const dtype of ['float32', 'float64', 'int32'] as const)
+      for (const [shape, cs, as, bs] of cases) {
+        // the condition: NaN (where declared) and -0 among 0s and 1s: anything but 0 picks a
+        const cv = c.values(shapeSize(cs)).map((x) => (Number.isNaN(x) || Object.is(x, -0) ? x : x > 0 ? 1 : 0));
+        const conv = (v: Float64Array) => (dtype === 'int32' ? toInt(v) : v);
+        const [cr, ct] = c.pair(dtype, conv(cv)),
+          [ar, at] = c.pair(dtype, conv(c.values(shapeSize(as)))),
+          [br, bt] = c.pair(dtype, conv(c.values(shapeSize(bs))));
+        const [or, ot] = c.out(dtype, shapeSize(shape));
+        const strides = [bstrides(cs, shape), bstrides(as, shape), bstrides(bs, shape)] as const;
+        c.ref.where(cr, ar, br, or, shape, ...strides);
+        c.backend.where(ct, at, bt, ot, shape, ...strides);
+        c.check(ot, or, `where ${dtype} [${cs}] ? [${as}] : [${bs}] -> [${shape}]`);
+      }
   },
   reduce(c) {
     for (const op of ['sum', 'max', 'min'] as const) {
@@ -213,36 +321,74 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
         reduceCase(c, op, 'float32', [3, n], [1]);
         reduceCase(c, op, 'float32', [n, 5], [0]);
       }
-      const cases: [number[], number[]][] = [[[33, 257], [0]], [[4, 7, 9], [1]], [[4, 7, 9], [0, 2]], [[4, 7, 9], [0, 1, 2]], [[2, 3, 4, 5, 6], [1, 3]], [[5, 3, 7, 9], [0, 2, 3]], [[7, 2, 1], [0, 2]], [[1, 1], [0, 1]]];
+      const cases: [number[], number[]][] = [
+        [[33, 257], [0]],
+        [[4, 7, 9], [1]],
+        [
+          [4, 7, 9],
+          [0, 2],
+        ],
+        [
+          [4, 7, 9],
+          [0, 1, 2],
+        ],
+        [
+          [2, 3, 4, 5, 6],
+          [1, 3],
+        ],
+        [
+          [5, 3, 7, 9],
+          [0, 2, 3],
+        ],
+        [
+          [7, 2, 1],
+          [0, 2],
+        ],
+        [
+          [1, 1],
+          [0, 1],
+        ],
+      ];
       for (const [shape, axes] of cases) reduceCase(c, op, 'float32', shape, axes);
       reduceCase(c, op, 'float64', [7, 33], [1]);
     }
   },
   argReduce(c) {
-    for (const op of ['argmax', 'argmin'] as const) for (const n of SIZES) for (const [outer, inner] of [[1, 1], [3, 1], [2, 5]] as const) {
-      for (const ties of [false, true]) {
-        // ties: values rounded to {-1, 0, 1} (many equal extremes: the first one wins)
-        const v = c.values(outer * n * inner).map((x) => (ties && Number.isFinite(x) ? Math.round(x) : x));
-        const [xr, xt] = c.pair('float32', v), [or, ot] = c.out('int32', outer * inner);
-        c.ref.argReduce(op, xr, or, outer, n, inner);
-        c.backend.argReduce(op, xt, ot, outer, n, inner);
-        c.check(ot, or, `${op} [${outer}, ${n}, ${inner}]${ties ? ' with ties' : ''}`);
-      }
-    }
+    for (const op of ['argmax', 'argmin'] as const)
+      for (const n of SIZES)
+        for (const [outer, inner] of [
+          [1, 1],
+          [3, 1],
+          [2, 5],
+        ] as const) {
+          for (const ties of [false, true]) {
+            // ties: values rounded to {-1, 0, 1} (many equal extremes: the first one wins)
+            const v = c.values(outer * n * inner).map((x) => (ties && Number.isFinite(x) ? Math.round(x) : x));
+            const [xr, xt] = c.pair('float32', v),
+              [or, ot] = c.out('int32', outer * inner);
+            c.ref.argReduce(op, xr, or, outer, n, inner);
+            c.backend.argReduce(op, xt, ot, outer, n, inner);
+            c.check(ot, or, `${op} [${outer}, ${n}, ${inner}]${ties ? ' with ties' : ''}`);
+          }
+        }
   },
   matmul(c) {
-    for (const m of SIZES) for (const n of SIZES) for (const k of SIZES) {
-      if (m * n * k > 257 * 33 * 7) continue; // keep the reference's time down
-      // few specials: with 10% of them nearly every output of a long product would be NaN
-      for (const tA of [false, true]) for (const tB of [false, true]) matmulCase(c, layout(m, n, k, tA, tB), m * k, k * n, 'float32', 0.5 / k);
-    }
+    for (const m of SIZES)
+      for (const n of SIZES)
+        for (const k of SIZES) {
+          if (m * n * k > 257 * 33 * 7) continue; // keep the reference's time down
+          // few specials: with 10% of them nearly every output of a long product would be NaN
+          for (const tA of [false, true]) for (const tB of [false, true]) matmulCase(c, layout(m, n, k, tA, tB), m * k, k * n, 'float32', 0.5 / k);
+        }
     matmulCase(c, layout(5, 9, 6, false, false, 3), 3 * 30, 3 * 54, 'float32', 0.05);
     matmulCase(c, layout(5, 9, 6, true, true, 4, 30, 0), 4 * 30, 54, 'float32', 0.05); // every batch reads the same B
     matmulCase(c, layout(7, 33, 0, false, false), 0, 0, 'float32', 0); // k = 0: zeros
     matmulCase(c, layout(7, 33, 9, false, true), 63, 297, 'float64', 0.05);
     if (c.ieee) {
       // [[0, 0], [1, 0]] @ [[Inf, 1], [NaN, 2]] = [[0 Inf + 0 NaN, 0], [Inf + 0 NaN, 1]] = [[NaN, 0], [NaN, 1]]: zeros are never skipped
-      const [ar, at] = c.pair('float32', [0, 0, 1, 0]), [br, bt] = c.pair('float32', [Infinity, 1, NaN, 2]), [or, ot] = c.out('float32', 4);
+      const [ar, at] = c.pair('float32', [0, 0, 1, 0]),
+        [br, bt] = c.pair('float32', [Infinity, 1, NaN, 2]),
+        [or, ot] = c.out('float32', 4);
       c.ref.matmul(ar, br, or, layout(2, 2, 2, false, false));
       c.backend.matmul(at, bt, ot, layout(2, 2, 2, false, false));
       c.check(ot, or, 'matmul 0 * Inf');
@@ -250,20 +396,27 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
     }
   },
   copy(c) {
-    const shape = [7, 33, 5], size = 7 * 33 * 5, cs = contiguousStrides(shape);
+    const shape = [7, 33, 5],
+      size = 7 * 33 * 5,
+      cs = contiguousStrides(shape);
     // [src strides, src offset, dst strides, dst offset, dst size]: permute, expand, transposed write, plain, a slice into a bigger buffer
     const cases: [readonly number[], number[], number, number[], number, number][] = [
-      [shape, [33 * 5, 1, 33], 0, cs, 0, size], [shape, [0, 5, 1], 0, cs, 0, size], [shape, cs, 0, [1, 7, 7 * 33], 0, size],
-      [shape, cs, 0, cs, 0, size], [[3, 16, 1], [33 * 5, 10, 1], 2 * 33 * 5 + 9, [16, 1, 1], 10, 100],
+      [shape, [33 * 5, 1, 33], 0, cs, 0, size],
+      [shape, [0, 5, 1], 0, cs, 0, size],
+      [shape, cs, 0, [1, 7, 7 * 33], 0, size],
+      [shape, cs, 0, cs, 0, size],
+      [[3, 16, 1], [33 * 5, 10, 1], 2 * 33 * 5 + 9, [16, 1, 1], 10, 100],
       ...SIZES.map((n): [number[], number[], number, number[], number, number] => [[n], [1], size - n, [2], 1, 2 * n + 1]),
     ];
-    for (const dtype of ['float32', 'int32', 'float64'] as const) for (const [sh, ss, so, ds, dof, dsize] of cases) {
-      const v = c.values(size);
-      const [sr, st] = c.pair(dtype, dtype === 'int32' ? toInt(v, 100) : v), [dr, dt] = c.out(dtype, dsize);
-      c.ref.copy(sr, dr, sh, so, ss, dof, ds);
-      c.backend.copy(st, dt, sh, so, ss, dof, ds);
-      c.check(dt, dr, `copy ${dtype} [${sh}] src strides [${ss}] +${so}, dst strides [${ds}] +${dof}`);
-    }
+    for (const dtype of ['float32', 'int32', 'float64'] as const)
+      for (const [sh, ss, so, ds, dof, dsize] of cases) {
+        const v = c.values(size);
+        const [sr, st] = c.pair(dtype, dtype === 'int32' ? toInt(v, 100) : v),
+          [dr, dt] = c.out(dtype, dsize);
+        c.ref.copy(sr, dr, sh, so, ss, dof, ds);
+        c.backend.copy(st, dt, sh, so, ss, dof, ds);
+        c.check(dt, dr, `copy ${dtype} [${sh}] src strides [${ss}] +${so}, dst strides [${ds}] +${dof}`);
+      }
   },
   gather: (c) => axisCase(c, 'gather'),
   scatterAdd: (c) => axisCase(c, 'scatterAdd'),
@@ -274,45 +427,65 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
     // The specification written out (Backend.zigguratMap): u as a signed 32-bit integer, layer u & 127,
     // inside the layer's rectangle when |u & ~127| < kn; std * ((u & ~127) * wn) rounded once.
     const tables = new Float64Array(256);
-    for (let i = 0; i < 128; i++) { tables[i] = Math.floor(c.g.nextFloat64() * 2 ** 31); tables[128 + i] = c.g.nextFloat64() * 2 ** -31 * 3.5; }
-    for (const n of [0, ...SIZES, 1023]) for (const std of [1, 0.37]) {
-      const [, t] = c.out('float32', n);
-      const bits = new Int32Array(n).map(() => c.g.nextUint32() | 0);
-      new Int32Array(t.data.buffer, t.data.byteOffset, n).set(bits);
-      const rare = c.backend.zigguratMap!(t, std, tables);
-      const want = new Float32Array(n), wantRare: number[] = [];
-      const got = new Int32Array(t.data.buffer, t.data.byteOffset, n), gotF = t.data;
-      for (let i = 0; i < n; i++) {
-        const u = bits[i]!, hz = (u & ~127) | 0, iz = u & 127;
-        if (Math.abs(hz) < tables[iz]!) want[i] = std * (hz * tables[128 + iz]!);
-        else { wantRare.push(i); assert.equal(got[i], u, `zigguratMap n=${n}: element ${i} (rare) left as it was`); }
-      }
-      assert.deepEqual(Array.from(rare), wantRare, `zigguratMap n=${n} std=${std}: the rare indices`);
-      const inner = new Set(wantRare);
-      for (let i = 0; i < n; i++) if (!inner.has(i)) assert.ok(Object.is(gotF[i], want[i]), `zigguratMap n=${n} std=${std}: element ${i}: ${gotF[i]} vs ${want[i]}`);
+    for (let i = 0; i < 128; i++) {
+      tables[i] = Math.floor(c.g.nextFloat64() * 2 ** 31);
+      tables[128 + i] = c.g.nextFloat64() * 2 ** -31 * 3.5;
     }
+    for (const n of [0, ...SIZES, 1023])
+      for (const std of [1, 0.37]) {
+        const [, t] = c.out('float32', n);
+        const bits = new Int32Array(n).map(() => c.g.nextUint32() | 0);
+        new Int32Array(t.data.buffer, t.data.byteOffset, n).set(bits);
+        const rare = c.backend.zigguratMap!(t, std, tables);
+        const want = new Float32Array(n),
+          wantRare: number[] = [];
+        const got = new Int32Array(t.data.buffer, t.data.byteOffset, n),
+          gotF = t.data;
+        for (let i = 0; i < n; i++) {
+          const u = bits[i]!,
+            hz = (u & ~127) | 0,
+            iz = u & 127;
+          if (Math.abs(hz) < tables[iz]!) want[i] = std * (hz * tables[128 + iz]!);
+          else {
+            wantRare.push(i);
+            assert.equal(got[i], u, `zigguratMap n=${n}: element ${i} (rare) left as it was`);
+          }
+        }
+        assert.deepEqual(Array.from(rare), wantRare, `zigguratMap n=${n} std=${std}: the rare indices`);
+        const inner = new Set(wantRare);
+        for (let i = 0; i < n; i++)
+          if (!inner.has(i)) assert.ok(Object.is(gotF[i], want[i]), `zigguratMap n=${n} std=${std}: element ${i}: ${gotF[i]} vs ${want[i]}`);
+      }
   },
   col2im(c) {
-    for (const l of WINDOWS) for (const dtype of FLOATS) {
-      const nCols = l.c * l.kh * l.kw * l.n * l.outH * l.outW, nImg = l.n * l.c * l.h * l.w;
-      const v = c.values(nCols);
-      const [cr, ct] = c.pair(dtype, v), [ca] = c.pair(dtype, v.map(Math.abs));
-      const [or, ot] = c.pair(dtype, new Float64Array(nImg).fill(7)), [oa] = c.out(dtype, nImg); // ot must be cleared by the kernel
-      col2imReference(cr, or, l);
-      c.backend.col2im!(ct, ot, l);
-      const terms = l.kh * l.kw;
-      c.check(ot, or, `col2im ${dtype} ${JSON.stringify(l)}`, { tol: sumBound(dtype, terms, () => (col2imReference(ca, oa, l), oa)), terms });
-    }
+    for (const l of WINDOWS)
+      for (const dtype of FLOATS) {
+        const nCols = l.c * l.kh * l.kw * l.n * l.outH * l.outW,
+          nImg = l.n * l.c * l.h * l.w;
+        const v = c.values(nCols);
+        const [cr, ct] = c.pair(dtype, v),
+          [ca] = c.pair(dtype, v.map(Math.abs));
+        const [or, ot] = c.pair(dtype, new Float64Array(nImg).fill(7)),
+          [oa] = c.out(dtype, nImg); // ot must be cleared by the kernel
+        col2imReference(cr, or, l);
+        c.backend.col2im!(ct, ot, l);
+        const terms = l.kh * l.kw;
+        c.check(ot, or, `col2im ${dtype} ${JSON.stringify(l)}`, { tol: sumBound(dtype, terms, () => (col2imReference(ca, oa, l), oa)), terms });
+      }
   },
   windowArgmax(c) {
-    for (const l of WINDOWS) for (const dtype of FLOATS) for (const kind of ['random', 'ties'] as const) {
-      const nImg = l.n * l.c * l.h * l.w, nOut = l.n * l.c * l.outH * l.outW;
-      // ties: values from {-1, 0, 1} (many equal maxima; the first one wins; a NaN wins, the last one)
-      const v = c.values(nImg, kind === 'ties' ? 0.3 : 0.1).map((x) => (kind === 'ties' && Number.isFinite(x) ? Math.round(x) : x));
-      const [xr, xt] = c.pair(dtype, v), [or, ot] = c.out('int32', nOut);
-      windowArgmaxReference(xr, or, l);
-      c.backend.windowArgmax!(xt, ot, l);
-      c.check(ot, or, `windowArgmax ${dtype} ${kind} ${JSON.stringify(l)}`);
-    }
+    for (const l of WINDOWS)
+      for (const dtype of FLOATS)
+        for (const kind of ['random', 'ties'] as const) {
+          const nImg = l.n * l.c * l.h * l.w,
+            nOut = l.n * l.c * l.outH * l.outW;
+          // ties: values from {-1, 0, 1} (many equal maxima; the first one wins; a NaN wins, the last one)
+          const v = c.values(nImg, kind === 'ties' ? 0.3 : 0.1).map((x) => (kind === 'ties' && Number.isFinite(x) ? Math.round(x) : x));
+          const [xr, xt] = c.pair(dtype, v),
+            [or, ot] = c.out('int32', nOut);
+          windowArgmaxReference(xr, or, l);
+          c.backend.windowArgmax!(xt, ot, l);
+          c.check(ot, or, `windowArgmax ${dtype} ${kind} ${JSON.stringify(l)}`);
+        }
   },
 };

@@ -41,11 +41,18 @@ async function fitWithNaN(name: string): Promise<d.FitResult> {
   try {
     d.manualSeed(0);
     const g = new d.Generator(1);
-    const x = d.randn([64, 4], { generator: g }), y = d.randint(0, 3, [64], { generator: g });
+    const x = d.randn([64, 4], { generator: g }),
+      y = d.randint(0, 3, [64], { generator: g });
     x.data[2 * 16 * 4 + 5] = NaN; // example 33 (batch 3 of 16), feature 1
     const model = d.mlp([4, 8, 3]);
     const optimizer = new d.SGD(model.parameters(), { lr: 0.1 });
-    return await d.fit({ model, optimizer, epochs: 1, loss: (out, t) => d.crossEntropy(out, t), train: new d.DataLoader(new d.TensorDataset(x, y), { batchSize: 16 }) });
+    return await d.fit({
+      model,
+      optimizer,
+      epochs: 1,
+      loss: (out, t) => d.crossEntropy(out, t),
+      train: new d.DataLoader(new d.TensorDataset(x, y), { batchSize: 16 }),
+    });
   } finally {
     setBackend(prev);
   }
@@ -63,7 +70,9 @@ for (const name of listBackends()) {
     }
 
     it('keeps what it declares, on hand-worked values', () => {
-      const x = f32(b, [1e-40, -1e-40, 0, Infinity]), one = f32(b, [1, 1, 1, 1]), out = b.alloc('float32', 4);
+      const x = f32(b, [1e-40, -1e-40, 0, Infinity]),
+        one = f32(b, [1, 1, 1, 1]),
+        out = b.alloc('float32', 4);
       const st = [1];
       b.binary('mul', x, one, out, [4], st, st);
       // x * 1 = x: the subnormals kept as they are (a flushing backend may give +-0), 0 stays 0, Inf stays Inf
@@ -71,7 +80,9 @@ for (const name of listBackends()) {
       b.reduce('sum', x, out, [2, 2], [1]);
       // [1e-40 + -1e-40, 0 + Inf] = [0, Inf]
       if (specials === 'ieee') assert.deepEqual(Array.from(out.data.slice(0, 2)), [0, Infinity]);
-      const a = f32(b, [0, 1]), nan = f32(b, [NaN, 2]), p = b.alloc('float32', 1);
+      const a = f32(b, [0, 1]),
+        nan = f32(b, [NaN, 2]),
+        p = b.alloc('float32', 1);
       // [0, 1] @ [NaN, 2]^T = 0 * NaN + 2 = NaN: the zero is not skipped
       b.matmul(a, nan, p, { batch: 1, m: 1, n: 1, k: 2, transA: false, transB: false, aOffsets: [0], bOffsets: [0] });
       if (specials === 'ieee') assert.ok(Number.isNaN(p.data[0]!), `0 * NaN + 2 gave ${p.data[0]}`);

@@ -67,7 +67,10 @@ export class Contract {
   private readonly specials: number[];
   private readonly live: Storage[] = [];
 
-  constructor(readonly backend: Backend, seed: number) {
+  constructor(
+    readonly backend: Backend,
+    seed: number,
+  ) {
     this.g = new Generator(seed);
     this.ieee = backend.guarantees.specials === 'ieee';
     this.keepsSubnormals = backend.guarantees.subnormals === 'kept';
@@ -76,7 +79,8 @@ export class Contract {
 
   /** Uniform in [-1, 1), a fraction `rate` replaced by the special values the declaration allows. */
   values(n: number, rate = 0.1): Float64Array {
-    const out = new Float64Array(n), s = this.specials;
+    const out = new Float64Array(n),
+      s = this.specials;
     for (let i = 0; i < n; i++) out[i] = this.g.nextFloat64() < rate ? s[Math.floor(this.g.nextFloat64() * s.length)]! : this.g.nextFloat64() * 2 - 1;
     return out;
   }
@@ -88,7 +92,8 @@ export class Contract {
 
   /** The same values in a reference storage and in one of the backend under test; freed by done(). */
   pair(dtype: DType, values: ArrayLike<number>): [Storage, Storage] {
-    const r = this.ref.alloc(dtype, values.length), t = this.backend.alloc(dtype, values.length);
+    const r = this.ref.alloc(dtype, values.length),
+      t = this.backend.alloc(dtype, values.length);
     r.data.set(values);
     t.data.set(values);
     this.live.push(r, t);
@@ -102,12 +107,15 @@ export class Contract {
 
   /** The backend's result against the reference's, by the declared rules (see the file's head). */
   check(actual: Storage, expected: Storage, label: string, o: CheckOptions = {}): void {
-    const x = actual.data, y = expected.data, dtype = expected.dtype;
+    const x = actual.data,
+      y = expected.data,
+      dtype = expected.dtype;
     assert.equal(actual.dtype, dtype, `${label}: dtype`);
     assert.equal(x.length, y.length, `${label}: length`);
     const slack = this.keepsSubnormals ? 0 : (o.terms ?? 1) * tiny(dtype);
     for (let i = 0; i < y.length; i++) {
-      const a = x[i]!, e = y[i]!;
+      const a = x[i]!,
+        e = y[i]!;
       const at = () => `${label} [${this.backend.name}]: element ${i}: ${a} vs reference ${e}`;
       if (!Number.isFinite(e)) {
         if (this.ieee) assert.ok(Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e)), `${at()} (specials: 'ieee')`);

@@ -9,7 +9,8 @@ import { assertSame, jsBackend, pair, randomValues, release, wasmBackend } from 
 const g = new Generator(9);
 
 function layout(n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number): WindowLayout {
-  const outH = Math.floor((h - dh * (kh - 1) - 1) / sh) + 1, outW = Math.floor((w - dw * (kw - 1) - 1) / sw) + 1;
+  const outH = Math.floor((h - dh * (kh - 1) - 1) / sh) + 1,
+    outW = Math.floor((w - dw * (kw - 1) - 1) / sw) + 1;
   return { n, c, h, w, kh, kw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
 }
 
@@ -32,9 +33,11 @@ const LAYOUTS = [
 describe('wasm convolution kernels vs reference', () => {
   it('col2im: every column entry added to its pixel, in the reference order (bit-identical)', () => {
     for (const l of LAYOUTS) {
-      const nCols = l.c * l.kh * l.kw * l.n * l.outH * l.outW, nImg = l.n * l.c * l.h * l.w;
+      const nCols = l.c * l.kh * l.kw * l.n * l.outH * l.outW,
+        nImg = l.n * l.c * l.h * l.w;
       const [cj, cw] = pair('float32', randomValues(g, nCols, true)); // NaN, infinities, zeros, subnormals among them
-      const oj = jsBackend.alloc('float32', nImg), ow = wasmBackend.alloc('float32', nImg);
+      const oj = jsBackend.alloc('float32', nImg),
+        ow = wasmBackend.alloc('float32', nImg);
       ow.data.fill(7); // the kernel must clear it first
       col2imReference(cj, oj, l);
       wasmBackend.col2im!(cw, ow, l);
@@ -43,18 +46,22 @@ describe('wasm convolution kernels vs reference', () => {
     }
   });
 
-  it('window argmax: first maximum on ties, the last NaN wins (PyTorch\'s rule)', () => {
+  it("window argmax: first maximum on ties, the last NaN wins (PyTorch's rule)", () => {
     for (const l of LAYOUTS) {
       for (const values of ['random', 'ties', 'nans'] as const) {
         const nImg = l.n * l.c * l.h * l.w;
         // ties: values from {0, 1} (many equal maxima); nans: from {0, 1, NaN} (windows with several
         // NaNs); random: with NaN, infinities, zeros and subnormals mixed in
-        const v = values === 'ties' ? randomValues(g, nImg).map((x) => (x > 0 ? 1 : 0))
-          : values === 'nans' ? randomValues(g, nImg).map((x) => (x > 0.3 ? NaN : x > 0 ? 1 : 0))
-          : randomValues(g, nImg, true);
+        const v =
+          values === 'ties'
+            ? randomValues(g, nImg).map((x) => (x > 0 ? 1 : 0))
+            : values === 'nans'
+              ? randomValues(g, nImg).map((x) => (x > 0.3 ? NaN : x > 0 ? 1 : 0))
+              : randomValues(g, nImg, true);
         const [xj, xw] = pair('float32', v);
         const nOut = l.n * l.c * l.outH * l.outW;
-        const oj = jsBackend.alloc('int32', nOut), ow = wasmBackend.alloc('int32', nOut);
+        const oj = jsBackend.alloc('int32', nOut),
+          ow = wasmBackend.alloc('int32', nOut);
         windowArgmaxReference(xj, oj, l);
         wasmBackend.windowArgmax!(xw, ow, l);
         assertSame(ow.data, oj.data, `window argmax (${values}) ${JSON.stringify(l)}`);

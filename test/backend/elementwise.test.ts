@@ -30,8 +30,10 @@ function binaryCase(op: BinaryOp, shape: number[], aShape: number[], bShape: num
   const [aj, aw] = pair(dtype, conv(randomValues(g, shapeSize(aShape), true)));
   const [bj, bw] = pair(dtype, conv(randomValues(g, shapeSize(bShape), true)));
   const n = shapeSize(shape);
-  const oj = jsBackend.alloc(dtype, n), ow = wasmBackend.alloc(dtype, n);
-  const as = bstrides(aShape, shape), bs = bstrides(bShape, shape);
+  const oj = jsBackend.alloc(dtype, n),
+    ow = wasmBackend.alloc(dtype, n);
+  const as = bstrides(aShape, shape),
+    bs = bstrides(bShape, shape);
   jsBackend.binary(op, aj, bj, oj, shape, as, bs);
   wasmBackend.binary(op, aw, bw, ow, shape, as, bs);
   assertSame(ow.data, oj.data, `${op} ${dtype} [${aShape}] with [${bShape}] -> [${shape}]`);
@@ -57,26 +59,55 @@ describe('wasm elementwise kernels vs reference', () => {
   });
 
   it('unary ops on every length', () => {
-    for (const op of UNARY) for (const n of LENGTHS) {
-      const [xj, xw] = pair('float32', randomValues(g, n, true).map((v) => (op === 'log' || op === 'sqrt' ? Math.abs(v) * 3 : v * 3)));
-      const oj = jsBackend.alloc('float32', n), ow = wasmBackend.alloc('float32', n);
-      jsBackend.unary(op, xj, oj);
-      wasmBackend.unary(op, xw, ow);
-      // exp, sigmoid and tanh are evaluated in float64 to ~1e-14 and rounded once, as the
-      // reference; they may differ from it by one ulp when the value is that close to a tie
-      if (op === 'exp' || op === 'sigmoid' || op === 'tanh') assertUlp(ow.data as Float32Array, oj.data as Float32Array, 1, `${op} n=${n}`);
-      else assertSame(ow.data, oj.data, `${op} n=${n}`);
-      release(xj, xw, oj, ow);
-    }
+    for (const op of UNARY)
+      for (const n of LENGTHS) {
+        const [xj, xw] = pair(
+          'float32',
+          randomValues(g, n, true).map((v) => (op === 'log' || op === 'sqrt' ? Math.abs(v) * 3 : v * 3)),
+        );
+        const oj = jsBackend.alloc('float32', n),
+          ow = wasmBackend.alloc('float32', n);
+        jsBackend.unary(op, xj, oj);
+        wasmBackend.unary(op, xw, ow);
+        // exp, sigmoid and tanh are evaluated in float64 to ~1e-14 and rounded once, as the
+        // reference; they may differ from it by one ulp when the value is that close to a tie
+        if (op === 'exp' || op === 'sigmoid' || op === 'tanh') assertUlp(ow.data as Float32Array, oj.data as Float32Array, 1, `${op} n=${n}`);
+        else assertSame(ow.data, oj.data, `${op} n=${n}`);
+        release(xj, xw, oj, ow);
+      }
   });
 
   it('exp, sigmoid, tanh across their whole float32 range (overflow, underflow, the tanh series switch at 0.01)', () => {
-    const xs = [-200, -104.5, -103.9, -87.5, -20, -1, -0.0100001, -0.0099999, -1e-8, -0, 0, 1e-30, 0.5, 9, 15, 88.72, 88.73, 89.5, 1e4, Infinity, -Infinity, NaN];
+    const xs = [
+      -200,
+      -104.5,
+      -103.9,
+      -87.5,
+      -20,
+      -1,
+      -0.0100001,
+      -0.0099999,
+      -1e-8,
+      -0,
+      0,
+      1e-30,
+      0.5,
+      9,
+      15,
+      88.72,
+      88.73,
+      89.5,
+      1e4,
+      Infinity,
+      -Infinity,
+      NaN,
+    ];
     const v = new Float64Array(4099);
     for (let i = 0; i < v.length; i++) v[i] = i < xs.length ? xs[i]! : (g.nextFloat64() - 0.5) * 2 ** (g.nextFloat64() * 16 - 8);
     for (const op of ['exp', 'sigmoid', 'tanh'] as const) {
       const [xj, xw] = pair('float32', v);
-      const oj = jsBackend.alloc('float32', v.length), ow = wasmBackend.alloc('float32', v.length);
+      const oj = jsBackend.alloc('float32', v.length),
+        ow = wasmBackend.alloc('float32', v.length);
       jsBackend.unary(op, xj, oj);
       wasmBackend.unary(op, xw, ow);
       assertUlp(ow.data as Float32Array, oj.data as Float32Array, 1, op);
@@ -90,7 +121,8 @@ describe('wasm elementwise kernels vs reference', () => {
 function reduceCase(op: ReduceOp, shape: number[], axes: number[], special: boolean): void {
   const [xj, xw] = pair('float32', randomValues(g, shapeSize(shape), special));
   const n = shapeSize(shape.filter((_, i) => !axes.includes(i)));
-  const oj = jsBackend.alloc('float32', n), ow = wasmBackend.alloc('float32', n);
+  const oj = jsBackend.alloc('float32', n),
+    ow = wasmBackend.alloc('float32', n);
   jsBackend.reduce(op, xj, oj, shape, axes);
   wasmBackend.reduce(op, xw, ow, shape, axes);
   const label = `${op} [${shape}] over [${axes}]`;
@@ -98,7 +130,8 @@ function reduceCase(op: ReduceOp, shape: number[], axes: number[], special: bool
   else {
     // float64 partial sums in another order: at most a rounding of the float32 result apart
     for (let i = 0; i < n; i++) {
-      const x = ow.data[i]!, y = oj.data[i]!;
+      const x = ow.data[i]!,
+        y = oj.data[i]!;
       if (Number.isNaN(y)) assert.ok(Number.isNaN(x), label);
       else assert.ok(x === y || Math.abs(x - y) <= 2 ** -23 * Math.abs(y), `${label}: element ${i}: ${x} vs ${y}`);
     }
@@ -110,24 +143,25 @@ describe('wasm reductions vs reference', () => {
   it('sum, max, min over the last axis, leading axes, middle axes and everything, with and without NaN, +-Infinity, +-0 and subnormals', () => {
     // without special values (sums checked to a rounding), then with them (NaN and infinities must
     // come out where the reference has them, whatever the order of the additions)
-    for (const special of [false, true]) for (const op of ['sum', 'max', 'min'] as const) {
-      for (const n of LENGTHS) reduceCase(op, [3, n], [1], special);
-      for (const n of LENGTHS) reduceCase(op, [n, 5], [0], special);
-      reduceCase(op, [33, 257], [0], special);
-      reduceCase(op, [4, 7, 9], [1], special);
-      reduceCase(op, [4, 7, 9, 2], [1, 2], special);
-      reduceCase(op, [4, 7, 9], [0, 1, 2], special);
-      // axes apart: sums keeping a middle run of axes have their own kernel; the rest gather the
-      // kept axes first by a copy, then reduce rows
-      reduceCase(op, [4, 7, 9], [0, 2], special);
-      reduceCase(op, [5, 3, 7, 9], [0, 2, 3], special); // batch norm's statistics over N, H, W
-      reduceCase(op, [2, 3, 4, 5, 6], [1, 3], special);
-      reduceCase(op, [3, 4, 5, 6], [0, 3], special); // two kept axes in the middle
-      reduceCase(op, [7, 2, 1], [0, 2], special);
-      reduceCase(op, [64, 9, 33], [0, 2], special); // large enough to run on the threads
-      reduceCase(op, [33, 7], [0], special);
-      reduceCase(op, [7, 33], [1], special);
-      reduceCase(op, [1, 1], [0, 1], special);
-    }
+    for (const special of [false, true])
+      for (const op of ['sum', 'max', 'min'] as const) {
+        for (const n of LENGTHS) reduceCase(op, [3, n], [1], special);
+        for (const n of LENGTHS) reduceCase(op, [n, 5], [0], special);
+        reduceCase(op, [33, 257], [0], special);
+        reduceCase(op, [4, 7, 9], [1], special);
+        reduceCase(op, [4, 7, 9, 2], [1, 2], special);
+        reduceCase(op, [4, 7, 9], [0, 1, 2], special);
+        // axes apart: sums keeping a middle run of axes have their own kernel; the rest gather the
+        // kept axes first by a copy, then reduce rows
+        reduceCase(op, [4, 7, 9], [0, 2], special);
+        reduceCase(op, [5, 3, 7, 9], [0, 2, 3], special); // batch norm's statistics over N, H, W
+        reduceCase(op, [2, 3, 4, 5, 6], [1, 3], special);
+        reduceCase(op, [3, 4, 5, 6], [0, 3], special); // two kept axes in the middle
+        reduceCase(op, [7, 2, 1], [0, 2], special);
+        reduceCase(op, [64, 9, 33], [0, 2], special); // large enough to run on the threads
+        reduceCase(op, [33, 7], [0], special);
+        reduceCase(op, [7, 33], [1], special);
+        reduceCase(op, [1, 1], [0, 1], special);
+      }
   });
 });

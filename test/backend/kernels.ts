@@ -10,7 +10,8 @@ export { jsBackend, wasmBackend };
 
 /** The same values in a js storage and a wasm storage. */
 export function pair(dtype: DType, values: ArrayLike<number>): [Storage, Storage] {
-  const a = jsBackend.alloc(dtype, values.length), b = wasmBackend.alloc(dtype, values.length);
+  const a = jsBackend.alloc(dtype, values.length),
+    b = wasmBackend.alloc(dtype, values.length);
   a.data.set(values);
   b.data.set(values);
   return [a, b];
@@ -32,7 +33,8 @@ export function randomValues(g: Generator, n: number, special = false): Float64A
 export function assertSame(actual: ArrayLike<number>, expected: ArrayLike<number>, msg: string): void {
   assert.equal(actual.length, expected.length, `${msg}: length`);
   for (let i = 0; i < expected.length; i++) {
-    const x = actual[i]!, y = expected[i]!;
+    const x = actual[i]!,
+      y = expected[i]!;
     if (Number.isNaN(y) && Number.isNaN(x)) continue;
     assert.ok(Object.is(x, y), `${msg}: element ${i}: ${x} vs expected ${y}`);
   }
@@ -48,7 +50,8 @@ export function assertUlp(actual: Float32Array, expected: Float32Array, ulps: nu
   const ai = new Int32Array(actual.buffer, actual.byteOffset, actual.length);
   const ei = new Int32Array(expected.buffer, expected.byteOffset, expected.length);
   for (let i = 0; i < expected.length; i++) {
-    const x = actual[i]!, y = expected[i]!;
+    const x = actual[i]!,
+      y = expected[i]!;
     if (Number.isNaN(y) && Number.isNaN(x)) continue;
     if (Object.is(x, y)) continue;
     // same sign: the difference of the bit patterns counts the floats between them

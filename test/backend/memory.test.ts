@@ -37,7 +37,9 @@ describe('wasm heap', () => {
     junk.data.fill(9);
     junk.release();
     // same size class: the block comes back with 9s in memory, still pending its clearing
-    const z = wasmBackend.alloc('float32', 300), one = wasmBackend.alloc('float32', 300), out = wasmBackend.alloc('float32', 300);
+    const z = wasmBackend.alloc('float32', 300),
+      one = wasmBackend.alloc('float32', 300),
+      out = wasmBackend.alloc('float32', 300);
     assert.equal((z as WasmStorage).ptr, (junk as WasmStorage).ptr);
     one.data.fill(1);
     wasmBackend.binary('add', z, one, out, [300], [1], [1]); // the kernel reads z: 0 + 1

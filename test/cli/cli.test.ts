@@ -12,7 +12,11 @@ const base = mkdtempSync(join(tmpdir(), 'descent-cli-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'test/cli/run-cli.ts'), ...args], { cwd: base, encoding: 'utf8', env: { ...process.env, DESCENT_DEBUG: '' } });
+  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'test/cli/run-cli.ts'), ...args], {
+    cwd: base,
+    encoding: 'utf8',
+    env: { ...process.env, DESCENT_DEBUG: '' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -25,7 +29,8 @@ describe('descent CLI: bad input is one line and exit code 2', () => {
   it('corrupt IDX file', () => {
     const dir = join(base, 'corrupt');
     mkdirSync(dir, { recursive: true });
-    for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) writeFileSync(join(dir, f), Buffer.from([0, 0, 8, 3, 0, 0]));
+    for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'])
+      writeFileSync(join(dir, f), Buffer.from([0, 0, 8, 3, 0, 0]));
     assertRejected(cli('train', '--data', dir), /train-images-idx3-ubyte.*(offset|byte)/);
   });
   it('bad model spec', () => assertRejected(cli('train', '--model', 'mlp:12,x'), /--model: unknown model "mlp:12,x"/));
@@ -50,13 +55,34 @@ describe('descent CLI: help', () => {
 describe('descent CLI: train, evaluate, predict', () => {
   it('trains on Iris, prints the final JSON line, and the checkpoint evaluates and predicts', () => {
     const out = join(base, 'iris-run');
-    const r = cli('train', '--data', 'iris', '--model', 'mlp:16', '--optimizer', 'adam', '--lr', '0.01', '--epochs', '30', '--batch-size', '16', '--seed', '1', '--out', out, '--json', '--no-progress');
+    const r = cli(
+      'train',
+      '--data',
+      'iris',
+      '--model',
+      'mlp:16',
+      '--optimizer',
+      'adam',
+      '--lr',
+      '0.01',
+      '--epochs',
+      '30',
+      '--batch-size',
+      '16',
+      '--seed',
+      '1',
+      '--out',
+      out,
+      '--json',
+      '--no-progress',
+    );
     assert.equal(r.code, 0, r.err);
     const last = JSON.parse(r.out.trim().split('\n').pop()!);
     assert.deepEqual(Object.keys(last).sort(), ['backend', 'epochs', 'examples_per_second', 'seconds', 'test_accuracy', 'test_loss', 'threads', 'train_loss']);
     assert.ok(last.test_accuracy >= 0.9, `iris test accuracy ${last.test_accuracy}`);
     assert.equal(last.epochs, 30);
-    for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'checkpoint/model.safetensors', 'checkpoint/checkpoint.json']) assert.ok(existsSync(join(out, f)), f);
+    for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'checkpoint/model.safetensors', 'checkpoint/checkpoint.json'])
+      assert.ok(existsSync(join(out, f)), f);
     const ev = cli('evaluate', join(out, 'checkpoint'), '--json');
     assert.equal(ev.code, 0, ev.err);
     const e = JSON.parse(ev.out.trim());

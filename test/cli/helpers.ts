@@ -5,7 +5,8 @@ import { run } from '../../src/cli/main.js';
 
 /** Run the CLI in this process, capturing stdout and stderr; resolves to the exit code and both texts. */
 export async function cliInProcess(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
+  const out: string[] = [],
+    err: string[] = [];
   const w = { out: process.stdout.write, err: process.stderr.write };
   process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
   process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;

@@ -45,13 +45,16 @@ describe('estimateTrainingMemory', () => {
     const plan = planModel('linear', { inputSize: 4, numClasses: 3, activation: 'relu', dropout: 0 });
     const e = estimateTrainingMemory({ plan, inputSize: 4, numClasses: 3, batchSize: 10, optimizerStates: 2, accumulate: 1, examples: 100 });
     assert.equal(e.parameters, 15);
-    assert.equal(e.parts.weights, 15 * 2 * 4);                        // value + gradient
-    assert.equal(e.parts.optimizer, 15 * 2 * 2 * 4);                  // Adam's two moments, and their checkpoint copies
+    assert.equal(e.parts.weights, 15 * 2 * 4); // value + gradient
+    assert.equal(e.parts.optimizer, 15 * 2 * 2 * 4); // Adam's two moments, and their checkpoint copies
     assert.equal(e.parts.activations, 10 * (2 * (4 + 3) + 3 * 3) * 4); // (input + output) and their gradients, 3 loss rows
-    assert.equal(e.parts.data, 100 * 5 * 4);                          // 4 features + 1 label per example
+    assert.equal(e.parts.data, 100 * 5 * 4); // 4 features + 1 label per example
     assert.equal(e.bytes, 120 + 240 + 920 + 2000);
     // accumulating micro-batches keeps a third copy of the gradients
-    assert.equal(estimateTrainingMemory({ plan, inputSize: 4, numClasses: 3, batchSize: 10, optimizerStates: 2, accumulate: 4, examples: 100 }).parts.weights, 15 * 3 * 4);
+    assert.equal(
+      estimateTrainingMemory({ plan, inputSize: 4, numClasses: 3, batchSize: 10, optimizerStates: 2, accumulate: 4, examples: 100 }).parts.weights,
+      15 * 3 * 4,
+    );
   });
 
   it('optimizer state tensors per parameter', () => {

@@ -21,7 +21,11 @@ after(() => rmSync(base, { recursive: true, force: true }));
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const { DESCENT_BACKEND: _, ...inherited } = process.env;
-  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'test/cli/run-cli.ts'), ...args], { cwd: base, encoding: 'utf8', env: { ...inherited, DESCENT_DEBUG: '', ...env } });
+  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'test/cli/run-cli.ts'), ...args], {
+    cwd: base,
+    encoding: 'utf8',
+    env: { ...inherited, DESCENT_DEBUG: '', ...env },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -97,7 +101,23 @@ describe('descent info', () => {
 describe('descent train: backend, wording, divergence', () => {
   it('--backend js is recorded in config.json and --json; "1 epoch"; lr 0.001 printed as 0.001', () => {
     const out = join(base, 'js-run');
-    const r = cli(['train', '--data', 'iris', '--model', 'mlp:8', '--epochs', '1', '--lr', '0.001', '--backend', 'js', '--out', out, '--json', '--no-progress']);
+    const r = cli([
+      'train',
+      '--data',
+      'iris',
+      '--model',
+      'mlp:8',
+      '--epochs',
+      '1',
+      '--lr',
+      '0.001',
+      '--backend',
+      'js',
+      '--out',
+      out,
+      '--json',
+      '--no-progress',
+    ]);
     assert.equal(r.code, 0, r.err);
     const last = JSON.parse(r.out.trim().split('\n').pop()!);
     assert.equal(last.backend, 'js');
@@ -111,7 +131,27 @@ describe('descent train: backend, wording, divergence', () => {
 
   it('a diverged run prints its divergence record in --json and exits 1', () => {
     const out = join(base, 'diverged');
-    const r = cli(['train', '--data', 'iris', '--model', 'mlp:16', '--epochs', '2', '--lr', '1e30', '--momentum', '0', '--schedule', 'none', '--batch-size', '16', '--out', out, '--json', '--no-progress']);
+    const r = cli([
+      'train',
+      '--data',
+      'iris',
+      '--model',
+      'mlp:16',
+      '--epochs',
+      '2',
+      '--lr',
+      '1e30',
+      '--momentum',
+      '0',
+      '--schedule',
+      'none',
+      '--batch-size',
+      '16',
+      '--out',
+      out,
+      '--json',
+      '--no-progress',
+    ]);
     assert.equal(r.code, 1, r.err);
     const last = JSON.parse(r.out.trim().split('\n').pop()!);
     assert.equal(typeof last.diverged?.step, 'number');

@@ -20,11 +20,13 @@ const train = (out: string, epochs = 2, ...flags: string[]) => cli(...TRAIN, '--
 
 /** Every entry of a folder with its size, links shown with their target (what "nothing written" compares). */
 function snapshot(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).map((e) => {
-    const p = join(e.parentPath, e.name);
-    const st = lstatSync(p);
-    return `${p}:${st.isSymbolicLink() ? '->' + readlinkSync(p) : st.isDirectory() ? 'dir' : st.size + ':' + readFileSync(p).toString('base64').slice(0, 64)}`;
-  }).sort();
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((e) => {
+      const p = join(e.parentPath, e.name);
+      const st = lstatSync(p);
+      return `${p}:${st.isSymbolicLink() ? '->' + readlinkSync(p) : st.isDirectory() ? 'dir' : st.size + ':' + readFileSync(p).toString('base64').slice(0, 64)}`;
+    })
+    .sort();
 }
 
 let trained: string;
@@ -56,7 +58,10 @@ describe('--out', () => {
 
   it('a folder holding a run is refused without --overwrite, and left as it was', async () => {
     const before = snapshot(trained);
-    assertRejected(await train(trained), /--out: .*trained already holds a run \(config\.json, metrics\.jsonl, checkpoint, summary\.json\); pass --overwrite to replace it, or --resume .*checkpoint to continue it/);
+    assertRejected(
+      await train(trained),
+      /--out: .*trained already holds a run \(config\.json, metrics\.jsonl, checkpoint, summary\.json\); pass --overwrite to replace it, or --resume .*checkpoint to continue it/,
+    );
     assert.deepEqual(snapshot(trained), before);
   });
 
@@ -67,14 +72,21 @@ describe('--out', () => {
     const r = await train(dir, 1, '--overwrite');
     assert.equal(r.code, 0, r.err);
     assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'mine');
-    const epochs = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'epoch');
-    assert.deepEqual(epochs.map((e) => e.epoch), [1]);
+    const epochs = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'epoch');
+    assert.deepEqual(
+      epochs.map((e) => e.epoch),
+      [1],
+    );
     assert.equal(readdirSync(dir).filter((n) => /^checkpoint-\d+$/.test(n)).length, 1);
   });
 });
 
 describe('--resume', () => {
-  it('continues in the run\'s own folder: one line per epoch and step, one checkpoint folder', async () => {
+  it("continues in the run's own folder: one line per epoch and step, one checkpoint folder", async () => {
     const dir = join(base, 'resumed');
     assert.equal((await train(dir, 2)).code, 0);
     // An interrupted epoch's lines after the checkpoint (as a crash would leave them) are cut.
@@ -82,11 +94,20 @@ describe('--resume', () => {
     writeFileSync(join(dir, 'metrics.jsonl'), readFileSync(join(dir, 'metrics.jsonl'), 'utf8') + '{"type":"step","step":999}\n{"type":"st');
     const r = await cli('train', '--resume', join(dir, 'checkpoint'), '--epochs', '4', '--no-progress');
     assert.equal(r.code, 0, r.err);
-    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.ok(readFileSync(join(dir, 'metrics.jsonl')).length > ckptBytes);
-    assert.deepEqual(lines.filter((l) => l.type === 'epoch').map((l) => l.epoch), [1, 2, 3, 4]);
+    assert.deepEqual(
+      lines.filter((l) => l.type === 'epoch').map((l) => l.epoch),
+      [1, 2, 3, 4],
+    );
     const steps = lines.filter((l) => l.type === 'step').map((l) => l.step);
-    assert.deepEqual(steps, Array.from({ length: steps.length }, (_, i) => i + 1));
+    assert.deepEqual(
+      steps,
+      Array.from({ length: steps.length }, (_, i) => i + 1),
+    );
     assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('checkpoint')).length, 2, 'the link and one folder');
   });
 
@@ -103,14 +124,54 @@ describe('--resume', () => {
       return join(dir, 'checkpoint');
     };
     const cases: [string, (c: string) => void, RegExp][] = [
-      ['flipped byte', (c) => { const f = join(c, 'model.safetensors'); const b = readFileSync(f); b[b.length - 3]! ^= 0x40; writeFileSync(f, b); }, /model\.safetensors: its SHA-256 does not match checkpoint\.json/],
-      ['truncated file', (c) => { const f = join(c, 'optimizer.safetensors'); writeFileSync(f, readFileSync(f).subarray(0, 40)); }, /optimizer\.safetensors: has 40 bytes, checkpoint\.json says \d+/],
+      [
+        'flipped byte',
+        (c) => {
+          const f = join(c, 'model.safetensors');
+          const b = readFileSync(f);
+          b[b.length - 3]! ^= 0x40;
+          writeFileSync(f, b);
+        },
+        /model\.safetensors: its SHA-256 does not match checkpoint\.json/,
+      ],
+      [
+        'truncated file',
+        (c) => {
+          const f = join(c, 'optimizer.safetensors');
+          writeFileSync(f, readFileSync(f).subarray(0, 40));
+        },
+        /optimizer\.safetensors: has 40 bytes, checkpoint\.json says \d+/,
+      ],
       ['missing file', (c) => rmSync(join(c, 'optimizer.safetensors')), /optimizer\.safetensors: is missing \(the checkpoint is incomplete\)/],
-      ['weights of another checkpoint', (c) => cpSync(join(base, 'trained-other', 'checkpoint', 'model.safetensors'), join(c, 'model.safetensors')), /model\.safetensors: (has \d+ bytes|its SHA-256 does not match)/],
-      ['torn json', (c) => writeFileSync(join(c, 'checkpoint.json'), readFileSync(join(c, 'checkpoint.json'), 'utf8').slice(0, 50)), /checkpoint\.json: is not valid JSON/],
+      [
+        'weights of another checkpoint',
+        (c) => cpSync(join(base, 'trained-other', 'checkpoint', 'model.safetensors'), join(c, 'model.safetensors')),
+        /model\.safetensors: (has \d+ bytes|its SHA-256 does not match)/,
+      ],
+      [
+        'torn json',
+        (c) => writeFileSync(join(c, 'checkpoint.json'), readFileSync(join(c, 'checkpoint.json'), 'utf8').slice(0, 50)),
+        /checkpoint\.json: is not valid JSON/,
+      ],
       ['json of another kind', (c) => writeFileSync(join(c, 'checkpoint.json'), '[1,2]'), /checkpoint\.json: expected a JSON object/],
-      ['bad step', (c) => { const f = join(c, 'checkpoint.json'); const m = JSON.parse(readFileSync(f, 'utf8')); m.step = -1; writeFileSync(f, JSON.stringify(m)); }, /checkpoint\.json: step is -1, expected a non-negative integer/],
-      ['dangling link', (c) => { rmSync(c); symlinkSync('checkpoint-404', c); }, /cannot be resolved .*the link points nowhere/],
+      [
+        'bad step',
+        (c) => {
+          const f = join(c, 'checkpoint.json');
+          const m = JSON.parse(readFileSync(f, 'utf8'));
+          m.step = -1;
+          writeFileSync(f, JSON.stringify(m));
+        },
+        /checkpoint\.json: step is -1, expected a non-negative integer/,
+      ],
+      [
+        'dangling link',
+        (c) => {
+          rmSync(c);
+          symlinkSync('checkpoint-404', c);
+        },
+        /cannot be resolved .*the link points nowhere/,
+      ],
     ];
     before(async () => {
       assert.equal((await train(join(base, 'trained-other'), 1, '--seed', '9')).code, 0);
@@ -138,7 +199,10 @@ describe('--resume', () => {
     const r = await cli('train', '--resume', join(dir, 'checkpoint'), '--epochs', '4', '--no-progress');
     assert.equal(r.code, 0, r.err);
     const names = readdirSync(dir).sort();
-    assert.deepEqual(names.filter((n) => n.includes('.tmp') || n === 'checkpoint-7'), []);
+    assert.deepEqual(
+      names.filter((n) => n.includes('.tmp') || n === 'checkpoint-7'),
+      [],
+    );
     assert.ok(existsSync(join(dir, 'checkpoint', 'checkpoint.json')));
   });
 });

@@ -7,7 +7,10 @@ describe('seeded generator (xoshiro128** seeded by SplitMix32)', () => {
   it('matches an independent implementation of the documented algorithm', () => {
     // Values from a separate Python implementation of SplitMix32 + xoshiro128** 1.1, seed 42.
     const g = new Generator(42);
-    assert.deepEqual([0, 1, 2, 3, 4].map(() => g.nextUint32()), [2837322924, 544945897, 479756282, 3500138142, 339756180]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map(() => g.nextUint32()),
+      [2837322924, 544945897, 479756282, 3500138142, 339756180],
+    );
   });
 
   it('gives the same numbers for the same seed and different ones for another seed', () => {
@@ -47,13 +50,22 @@ describe('seeded generator (xoshiro128** seeded by SplitMix32)', () => {
     const k = Array.from(randint(-2, 3, [10000], { generator: g }).data);
     const counts = [-2, -1, 0, 1, 2].map((v) => k.filter((x) => x === v).length);
     assert.ok(k.every((v) => v >= -2 && v < 3));
-    assert.ok(counts.every((c) => Math.abs(c - 2000) < 250), `randint counts ${counts}`);
+    assert.ok(
+      counts.every((c) => Math.abs(c - 2000) < 250),
+      `randint counts ${counts}`,
+    );
   });
 
   it('makes permutations of 0..n-1', () => {
     const p = Array.from(permutation(1000, { generator: new Generator(5) }).data);
-    assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
-    assert.notDeepEqual(p, Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      [...p].sort((a, b) => a - b),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
+    assert.notDeepEqual(
+      p,
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
   });
 
   it('gives unbiased bounded integers for large bounds', () => {

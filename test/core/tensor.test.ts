@@ -5,13 +5,22 @@ import { assertClose } from '../helpers.js';
 
 describe('creating tensors', () => {
   it('from nested arrays, typed arrays and numbers', () => {
-    const a = d.tensor([[1, 2, 3], [4, 5, 6]]);
+    const a = d.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.deepEqual(a.shape, [2, 3]);
     assert.equal(a.dtype, 'float32');
-    assert.deepEqual(a.toArray(), [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(a.toArray(), [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const b = d.tensor(new Float64Array([1, 2, 3, 4]), { shape: [2, 2] });
     assert.equal(b.dtype, 'float64');
-    assert.deepEqual(b.toArray(), [[1, 2], [3, 4]]);
+    assert.deepEqual(b.toArray(), [
+      [1, 2],
+      [3, 4],
+    ]);
     assert.equal(d.tensor(5).item(), 5);
     assert.deepEqual(d.tensor(5).shape, []);
     assert.equal(d.tensor([1, 2], { dtype: 'int32' }).dtype, 'int32');
@@ -32,11 +41,22 @@ describe('creating tensors', () => {
     assert.equal(d.arange(4).dtype, 'int32');
     assertClose(d.arange(0, 1, 0.25), [0, 0.25, 0.5, 0.75]);
     assertClose(d.linspace(0, 1, 5), [0, 0.25, 0.5, 0.75, 1]);
-    assert.deepEqual(d.eye(2, 3).toArray(), [[1, 0, 0], [0, 1, 0]]);
+    assert.deepEqual(d.eye(2, 3).toArray(), [
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
   });
 
   it('prints readably and summarises large tensors', () => {
-    assert.equal(d.tensor([[1, 2], [3, 4]]).toString(), 'tensor([[1., 2.],\n        [3., 4.]], shape=[2, 2], dtype=float32)');
+    assert.equal(
+      d
+        .tensor([
+          [1, 2],
+          [3, 4],
+        ])
+        .toString(),
+      'tensor([[1., 2.],\n        [3., 4.]], shape=[2, 2], dtype=float32)',
+    );
     assert.equal(d.tensor([1, 2], { dtype: 'int32' }).toString(), 'tensor([1, 2], shape=[2], dtype=int32)');
     const big = d.arange(5000).toString();
     assert.match(big, /tensor\(\[0, 1, 2, \.\.\., 4997, 4998, 4999\], shape=\[5000\], dtype=int32\)/);
@@ -51,7 +71,10 @@ describe('broadcasting and shape errors', () => {
   it('broadcasts like NumPy', () => {
     assert.deepEqual(d.broadcastShapes('add', [3, 1, 5], [4, 1], [5]), [3, 4, 5]);
     const r = d.add(d.tensor([[1], [2]]), d.tensor([10, 20, 30]));
-    assert.deepEqual(r.toArray(), [[11, 21, 31], [12, 22, 32]]);
+    assert.deepEqual(r.toArray(), [
+      [11, 21, 31],
+      [12, 22, 32],
+    ]);
   });
 
   it('names the op and both shapes when they do not fit', () => {
@@ -70,13 +93,19 @@ describe('broadcasting and shape errors', () => {
   it('rejects wrong dtypes', () => {
     assert.throws(() => d.add(d.zeros([2]), d.zeros([2], { dtype: 'float64' })), /add: dtypes differ \(float32 and float64\)/);
     assert.throws(() => d.log(d.zeros([2], { dtype: 'int32' })), /log: expects a float32 or float64 tensor, got int32/);
-    assert.throws(() => d.matmul(d.zeros([2, 2], { dtype: 'int32' }), d.zeros([2, 2], { dtype: 'int32' })), /matmul: expects float32 or float64 tensors, got int32/);
+    assert.throws(
+      () => d.matmul(d.zeros([2, 2], { dtype: 'int32' }), d.zeros([2, 2], { dtype: 'int32' })),
+      /matmul: expects float32 or float64 tensors, got int32/,
+    );
     assert.throws(() => d.gather(d.zeros([2, 2]), 1, d.zeros([2, 1])), /gather: indices must be int32, got float32/);
     assert.throws(() => d.valueAndGrad(() => d.zeros([]), [d.zeros([2], { dtype: 'int32' })]), /cannot differentiate with respect to an int32 tensor/);
   });
 
   it('rejects out-of-range indices', () => {
-    assert.throws(() => d.indexSelect(d.zeros([3, 2]), 0, d.tensor([0, 3], { dtype: 'int32' })), /indexSelect: index 3 is out of range for a dimension of size 3/);
+    assert.throws(
+      () => d.indexSelect(d.zeros([3, 2]), 0, d.tensor([0, 3], { dtype: 'int32' })),
+      /indexSelect: index 3 is out of range for a dimension of size 3/,
+    );
   });
 });
 
@@ -96,7 +125,14 @@ describe('scopes free intermediates', () => {
 
   it('frees everything when the function throws', () => {
     const before = d.memory().tensors;
-    assert.throws(() => d.scope(() => { d.ones([4]); throw new Error('boom'); }), /boom/);
+    assert.throws(
+      () =>
+        d.scope(() => {
+          d.ones([4]);
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(d.memory().tensors, before);
   });
 
@@ -110,7 +146,13 @@ describe('scopes free intermediates', () => {
       k = d.keep(d.ones([2, 2]));
       return d.reshape(d.full([4], 3), [2, 2]);
     });
-    assert.deepEqual(k!.toArray(), [[1, 1], [1, 1]]);
-    assert.deepEqual(r.toArray(), [[3, 3], [3, 3]]);
+    assert.deepEqual(k!.toArray(), [
+      [1, 1],
+      [1, 1],
+    ]);
+    assert.deepEqual(r.toArray(), [
+      [3, 3],
+      [3, 3],
+    ]);
   });
 });

@@ -22,18 +22,30 @@ function raw(header: string | object, data: Uint8Array | number = 0): Uint8Array
 const f32 = (shape: number[], data_offsets: unknown[]) => ({ dtype: 'F32', shape, data_offsets });
 /** decodeSafetensors(bytes, 'x.st') must fail with `x.st: not a valid safetensors file: <part>: <expected>`, on one line (part: a regular expression). */
 function rejects(bytes: Uint8Array, part: string, expected: RegExp): void {
-  assert.throws(() => d.decodeSafetensors(bytes, 'x.st'), (e: Error) => {
-    assert.ok(!/[\n\r]/.test(e.message), `one line: ${e.message}`);
-    assert.match(e.message, new RegExp(`^x\\.st: not a valid safetensors file: ${part}: `));
-    assert.match(e.message, expected);
-    return true;
-  });
+  assert.throws(
+    () => d.decodeSafetensors(bytes, 'x.st'),
+    (e: Error) => {
+      assert.ok(!/[\n\r]/.test(e.message), `one line: ${e.message}`);
+      assert.match(e.message, new RegExp(`^x\\.st: not a valid safetensors file: ${part}: `));
+      assert.match(e.message, expected);
+      return true;
+    },
+  );
 }
 
 describe('safetensors', () => {
   it('round-trips float32, float64 and int32 tensors with metadata, written atomically', () => {
     const f = join(dir, 'a.safetensors');
-    const t = { w: d.tensor([[1.5, -2], [3, 4]]), b: d.tensor([0.1], { dtype: 'float64' }), i: d.tensor([7, -8, 9], { dtype: 'int32' }), s: d.tensor(3), e: d.zeros([0, 3]) };
+    const t = {
+      w: d.tensor([
+        [1.5, -2],
+        [3, 4],
+      ]),
+      b: d.tensor([0.1], { dtype: 'float64' }),
+      i: d.tensor([7, -8, 9], { dtype: 'int32' }),
+      s: d.tensor(3),
+      e: d.zeros([0, 3]),
+    };
     d.saveSafetensors(f, t, { note: 'hello' });
     assert.deepEqual(readdirSync(dir), ['a.safetensors']);
     const r = d.loadSafetensors(f);
@@ -65,13 +77,22 @@ describe('safetensors', () => {
     d.saveSafetensors(f, { w: d.ones([4, 4]) });
     const whole = readFileSync(f);
     writeFileSync(join(dir, 'trunc.safetensors'), whole.subarray(0, whole.length - 10));
-    assert.throws(() => d.loadSafetensors(join(dir, 'trunc.safetensors')), /trunc\.safetensors: not a valid safetensors file: tensor "w" data_offsets: \[0, 64\] end past the data section, which has 54 bytes .*truncated\?/);
+    assert.throws(
+      () => d.loadSafetensors(join(dir, 'trunc.safetensors')),
+      /trunc\.safetensors: not a valid safetensors file: tensor "w" data_offsets: \[0, 64\] end past the data section, which has 54 bytes .*truncated\?/,
+    );
     writeFileSync(join(dir, 'tiny.safetensors'), Buffer.from([1, 2, 3]));
-    assert.throws(() => d.loadSafetensors(join(dir, 'tiny.safetensors')), /tiny\.safetensors: not a valid safetensors file: header length \(bytes 0-7\): expected an 8-byte little-endian length, the file has 3 bytes/);
+    assert.throws(
+      () => d.loadSafetensors(join(dir, 'tiny.safetensors')),
+      /tiny\.safetensors: not a valid safetensors file: header length \(bytes 0-7\): expected an 8-byte little-endian length, the file has 3 bytes/,
+    );
     const bad = Buffer.from(whole);
     bad.write('!', 8);
     writeFileSync(join(dir, 'json.safetensors'), bad);
-    assert.throws(() => d.loadSafetensors(join(dir, 'json.safetensors')), /json\.safetensors: not a valid safetensors file: header \(bytes 8-\d+\): expected a JSON object/);
+    assert.throws(
+      () => d.loadSafetensors(join(dir, 'json.safetensors')),
+      /json\.safetensors: not a valid safetensors file: header \(bytes 8-\d+\): expected a JSON object/,
+    );
     assert.throws(() => d.loadSafetensors(join(dir, 'absent.safetensors')), /absent\.safetensors: cannot read the safetensors file/);
   });
 
@@ -93,22 +114,37 @@ describe('safetensors', () => {
     rejects(raw('[1, 2]'), 'header \\(bytes 8-13\\)', /expected a JSON object, got \[1,2\]/);
     rejects(raw('null'), 'header \\(bytes 8-11\\)', /expected a JSON object, got null/);
     // JSON.parse would keep the second "a" and silently drop the first
-    rejects(raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}, "a" :{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8), 'header \\(bytes 8-\\d+\\)', /expected unique keys, "a" appears twice/);
+    rejects(
+      raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}, "a" :{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8),
+      'header \\(bytes 8-\\d+\\)',
+      /expected unique keys, "a" appears twice/,
+    );
     rejects(raw('{"a":{"dtype":"F32","dtype":"F64","shape":[1],"data_offsets":[0,4]}}', 4), 'header \\(bytes 8-\\d+\\)', /"dtype" appears twice/);
     // strings that merely look like keys are values, not duplicates
-    assert.deepEqual({ ...d.decodeSafetensors(raw('{"__metadata__":{"a":"a","b":"a"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', 4)).metadata }, { a: 'a', b: 'a' });
+    assert.deepEqual(
+      { ...d.decodeSafetensors(raw('{"__metadata__":{"a":"a","b":"a"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', 4)).metadata },
+      { a: 'a', b: 'a' },
+    );
   });
 
   it('entries: exactly dtype, shape and data_offsets; a known dtype; non-negative integer shapes', () => {
     rejects(raw({ a: 5 }), 'tensor "a"', /expected an object \{dtype, shape, data_offsets\}, got 5/);
     rejects(raw({ a: { dtype: 'F32', shape: [1] } }, 4), 'tensor "a"', /expected exactly the keys dtype, shape, data_offsets, got "dtype", "shape"/);
     rejects(raw({ a: { ...f32([1], [0, 4]), extra: 1 } }, 4), 'tensor "a"', /got "data_offsets", "dtype", "extra", "shape"/);
-    rejects(raw({ a: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, 1), 'tensor "a" dtype', /expected one of F64 F32 F16 BF16 I64 U64 I32 U32 I16 U16 I8 U8 BOOL, got "F8_E4M3"/);
+    rejects(
+      raw({ a: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, 1),
+      'tensor "a" dtype',
+      /expected one of F64 F32 F16 BF16 I64 U64 I32 U32 I16 U16 I8 U8 BOOL, got "F8_E4M3"/,
+    );
     rejects(raw({ a: f32([-1], [0, 4]) }, 4), 'tensor "a" shape', /expected an array of non-negative integers, got \[-1\]/);
     rejects(raw({ a: f32([1.5], [0, 4]) }, 4), 'tensor "a" shape', /got \[1\.5\]/);
     rejects(raw({ a: f32(['2'] as never, [0, 8]) }, 8), 'tensor "a" shape', /got \["2"\]/);
     rejects(raw({ a: f32([2 ** 40, 2 ** 40], [0, 4]) }, 4), 'tensor "a" shape', /\[1099511627776, 1099511627776\] F32 would need more than 2\^53 bytes/);
-    rejects(raw({ a: f32([2 ** 25, 2 ** 25], [0, 4]) }, 4), 'tensor "a" data_offsets', /\[0, 4\] span 4 bytes; expected 4503599627370496 \(shape \[33554432, 33554432\]/);
+    rejects(
+      raw({ a: f32([2 ** 25, 2 ** 25], [0, 4]) }, 4),
+      'tensor "a" data_offsets',
+      /\[0, 4\] span 4 bytes; expected 4503599627370496 \(shape \[33554432, 33554432\]/,
+    );
     rejects(raw({ a: f32([2], [0, 4]) }, 4), 'tensor "a" data_offsets', /span 4 bytes; expected 8 \(shape \[2\] = 2 elements of F32, 4 bytes each\)/);
   });
 
@@ -133,7 +169,12 @@ describe('safetensors', () => {
   });
 
   it('names: __proto__ and constructor are ordinary names; empty and control-character names are refused', () => {
-    const r = d.decodeSafetensors(raw('{"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"constructor":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', new Uint8Array(new Float32Array([7, 8]).buffer)));
+    const r = d.decodeSafetensors(
+      raw(
+        '{"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"constructor":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+        new Uint8Array(new Float32Array([7, 8]).buffer),
+      ),
+    );
     assert.deepEqual(Object.keys(r.tensors).sort(), ['__proto__', 'constructor']);
     assert.equal(Object.getOwnPropertyDescriptor(r.tensors, '__proto__')!.value.item(), 7);
     assert.equal(r.tensors['constructor' as string]!.item(), 8);
@@ -163,7 +204,11 @@ describe('safetensors', () => {
     assert.equal(ok.tensors.n!.dtype, 'int32');
     assert.deepEqual(ok.tensors.n!.toArray(), [-5, 2147483647, -2147483648]);
     data.setBigInt64(8, 2n ** 31n, true);
-    rejects(raw({ n: { dtype: 'I64', shape: [3], data_offsets: [0, 24] } }, new Uint8Array(data.buffer)), 'tensor "n"', /element 1 \(I64\) is 2147483648, which does not fit int32 \(Descent reads I64 as int32\)/);
+    rejects(
+      raw({ n: { dtype: 'I64', shape: [3], data_offsets: [0, 24] } }, new Uint8Array(data.buffer)),
+      'tensor "n"',
+      /element 1 \(I64\) is 2147483648, which does not fit int32 \(Descent reads I64 as int32\)/,
+    );
     // written: int32 tensors the option picks (default: *num_batches_tracked) as I64, others as I32
     const t = { '1.num_batches_tracked': d.scalar(-3, 'int32'), count: d.tensor([4], { dtype: 'int32' }) };
     const header = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + Number(new DataView(b.buffer).getBigUint64(0, true)))));
@@ -199,6 +244,10 @@ describe('safetensors', () => {
     }
     const u32 = new DataView(new ArrayBuffer(4));
     u32.setUint32(0, 2 ** 31, true);
-    rejects(raw({ t: { dtype: 'U32', shape: [], data_offsets: [0, 4] } }, new Uint8Array(u32.buffer)), 'tensor "t"', /element 0 \(U32\) is 2147483648, which does not fit int32/);
+    rejects(
+      raw({ t: { dtype: 'U32', shape: [], data_offsets: [0, 4] } }, new Uint8Array(u32.buffer)),
+      'tensor "t"',
+      /element 0 \(U32\) is 2147483648, which does not fit int32/,
+    );
   });
 });

@@ -12,7 +12,10 @@ const TIGHT = { atol: 1e-12, rtol: 1e-12 };
 // logits [[1, 2, 3], [1, 1, 1]]:
 // row 0: logSumExp = 3 + ln(1 + e^-1 + e^-2) = 3.40760596444438, so logp = [-2.4076..., -1.4076..., -0.4076...]
 // row 1: logp = -ln 3 for every class
-const logits = f64([[1, 2, 3], [1, 1, 1]]);
+const logits = f64([
+  [1, 2, 3],
+  [1, 1, 1],
+]);
 const L0 = Math.log(1 + Math.exp(-1) + Math.exp(-2)); // 0.40760596444438: -logp[0][2]
 const LN3 = Math.log(3);
 const logp0 = [-(2 + L0), -(1 + L0), -L0];
@@ -51,7 +54,8 @@ describe('crossEntropy with class indices (hand-worked)', () => {
     // row 0: 0.8 * 3 L0 + (0.2/3)(1 (2 + L0) + 2 (1 + L0) + 3 L0) = 2.4 L0 + (0.2/3)(4 + 6 L0)
     // row 1: 0.8 * 1 ln 3 + (0.2/3)(6 ln 3);  mean divides the sum by w[2] + w[0] = 4
     const weight = d.tensor([1, 2, 3], { dtype: 'float64' });
-    const r0 = 2.4 * L0 + (0.2 / 3) * (4 + 6 * L0), r1 = 0.8 * LN3 + 0.4 * LN3;
+    const r0 = 2.4 * L0 + (0.2 / 3) * (4 + 6 * L0),
+      r1 = 0.8 * LN3 + 0.4 * LN3;
     assertClose(nn.crossEntropy(logits, labels([2, 0]), { weight, labelSmoothing: 0.2, reduction: 'none' }), [r0, r1], TIGHT);
     assertClose(nn.crossEntropy(logits, labels([2, 0]), { weight, labelSmoothing: 0.2 }).item(), (r0 + r1) / 4, TIGHT);
     // ignored examples stay 0 with smoothing too
@@ -71,11 +75,27 @@ describe('crossEntropy with class indices (hand-worked)', () => {
 describe('crossEntropy with class probabilities', () => {
   it('is -sum_c t_c logp_c; weights do not change the mean divisor B', () => {
     // row 0 with t = [0.2, 0.3, 0.5]: 0.2 (2 + L0) + 0.3 (1 + L0) + 0.5 L0 = L0 + 0.7; row 1: ln 3
-    const soft = f64([[0.2, 0.3, 0.5], [0, 1, 0]]);
+    const soft = f64([
+      [0.2, 0.3, 0.5],
+      [0, 1, 0],
+    ]);
     assertClose(nn.crossEntropy(logits, soft, { reduction: 'none' }), [L0 + 0.7, LN3], TIGHT);
     // weights [1, 2, 3] on one-hot targets [2, 0]: [3 L0, ln 3], mean over B = 2 (not over the weight sum 4)
     const weight = d.tensor([1, 2, 3], { dtype: 'float64' });
-    assertClose(nn.crossEntropy(logits, f64([[0, 0, 1], [1, 0, 0]]), { weight }).item(), (3 * L0 + LN3) / 2, TIGHT);
+    assertClose(
+      nn
+        .crossEntropy(
+          logits,
+          f64([
+            [0, 0, 1],
+            [1, 0, 0],
+          ]),
+          { weight },
+        )
+        .item(),
+      (3 * L0 + LN3) / 2,
+      TIGHT,
+    );
   });
 
   it('one-hot probabilities with smoothing equal class indices with smoothing', () => {
@@ -90,7 +110,10 @@ describe('crossEntropy with class probabilities', () => {
 describe('nllLoss and its agreement with crossEntropy', () => {
   it('picks -logp at the target', () => {
     // [[-1, -2], [-0.5, -3]] with targets [1, 0]: [2, 0.5], mean 1.25
-    const lp = f64([[-1, -2], [-0.5, -3]]);
+    const lp = f64([
+      [-1, -2],
+      [-0.5, -3],
+    ]);
     assert.deepEqual(nn.nllLoss(lp, labels([1, 0]), { reduction: 'none' }).toArray(), [2, 0.5]);
     assert.equal(nn.nllLoss(lp, labels([1, 0])).item(), 1.25);
     // weights [4, 1]: [1 * 2, 4 * 0.5] = [2, 2], mean 4 / (1 + 4)
@@ -102,7 +125,8 @@ describe('nllLoss and its agreement with crossEntropy', () => {
     const y = labels([0, 4, 2, -100, 1, 3, 3, 0]);
     const weight = d.rand([5], { dtype: 'float64', generator: new d.Generator(9) });
     for (const options of [{}, { weight }, { weight, reduction: 'sum' as const }, { reduction: 'none' as const }]) {
-      const ce = nn.crossEntropy(x, y, options), nll = nn.nllLoss(d.logSoftmax(x, 1), y, options);
+      const ce = nn.crossEntropy(x, y, options),
+        nll = nn.nllLoss(d.logSoftmax(x, 1), y, options);
       assert.deepEqual(ce.shape, nll.shape);
       assertClose(flat(ce), flat(nll), TIGHT);
     }
@@ -110,20 +134,31 @@ describe('nllLoss and its agreement with crossEntropy', () => {
 
   it('stays finite for logits of +-1e4, with finite gradients', () => {
     // row 0, target 1: 1e4 - (-1e4) = 2e4; row 1, target 0: logSumExp = 1e4 + ln 2, loss 2e4 + ln 2
-    const x = d.tensor([[1e4, -1e4, 0], [-1e4, 1e4, 1e4]]);
+    const x = d.tensor([
+      [1e4, -1e4, 0],
+      [-1e4, 1e4, 1e4],
+    ]);
     const y = labels([1, 0]);
     const none = flat(nn.crossEntropy(x, y, { reduction: 'none' }));
     assertClose(none, [2e4, 2e4 + Math.LN2], { rtol: 1e-6 });
     const g = d.grad(() => nn.crossEntropy(x, y), [x]).get(x);
     // d mean / d logits = (softmax - onehot) / B: row 0 [1, -1, 0] / 2, row 1 [-1, 0.5, 0.5] / 2
-    assertClose(g, [[0.5, -0.5, 0], [-0.5, 0.25, 0.25]], { atol: 1e-6 });
+    assertClose(
+      g,
+      [
+        [0.5, -0.5, 0],
+        [-0.5, 0.25, 0.25],
+      ],
+      { atol: 1e-6 },
+    );
   });
 });
 
 describe('multiMarginLoss', () => {
   it('matches the PyTorch documentation example and its options', () => {
     // x = [0.1, 0.2, 0.4, 0.8], y = 3: (1/4)((1 - 0.8 + 0.1) + (1 - 0.8 + 0.2) + (1 - 0.8 + 0.4)) = 1.3 / 4 = 0.325
-    const x = f64([[0.1, 0.2, 0.4, 0.8]]), y = labels([3]);
+    const x = f64([[0.1, 0.2, 0.4, 0.8]]),
+      y = labels([3]);
     assertClose(nn.multiMarginLoss(x, y).item(), 0.325, TIGHT);
     // p = 2: (0.09 + 0.16 + 0.36) / 4 = 0.1525
     assertClose(nn.multiMarginLoss(x, y, { p: 2 }).item(), 0.1525, TIGHT);
@@ -132,7 +167,10 @@ describe('multiMarginLoss', () => {
     // weight[3] = 2 multiplies each term: 0.65
     assertClose(nn.multiMarginLoss(x, y, { weight: d.tensor([1, 1, 1, 2], { dtype: 'float64' }) }).item(), 0.65, TIGHT);
     // two examples: the second (y = 0, x = [2, 0, 0, 0]) beats every class by >= 1, loss 0; mean (0.325 + 0) / 2
-    const x2 = f64([[0.1, 0.2, 0.4, 0.8], [2, 0, 0, 0]]);
+    const x2 = f64([
+      [0.1, 0.2, 0.4, 0.8],
+      [2, 0, 0, 0],
+    ]);
     assertClose(nn.multiMarginLoss(x2, labels([3, 0]), { reduction: 'none' }), [0.325, 0], TIGHT);
     assertClose(nn.multiMarginLoss(x2, labels([3, 0])).item(), 0.1625, TIGHT);
     assert.throws(() => nn.multiMarginLoss(x, labels([4])), /multiMarginLoss: target 4 at position 0 is out of range for 4 classes/);
@@ -144,12 +182,17 @@ describe('multiMarginLoss', () => {
 
 const gen = new d.Generator(31);
 type R = 'mean' | 'sum' | 'none';
-const B = 6, C = 4;
+const B = 6,
+  C = 4;
 const randLabels = () => d.randint(0, C, [B], { generator: gen });
 const CASES: { name: string; loss: (x: d.Tensor, y: d.Tensor, r: R) => d.Tensor; target: (dt: 'float32' | 'float64') => d.Tensor }[] = [
   { name: 'crossEntropy', loss: (x, y, reduction) => nn.crossEntropy(x, y, { reduction }), target: randLabels },
   { name: 'crossEntropy (smoothing)', loss: (x, y, reduction) => nn.crossEntropy(x, y, { reduction, labelSmoothing: 0.1 }), target: randLabels },
-  { name: 'crossEntropy (probabilities)', loss: (x, y, reduction) => nn.crossEntropy(x, y, { reduction }), target: (dtype) => d.softmax(d.randn([B, C], { dtype, generator: gen }), 1) },
+  {
+    name: 'crossEntropy (probabilities)',
+    loss: (x, y, reduction) => nn.crossEntropy(x, y, { reduction }),
+    target: (dtype) => d.softmax(d.randn([B, C], { dtype, generator: gen }), 1),
+  },
   { name: 'nllLoss', loss: (x, y, reduction) => nn.nllLoss(d.logSoftmax(x, 1), y, { reduction }), target: randLabels },
   { name: 'multiMarginLoss', loss: (x, y, reduction) => nn.multiMarginLoss(x, y, { reduction }), target: randLabels },
   { name: 'multiMarginLoss (p = 2)', loss: (x, y, reduction) => nn.multiMarginLoss(x, y, { reduction, p: 2 }), target: randLabels },
@@ -158,17 +201,22 @@ const CASES: { name: string; loss: (x: d.Tensor, y: d.Tensor, r: R) => d.Tensor;
 describe('classification loss properties on random inputs', () => {
   for (const c of CASES) {
     it(`${c.name}: 'none' is [B] and >= 0; 'mean' = 'sum' / B = mean('none') exactly`, () => {
-      const x = d.randn([B, C], { generator: gen }), y = c.target('float32');
+      const x = d.randn([B, C], { generator: gen }),
+        y = c.target('float32');
       const none = c.loss(x, y, 'none');
       assert.deepEqual(none.shape, [B]);
-      assert.ok(flat(none).every((v) => v >= 0), `${c.name}: negative loss in ${flat(none)}`);
+      assert.ok(
+        flat(none).every((v) => v >= 0),
+        `${c.name}: negative loss in ${flat(none)}`,
+      );
       const mean = c.loss(x, y, 'mean').item();
       assert.equal(mean, Math.fround(c.loss(x, y, 'sum').item() / B));
       assert.equal(d.mean(none).item(), mean);
     });
 
     it(`${c.name}: gradient matches finite differences (float64)`, () => {
-      const x = d.randn([B, C], { dtype: 'float64', generator: gen }), y = c.target('float64');
+      const x = d.randn([B, C], { dtype: 'float64', generator: gen }),
+        y = c.target('float64');
       for (const r of ['mean', 'none'] as const) {
         const res = d.gradCheck((xi) => c.loss(xi, y, r), [x]);
         assert.ok(res.ok, `${c.name} '${r}': ${JSON.stringify(res.pairs)}`);

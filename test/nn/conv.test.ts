@@ -22,25 +22,67 @@ describe('Conv2d', () => {
 
   it("computes conv2d with its weight; padding 'same' keeps the size", () => {
     const conv = new nn.Conv2d(1, 1, 2, { dtype: 'float64', padding: 'same' });
-    conv.weight.assign(d.tensor([[[[1, 1], [1, 1]]]], { dtype: 'float64' }));
+    conv.weight.assign(
+      d.tensor(
+        [
+          [
+            [
+              [1, 1],
+              [1, 1],
+            ],
+          ],
+        ],
+        { dtype: 'float64' },
+      ),
+    );
     conv.bias!.assign(d.tensor([1], { dtype: 'float64' }));
-    const x = d.tensor([[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]], { dtype: 'float64' });
+    const x = d.tensor(
+      [
+        [
+          [
+            [1, 2, 3],
+            [4, 5, 6],
+            [7, 8, 9],
+          ],
+        ],
+      ],
+      { dtype: 'float64' },
+    );
     // 2x2 window sums with the extra padding at the bottom/right (see test/ops/conv.test.ts), plus 1
-    assert.deepEqual(conv.forward(x).toArray(), [[[[13, 17, 10], [25, 29, 16], [16, 18, 10]]]]);
+    assert.deepEqual(conv.forward(x).toArray(), [
+      [
+        [
+          [13, 17, 10],
+          [25, 29, 16],
+          [16, 18, 10],
+        ],
+      ],
+    ]);
   });
 });
 
 describe('memory', () => {
   it('a training step of a conv / batch-norm / pooling network leaves no tensor behind', () => {
     const g = new d.Generator(2);
-    const net = new nn.Sequential(new nn.Conv2d(2, 4, 3, { padding: 1, generator: g }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Dropout2d(0.2, { generator: g }), new nn.AvgPool2d(2), new nn.Flatten(), new nn.Linear(4, 3, { generator: g }));
-    const x = d.randn([5, 2, 4, 4], { generator: g }), y = d.tensor([0, 1, 2, 1, 0], { dtype: 'int32' });
+    const net = new nn.Sequential(
+      new nn.Conv2d(2, 4, 3, { padding: 1, generator: g }),
+      new nn.BatchNorm2d(4),
+      new nn.ReLU(),
+      new nn.MaxPool2d(2),
+      new nn.Dropout2d(0.2, { generator: g }),
+      new nn.AvgPool2d(2),
+      new nn.Flatten(),
+      new nn.Linear(4, 3, { generator: g }),
+    );
+    const x = d.randn([5, 2, 4, 4], { generator: g }),
+      y = d.tensor([0, 1, 2, 1, 0], { dtype: 'int32' });
     const opt = new d.SGD(net.parameters(), { lr: 0.1, momentum: 0.9 });
-    const step = () => d.scope(() => {
-      const { value, grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
-      opt.step(grads);
-      return value.item();
-    });
+    const step = () =>
+      d.scope(() => {
+        const { value, grads } = d.valueAndGrad(() => nn.crossEntropy(net.forward(x), y), net.parameters());
+        opt.step(grads);
+        return value.item();
+      });
     step(); // the optimizer creates its momentum buffers on the first step
     const before = d.memory();
     const losses = [step(), step()];
@@ -54,9 +96,30 @@ describe('memory', () => {
 describe('pooling layers', () => {
   it('MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and GlobalAvgPool2d call their ops', () => {
     const x = d.reshape(d.arange(0, 16, 1, { dtype: 'float64' }), [1, 1, 4, 4]);
-    assert.deepEqual(new nn.MaxPool2d(2).forward(x).toArray(), [[[[5, 7], [13, 15]]]]);
-    assert.deepEqual(new nn.MaxPool2d(3, { stride: 1 }).forward(x).toArray(), [[[[10, 11], [14, 15]]]]);
-    assert.deepEqual(new nn.AvgPool2d(2).forward(x).toArray(), [[[[2.5, 4.5], [10.5, 12.5]]]]);
+    assert.deepEqual(new nn.MaxPool2d(2).forward(x).toArray(), [
+      [
+        [
+          [5, 7],
+          [13, 15],
+        ],
+      ],
+    ]);
+    assert.deepEqual(new nn.MaxPool2d(3, { stride: 1 }).forward(x).toArray(), [
+      [
+        [
+          [10, 11],
+          [14, 15],
+        ],
+      ],
+    ]);
+    assert.deepEqual(new nn.AvgPool2d(2).forward(x).toArray(), [
+      [
+        [
+          [2.5, 4.5],
+          [10.5, 12.5],
+        ],
+      ],
+    ]);
     assert.deepEqual(new nn.AdaptiveAvgPool2d(1).forward(x).toArray(), [[[[7.5]]]]);
     assert.deepEqual(new nn.GlobalAvgPool2d().forward(x).toArray(), [[7.5]]);
   });
@@ -70,7 +133,10 @@ describe('dropout variants', () => {
     let dropped = 0;
     for (let ch = 0; ch < 8 * 16; ch++) {
       const plane = v.slice(ch * 9, ch * 9 + 9);
-      assert.ok(plane.every((u) => u === plane[0]), 'one draw per channel');
+      assert.ok(
+        plane.every((u) => u === plane[0]),
+        'one draw per channel',
+      );
       assert.ok(plane[0] === 0 || plane[0] === 2, 'kept channels are scaled by 1/(1-p) = 2');
       if (plane[0] === 0) dropped++;
     }
@@ -88,7 +154,9 @@ describe('dropout variants', () => {
     const drop = new nn.AlphaDropout(0.2, { generator: g });
     const y = drop.forward(x);
     // dropped units: a (-alpha') + a alpha' p with a = ((alpha'^2 p + 1)(1 - p))^(-1/2)
-    const alpha = 1.7580993408473766, p = 0.2, a = 1 / Math.sqrt((alpha * alpha * p + 1) * (1 - p));
+    const alpha = 1.7580993408473766,
+      p = 0.2,
+      a = 1 / Math.sqrt((alpha * alpha * p + 1) * (1 - p));
     const droppedValue = -alpha * a + alpha * a * p;
     const v = flat(y);
     const nDropped = v.filter((u) => Math.abs(u - droppedValue) < 1e-12).length;
@@ -109,29 +177,79 @@ describe('Unflatten, Embedding, Residual', () => {
   it('Embedding looks up rows; the gradient of a row sums its uses; paddingIdx starts at 0 and gets no gradient', () => {
     const emb = new nn.Embedding(4, 2, { dtype: 'float64', paddingIdx: 0 });
     assert.deepEqual(flat(emb.weight).slice(0, 2), [0, 0]);
-    emb.weight.assign(d.tensor([[9, 9], [1, 2], [3, 4], [5, 6]], { dtype: 'float64' }));
-    const idx = d.tensor([[1, 3], [1, 0]], { dtype: 'int32' });
+    emb.weight.assign(
+      d.tensor(
+        [
+          [9, 9],
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ],
+        { dtype: 'float64' },
+      ),
+    );
+    const idx = d.tensor(
+      [
+        [1, 3],
+        [1, 0],
+      ],
+      { dtype: 'int32' },
+    );
     const out = emb.forward(idx);
-    assert.deepEqual(out.toArray(), [[[1, 2], [5, 6]], [[1, 2], [9, 9]]]);
+    assert.deepEqual(out.toArray(), [
+      [
+        [1, 2],
+        [5, 6],
+      ],
+      [
+        [1, 2],
+        [9, 9],
+      ],
+    ]);
     // d sum(out) / d weight: row 1 used twice -> 2, row 3 once -> 1, row 2 never, row 0 is padding -> 0
     const g = d.grad(() => d.sum(emb.forward(idx)), [emb.weight]).get(emb.weight);
-    assert.deepEqual(g.toArray(), [[0, 0], [2, 2], [0, 0], [1, 1]]);
+    assert.deepEqual(g.toArray(), [
+      [0, 0],
+      [2, 2],
+      [0, 0],
+      [1, 1],
+    ]);
     assert.throws(() => emb.forward(d.tensor([1.0])), /Embedding: expects int32 indices, got float32/);
   });
 
   it('Residual adds the skip path (identity or a projection) and names children body / shortcut', () => {
     const lin = new nn.Linear(2, 2, { dtype: 'float64', bias: false });
-    lin.weight.assign(d.tensor([[1, 2], [3, 4]], { dtype: 'float64' }));
+    lin.weight.assign(
+      d.tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'float64' },
+      ),
+    );
     const res = new nn.Residual(lin);
     // x = [1, 1]: x W^T = [3, 7]; + x = [4, 8]
     assert.deepEqual(res.forward(d.tensor([[1, 1]], { dtype: 'float64' })).toArray(), [[4, 8]]);
-    assert.deepEqual(res.namedParameters().map(([n]) => n), ['body.weight']);
+    assert.deepEqual(
+      res.namedParameters().map(([n]) => n),
+      ['body.weight'],
+    );
     // gradient along both paths: d sum(xW^T + x)/dx = column sums of W + 1 = [5, 7]
     const x = d.tensor([[1, 1]], { dtype: 'float64' });
-    assert.deepEqual(d.grad(() => d.sum(res.forward(x)), [x]).get(x).toArray(), [[5, 7]]);
+    assert.deepEqual(
+      d
+        .grad(() => d.sum(res.forward(x)), [x])
+        .get(x)
+        .toArray(),
+      [[5, 7]],
+    );
     const proj = new nn.Residual(new nn.Conv2d(2, 4, 3, { padding: 1 }), { shortcut: new nn.Conv2d(2, 4, 1) });
     assert.deepEqual(proj.forward(d.ones([1, 2, 5, 5])).shape, [1, 4, 5, 5]);
-    assert.deepEqual(proj.namedParameters().map(([n]) => n), ['body.weight', 'body.bias', 'shortcut.weight', 'shortcut.bias']);
+    assert.deepEqual(
+      proj.namedParameters().map(([n]) => n),
+      ['body.weight', 'body.bias', 'shortcut.weight', 'shortcut.bias'],
+    );
     assert.throws(() => new nn.Residual(new nn.Linear(2, 3)).forward(d.ones([1, 2])), /Residual: the body gives \[1, 3\] but the skip path gives \[1, 2\]/);
   });
 });

@@ -7,8 +7,14 @@ import { init } from '../../src/nn/index.js';
 
 function stats(t: Tensor): { mean: number; std: number; min: number; max: number } {
   const x = t.data;
-  let s = 0, min = Infinity, max = -Infinity;
-  for (let i = 0; i < x.length; i++) { s += x[i]!; min = Math.min(min, x[i]!); max = Math.max(max, x[i]!); }
+  let s = 0,
+    min = Infinity,
+    max = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    s += x[i]!;
+    min = Math.min(min, x[i]!);
+    max = Math.max(max, x[i]!);
+  }
   const mean = s / x.length;
   let v = 0;
   for (let i = 0; i < x.length; i++) v += (x[i]! - mean) ** 2;
@@ -60,9 +66,15 @@ describe('initialisers fill the given tensor', () => {
     const id = t.id;
     assert.equal(init.constant(t, 2.5), t);
     assert.equal(t.id, id);
-    assert.deepEqual(t.toArray(), [[2.5, 2.5, 2.5], [2.5, 2.5, 2.5]]);
+    assert.deepEqual(t.toArray(), [
+      [2.5, 2.5, 2.5],
+      [2.5, 2.5, 2.5],
+    ]);
     assert.deepEqual(init.ones(d.zeros([2], { dtype: 'int32' })).toArray(), [1, 1]);
-    assert.deepEqual(init.zeros(t).toArray(), [[0, 0, 0], [0, 0, 0]]);
+    assert.deepEqual(init.zeros(t).toArray(), [
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     assert.throws(() => init.uniform(d.zeros([2], { dtype: 'int32' })), /init.uniform: expects a float32 or float64 tensor, got int32 \[2\]/);
     assert.throws(() => init.kaimingUniform(d.zeros([4])), /computeFans/);
     assert.throws(() => init.kaimingNormal(d.zeros([2, 2]), { mode: 'fan_in' as 'fanIn' }), /init.kaimingNormal: mode must be 'fanIn' or 'fanOut'/);
@@ -77,7 +89,8 @@ describe('initialisers fill the given tensor', () => {
   });
 
   it('draw from the generator given, reproducibly', () => {
-    const a = init.normal(big([10, 10]), 0, 1, gen()), b = init.normal(big([10, 10]), 0, 1, gen());
+    const a = init.normal(big([10, 10]), 0, 1, gen()),
+      b = init.normal(big([10, 10]), 0, 1, gen());
     assert.deepEqual(a.toArray(), b.toArray());
     d.manualSeed(9);
     const c = init.uniform(big([10, 10]));

@@ -10,11 +10,30 @@ const f64 = (v: number[][]) => d.tensor(v, { dtype: 'float64' });
 describe('Linear', () => {
   it('computes x W^T + b with W stored [out, in]', () => {
     const lin = new nn.Linear(2, 3, { dtype: 'float64' });
-    lin.weight.assign(f64([[1, 2], [3, 4], [5, 6]]));
+    lin.weight.assign(
+      f64([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]),
+    );
     lin.bias!.assign(d.tensor([0.5, 0, -1], { dtype: 'float64' }));
     // [1, 1] W^T = [1+2, 3+4, 5+6] = [3, 7, 11]; + b = [3.5, 7, 10]
     // [0, 2] W^T = [4, 8, 12]; + b = [4.5, 8, 11]
-    assert.deepEqual(lin.forward(f64([[1, 1], [0, 2]])).toArray(), [[3.5, 7, 10], [4.5, 8, 11]]);
+    assert.deepEqual(
+      lin
+        .forward(
+          f64([
+            [1, 1],
+            [0, 2],
+          ]),
+        )
+        .toArray(),
+      [
+        [3.5, 7, 10],
+        [4.5, 8, 11],
+      ],
+    );
   });
 
   it('has the right shapes, treats leading axes as batch axes, and checks the input', () => {
@@ -27,17 +46,27 @@ describe('Linear', () => {
     assert.throws(() => lin.forward(d.ones([2, 5])), /Linear: expected input with last dimension 4 \(inFeatures\), got shape \[2, 5\]/);
     const nb = new nn.Linear(4, 3, { bias: false });
     assert.equal(nb.bias, null);
-    assert.deepEqual(nb.namedParameters().map(([n]) => n), ['weight']);
+    assert.deepEqual(
+      nb.namedParameters().map(([n]) => n),
+      ['weight'],
+    );
     assert.throws(() => new nn.Linear(2.5, 3), /Linear: inFeatures must be a non-negative integer, got 2.5/);
   });
 
   it('initialises as PyTorch: W and b uniform in +-1/sqrt(in), weight drawn first', () => {
     const lin = new nn.Linear(100, 50, { generator: new d.Generator(7) });
     const bound = 1 / Math.sqrt(100); // kaiming_uniform(a = sqrt 5): sqrt(3) * sqrt(2/6) / sqrt(100) = 0.1
-    const w = flat(lin.weight), b = flat(lin.bias!);
-    assert.ok(w.every((v) => Math.abs(v) <= bound), 'weights within the bound');
+    const w = flat(lin.weight),
+      b = flat(lin.bias!);
+    assert.ok(
+      w.every((v) => Math.abs(v) <= bound),
+      'weights within the bound',
+    );
     assert.ok(Math.max(...w.map(Math.abs)) > 0.099, 'weights fill the range');
-    assert.ok(b.every((v) => Math.abs(v) <= bound), 'bias within the bound');
+    assert.ok(
+      b.every((v) => Math.abs(v) <= bound),
+      'bias within the bound',
+    );
     // std of U(-a, a) is a / sqrt 3 = 0.05774; 5000 draws estimate it within ~1%
     const std = d.std(lin.weight).item();
     assert.ok(Math.abs(std - bound / Math.sqrt(3)) < 0.03 * (bound / Math.sqrt(3)), `std ${std}`);
@@ -64,7 +93,8 @@ describe('Dropout', () => {
     const p = 0.3;
     const x = d.add(d.randn([200, 100], { dtype: 'float64', generator: new d.Generator(1) }), 2);
     const y = new nn.Dropout(p, { generator: new d.Generator(2) }).forward(x);
-    const xs = flat(x), ys = flat(y);
+    const xs = flat(x),
+      ys = flat(y);
     let zeros = 0;
     ys.forEach((v, i) => {
       if (v === 0) zeros++;
@@ -128,12 +158,36 @@ describe('Flatten and activations', () => {
   });
 
   it('Softmax and LogSoftmax act along the chosen axis', () => {
-    const x = f64([[1, 1], [1, 3]]);
+    const x = f64([
+      [1, 1],
+      [1, 3],
+    ]);
     // axis 0, column 1: e^1 / (e^1 + e^3) = 1 / (1 + e^2) = 0.11920292202211755
     const s0 = 1 / (1 + Math.E ** 2);
-    assertClose(new nn.Softmax(0).forward(x), [[0.5, s0], [0.5, 1 - s0]], { atol: 1e-14 });
-    assertClose(new nn.Softmax().forward(x), [[0.5, 0.5], [s0, 1 - s0]], { atol: 1e-14 });
-    assertClose(new nn.LogSoftmax(-1).forward(x), [[-Math.LN2, -Math.LN2], [Math.log(s0), Math.log(1 - s0)]], { atol: 1e-14 });
+    assertClose(
+      new nn.Softmax(0).forward(x),
+      [
+        [0.5, s0],
+        [0.5, 1 - s0],
+      ],
+      { atol: 1e-14 },
+    );
+    assertClose(
+      new nn.Softmax().forward(x),
+      [
+        [0.5, 0.5],
+        [s0, 1 - s0],
+      ],
+      { atol: 1e-14 },
+    );
+    assertClose(
+      new nn.LogSoftmax(-1).forward(x),
+      [
+        [-Math.LN2, -Math.LN2],
+        [Math.log(s0), Math.log(1 - s0)],
+      ],
+      { atol: 1e-14 },
+    );
   });
 });
 
@@ -144,7 +198,10 @@ describe('mlp', () => {
     assert.deepEqual(kinds(nn.mlp([4, 16, 8, 2])), ['Linear', 'ReLU', 'Linear', 'ReLU', 'Linear']);
     const net = nn.mlp([4, 16, 8, 2], { activation: 'tanh', dropout: 0.1 });
     assert.deepEqual(kinds(net), ['Linear', 'Tanh', 'Dropout', 'Linear', 'Tanh', 'Dropout', 'Linear']);
-    assert.deepEqual(net.namedParameters().map(([n, t]) => `${n} [${t.shape}]`), ['0.weight [16,4]', '0.bias [16]', '3.weight [8,16]', '3.bias [8]', '6.weight [2,8]', '6.bias [2]']);
+    assert.deepEqual(
+      net.namedParameters().map(([n, t]) => `${n} [${t.shape}]`),
+      ['0.weight [16,4]', '0.bias [16]', '3.weight [8,16]', '3.bias [8]', '6.weight [2,8]', '6.bias [2]'],
+    );
     assert.deepEqual(kinds(nn.mlp([3, 1])), ['Linear']);
     const custom = nn.mlp([3, 5, 1], { activation: () => new nn.LeakyReLU(0.2) });
     assert.equal((custom.at(1) as nn.LeakyReLU).negativeSlope, 0.2);

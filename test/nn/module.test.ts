@@ -28,17 +28,32 @@ class Net extends nn.Module {
 
 /** A module that exposes the protected registration methods, for testing their checks. */
 class Open extends nn.Module {
-  param(name: string, t: Tensor) { return this.registerParameter(name, t); }
-  child<M extends nn.Module>(name: string, m: M): M { return this.registerModule(name, m); }
-  forward(x: Tensor): Tensor { return x; }
+  param(name: string, t: Tensor) {
+    return this.registerParameter(name, t);
+  }
+  child<M extends nn.Module>(name: string, m: M): M {
+    return this.registerModule(name, m);
+  }
+  forward(x: Tensor): Tensor {
+    return x;
+  }
 }
 
 describe('Module registration and naming', () => {
   it('names parameters with dots, own ones before the children (PyTorch order)', () => {
     const net = new Net(0);
-    assert.deepEqual(net.namedParameters().map(([n]) => n), ['scale', 'fc1.weight', 'fc1.bias', 'fc2.weight']);
-    assert.deepEqual(net.namedBuffers().map(([n]) => n), ['steps']);
-    assert.deepEqual(net.namedChildren().map(([n]) => n), ['fc1', 'act', 'drop', 'fc2']);
+    assert.deepEqual(
+      net.namedParameters().map(([n]) => n),
+      ['scale', 'fc1.weight', 'fc1.bias', 'fc2.weight'],
+    );
+    assert.deepEqual(
+      net.namedBuffers().map(([n]) => n),
+      ['steps'],
+    );
+    assert.deepEqual(
+      net.namedChildren().map(([n]) => n),
+      ['fc1', 'act', 'drop', 'fc2'],
+    );
     assert.equal(net.parameters()[1], net.fc1.weight);
     // 2 (scale) + 4*3 + 4 (fc1) + 2*4 (fc2, no bias) = 26
     assert.equal(net.numParameters(), 26);
@@ -49,7 +64,10 @@ describe('Module registration and naming', () => {
     const inner = new nn.Sequential(new nn.Linear(2, 2), new nn.Tanh());
     const seq = new nn.Sequential(new nn.Linear(3, 2), inner);
     seq.append(new nn.Linear(2, 1, { bias: false }));
-    assert.deepEqual(seq.namedParameters().map(([n]) => n), ['0.weight', '0.bias', '1.0.weight', '1.0.bias', '2.weight']);
+    assert.deepEqual(
+      seq.namedParameters().map(([n]) => n),
+      ['0.weight', '0.bias', '1.0.weight', '1.0.bias', '2.weight'],
+    );
     assert.equal(seq.length, 3);
     assert.equal(seq.at(-1), [...seq][2]);
     assert.throws(() => seq.at(3), /Sequential.at: index 3 is out of range for 3 modules/);
@@ -58,7 +76,10 @@ describe('Module registration and naming', () => {
   it('lists a shared parameter once, but keeps both names in the state dict', () => {
     const a = new nn.Linear(2, 2);
     const seq = new nn.Sequential(a, new nn.ReLU(), a);
-    assert.deepEqual(seq.namedParameters().map(([n]) => n), ['0.weight', '0.bias']);
+    assert.deepEqual(
+      seq.namedParameters().map(([n]) => n),
+      ['0.weight', '0.bias'],
+    );
     assert.equal(seq.numParameters(), 6);
     assert.deepEqual(Object.keys(seq.stateDict()), ['0.weight', '0.bias']);
     // Tied weights across two distinct modules: two names in the state dict, one parameter.
@@ -66,7 +87,10 @@ describe('Module registration and naming', () => {
     const w = d.ones([2]);
     m.child('p', new Open()).param('w', w);
     m.child('q', new Open()).param('w', w);
-    assert.deepEqual(m.namedParameters().map(([n]) => n), ['p.w']);
+    assert.deepEqual(
+      m.namedParameters().map(([n]) => n),
+      ['p.w'],
+    );
     assert.deepEqual(Object.keys(m.stateDict()), ['p.w', 'q.w']);
   });
 
@@ -103,14 +127,20 @@ class FieldNet extends nn.Module {
   }
 }
 
-describe('Module fields register themselves (as PyTorch\'s __setattr__)', () => {
+describe("Module fields register themselves (as PyTorch's __setattr__)", () => {
   it('a Linear assigned to this.fc, without register calls, has its parameters in parameters() and stateDict()', () => {
     const net = new FieldNet();
     // class fields are defined first (head, temperature), then the constructor body assigns fc
-    assert.deepEqual(net.namedParameters().map(([n]) => n), ['temperature', 'head.weight', 'head.bias', 'fc.weight', 'fc.bias']);
+    assert.deepEqual(
+      net.namedParameters().map(([n]) => n),
+      ['temperature', 'head.weight', 'head.bias', 'fc.weight', 'fc.bias'],
+    );
     assert.deepEqual(Object.keys(net.stateDict()), ['temperature', 'head.weight', 'head.bias', 'fc.weight', 'fc.bias']);
     assert.equal(net.stateDict()['fc.weight'], net.fc.weight);
-    assert.deepEqual(net.namedChildren().map(([n]) => n), ['head', 'fc']);
+    assert.deepEqual(
+      net.namedChildren().map(([n]) => n),
+      ['head', 'fc'],
+    );
     // 1 + 2*4 + 2 + 4*3 + 4 = 27
     assert.equal(net.numParameters(), 27);
     // and the optimizer sees them: one step changes fc.weight
@@ -128,7 +158,11 @@ describe('Module fields register themselves (as PyTorch\'s __setattr__)', () => 
     assert.equal(net.namedChildren().at(-1)![1], extra);
     const head = new nn.Linear(4, 5);
     (net as { head: nn.Linear }).head = head; // replacing the head, as in fine-tuning
-    assert.deepEqual(net.namedChildren().map(([n]) => n), ['head', 'fc', 'extra'], 'the name keeps its place');
+    assert.deepEqual(
+      net.namedChildren().map(([n]) => n),
+      ['head', 'fc', 'extra'],
+      'the name keeps its place',
+    );
     assert.equal(net.stateDict()['head.weight'], head.weight);
     assert.deepEqual(net.stateDict()['head.weight']!.shape, [5, 4]);
     const t = d.zeros([1]);
@@ -141,42 +175,62 @@ describe('Module fields register themselves (as PyTorch\'s __setattr__)', () => 
     assert.deepEqual(Object.keys(new nn.BatchNorm1d(3).stateDict()), ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
     assert.deepEqual(Object.keys(new nn.Residual(new nn.Linear(2, 2)).stateDict()), ['body.weight', 'body.bias']);
     assert.deepEqual(Object.keys(nn.mlp([2, 3, 1]).stateDict()), ['0.weight', '0.bias', '2.weight', '2.bias']);
-    assert.deepEqual(new nn.Linear(2, 2, { bias: false }).namedParameters().map(([n]) => n), ['weight']);
+    assert.deepEqual(
+      new nn.Linear(2, 2, { bias: false }).namedParameters().map(([n]) => n),
+      ['weight'],
+    );
   });
 
   it('refuses what it cannot register, naming the field', () => {
     const m = new Open();
     const f = m as unknown as Record<string, unknown>;
-    assert.throws(() => { f['mask'] = d.ones([2], { dtype: 'int32' }); }, /Open\.mask: a tensor assigned to a field becomes a parameter, .*got int32; .*registerBuffer\('mask', t\)/);
+    assert.throws(() => {
+      f['mask'] = d.ones([2], { dtype: 'int32' });
+    }, /Open\.mask: a tensor assigned to a field becomes a parameter, .*got int32; .*registerBuffer\('mask', t\)/);
     f['fc'] = new nn.Linear(1, 1);
-    assert.throws(() => { f['fc'] = d.ones([1]); }, /Open\.fc: cannot assign a Tensor to a registered child module/);
+    assert.throws(() => {
+      f['fc'] = d.ones([1]);
+    }, /Open\.fc: cannot assign a Tensor to a registered child module/);
     const child = new Open();
     f['child'] = child;
-    assert.throws(() => { (child as unknown as Record<string, unknown>)['parent'] = m; }, /cycle/);
+    assert.throws(() => {
+      (child as unknown as Record<string, unknown>)['parent'] = m;
+    }, /cycle/);
   });
 
-  it('parameters() names an array field holding unregistered layers (PyTorch\'s plain-list pitfall)', () => {
+  it("parameters() names an array field holding unregistered layers (PyTorch's plain-list pitfall)", () => {
     class Blocks extends nn.Module {
       readonly blocks = [new nn.Linear(2, 2), new nn.Linear(2, 2)];
-      forward(x: Tensor): Tensor { return this.blocks.reduce((h, b) => b.forward(h), x); }
+      forward(x: Tensor): Tensor {
+        return this.blocks.reduce((h, b) => b.forward(h), x);
+      }
     }
     const m = new Blocks();
-    assert.throws(() => m.parameters(), /Blocks: the field 'blocks\[0\]' holds a Linear that is not a registered child, so its parameters would never be trained or saved/);
+    assert.throws(
+      () => m.parameters(),
+      /Blocks: the field 'blocks\[0\]' holds a Linear that is not a registered child, so its parameters would never be trained or saved/,
+    );
     assert.throws(() => m.stateDict(), /'blocks\[0\]'/);
   });
 });
 
 describe('stateDict and loadStateDict', () => {
   it('round-trips: a second model with other weights computes the same after loading', () => {
-    const a = new Net(1), b = new Net(2);
-    a.eval(); b.eval();
+    const a = new Net(1),
+      b = new Net(2);
+    a.eval();
+    b.eval();
     const x = d.randn([5, 3], { generator: new d.Generator(3) });
     assert.notDeepEqual(b.forward(x).toArray(), a.forward(x).toArray());
     const ids = b.parameters().map((t) => t.id);
     const res = b.loadStateDict(a.stateDict());
     assert.deepEqual(res, { missingKeys: [], unexpectedKeys: [] });
     assert.deepEqual(b.forward(x).toArray(), a.forward(x).toArray());
-    assert.deepEqual(b.parameters().map((t) => t.id), ids, 'parameters keep their identity');
+    assert.deepEqual(
+      b.parameters().map((t) => t.id),
+      ids,
+      'parameters keep their identity',
+    );
     // The loaded values are copies: changing the source afterwards leaves the target alone.
     const before = b.fc1.weight.toArray();
     a.fc1.weight.data[0] = 123;
@@ -209,9 +263,13 @@ describe('train and eval', () => {
     const net = new Net(0);
     assert.equal(net.training, true);
     assert.equal(net.eval(), net);
-    assert.deepEqual(net.namedModules().map(([, m]) => m.training), [false, false, false, false, false]);
+    assert.deepEqual(
+      net.namedModules().map(([, m]) => m.training),
+      [false, false, false, false, false],
+    );
     const x = d.randn([64, 3], { generator: new d.Generator(4) });
-    const y1 = net.forward(x).toArray(), y2 = net.forward(x).toArray();
+    const y1 = net.forward(x).toArray(),
+      y2 = net.forward(x).toArray();
     assert.deepEqual(y1, y2, 'eval is deterministic');
     net.train();
     assert.equal(net.drop.training, true);
@@ -225,16 +283,22 @@ describe('printing', () => {
   it('shows the tree and the parameter count', () => {
     const net = nn.mlp([784, 128, 10], { dropout: 0.1 });
     // 784*128 + 128 + 128*10 + 10 = 100352 + 128 + 1280 + 10 = 101770
-    assert.equal(String(net), [
-      'Sequential(',
-      '  (0): Linear(inFeatures=784, outFeatures=128, bias=true)',
-      '  (1): ReLU()',
-      '  (2): Dropout(p=0.1)',
-      '  (3): Linear(inFeatures=128, outFeatures=10, bias=true)',
-      ')',
-      'Parameters: 101,770',
-    ].join('\n'));
-    assert.equal(String(new nn.Sequential(new nn.Sequential(new nn.Identity()))), 'Sequential(\n  (0): Sequential(\n    (0): Identity()\n  )\n)\nParameters: 0');
+    assert.equal(
+      String(net),
+      [
+        'Sequential(',
+        '  (0): Linear(inFeatures=784, outFeatures=128, bias=true)',
+        '  (1): ReLU()',
+        '  (2): Dropout(p=0.1)',
+        '  (3): Linear(inFeatures=128, outFeatures=10, bias=true)',
+        ')',
+        'Parameters: 101,770',
+      ].join('\n'),
+    );
+    assert.equal(
+      String(new nn.Sequential(new nn.Sequential(new nn.Identity()))),
+      'Sequential(\n  (0): Sequential(\n    (0): Identity()\n  )\n)\nParameters: 0',
+    );
   });
 });
 
@@ -253,14 +317,16 @@ describe('a training step with layers and a loss', () => {
   it('leaves no tensors behind and lowers the loss', () => {
     const net = nn.mlp([4, 8, 3], { dropout: 0.1, generator: new d.Generator(1) });
     const gen = new d.Generator(2);
-    const x = d.randn([16, 4], { generator: gen }), y = d.randint(0, 3, [16], { generator: gen });
+    const x = d.randn([16, 4], { generator: gen }),
+      y = d.randint(0, 3, [16], { generator: gen });
     const loss = () => nn.crossEntropy(net.forward(x), y, { labelSmoothing: 0.1 });
     // one plain gradient-descent step, lr 0.5; every temporary is freed when the scope ends
-    const step = () => d.scope(() => {
-      const { value, grads } = d.valueAndGrad(loss, net.parameters());
-      for (const p of net.parameters()) p.assign(d.sub(p, d.mul(grads.get(p), 0.5)));
-      return value.item();
-    });
+    const step = () =>
+      d.scope(() => {
+        const { value, grads } = d.valueAndGrad(loss, net.parameters());
+        for (const p of net.parameters()) p.assign(d.sub(p, d.mul(grads.get(p), 0.5)));
+        return value.item();
+      });
     const first = step();
     const live = d.memory().tensors;
     let last = first;

@@ -14,12 +14,28 @@ const EPS = 1e-5;
 describe('BatchNorm1d (PyTorch definition)', () => {
   // channel 0: [1, 2, 3, 4]: mean 2.5, biased var (2.25+0.25+0.25+2.25)/4 = 1.25, unbiased 5/3
   // channel 1: [0, 0, 2, 2]: mean 1, biased var 1, unbiased 4/3
-  const X = () => f64([[1, 0], [2, 0], [3, 2], [4, 2]]);
+  const X = () =>
+    f64([
+      [1, 0],
+      [2, 0],
+      [3, 2],
+      [4, 2],
+    ]);
 
   it('normalises with the batch mean and BIASED variance in training', () => {
     const bn = new nn.BatchNorm1d(2, { dtype: 'float64' });
-    const s0 = 1 / Math.sqrt(1.25 + EPS), s1 = 1 / Math.sqrt(1 + EPS);
-    assertClose(bn.forward(X()), [[-1.5 * s0, -s1], [-0.5 * s0, -s1], [0.5 * s0, s1], [1.5 * s0, s1]], { atol: 1e-12 });
+    const s0 = 1 / Math.sqrt(1.25 + EPS),
+      s1 = 1 / Math.sqrt(1 + EPS);
+    assertClose(
+      bn.forward(X()),
+      [
+        [-1.5 * s0, -s1],
+        [-0.5 * s0, -s1],
+        [0.5 * s0, s1],
+        [1.5 * s0, s1],
+      ],
+      { atol: 1e-12 },
+    );
   });
 
   it('updates running mean / UNBIASED variance with momentum 0.1 and counts batches', () => {
@@ -42,7 +58,8 @@ describe('BatchNorm1d (PyTorch definition)', () => {
     bn.weight!.assign(f64([2, 0.5]));
     bn.bias!.assign(f64([1, -1]));
     bn.eval();
-    const rv0 = 0.9 + 1 / 6, rv1 = 0.9 + 0.4 / 3;
+    const rv0 = 0.9 + 1 / 6,
+      rv1 = 0.9 + 0.4 / 3;
     // y = (x - runningMean) / sqrt(runningVar + eps) * weight + bias
     assertClose(bn.forward(f64([[3, 1]])), [[((3 - 0.25) / Math.sqrt(rv0 + EPS)) * 2 + 1, ((1 - 0.1) / Math.sqrt(rv1 + EPS)) * 0.5 - 1]], { atol: 1e-12 });
     assert.equal(bn.numBatchesTracked!.item(), 1);
@@ -69,7 +86,19 @@ describe('BatchNorm1d (PyTorch definition)', () => {
     assert.deepEqual(Object.keys(noTrack.stateDict()), []);
     noTrack.eval();
     // without running statistics, eval mode normalises with the batch's own: [1, 3] -> [-1, 1] / sqrt(1 + eps)
-    assertClose(noTrack.forward(d.tensor([[1, 0], [3, 2]])), [[-1, -1], [1, 1]].map((r) => r.map((v) => v / Math.sqrt(1 + EPS))), { atol: 1e-6 });
+    assertClose(
+      noTrack.forward(
+        d.tensor([
+          [1, 0],
+          [3, 2],
+        ]),
+      ),
+      [
+        [-1, -1],
+        [1, 1],
+      ].map((r) => r.map((v) => v / Math.sqrt(1 + EPS))),
+      { atol: 1e-6 },
+    );
   });
 
   it('its training-mode gradient passes a finite-difference check', () => {
@@ -87,10 +116,16 @@ describe('BatchNorm1d (PyTorch definition)', () => {
       const analytic = grads.get(p).toArray() as number[];
       const base = p.toArray() as number[];
       for (let i = 0; i < 3; i++) {
-        const at = (delta: number) => { p.assign(f64(base.map((v, j) => (j === i ? v + delta : v)))); return loss().item(); };
+        const at = (delta: number) => {
+          p.assign(f64(base.map((v, j) => (j === i ? v + delta : v))));
+          return loss().item();
+        };
         const numeric = (at(1e-6) - at(-1e-6)) / 2e-6;
         p.assign(f64(base));
-        assert.ok(Math.abs(numeric - analytic[i]!) < 1e-6 * Math.max(1, Math.abs(numeric)), `${p === bn.weight ? 'weight' : 'bias'}[${i}]: ${analytic[i]} vs ${numeric}`);
+        assert.ok(
+          Math.abs(numeric - analytic[i]!) < 1e-6 * Math.max(1, Math.abs(numeric)),
+          `${p === bn.weight ? 'weight' : 'bias'}[${i}]: ${analytic[i]} vs ${numeric}`,
+        );
       }
     }
   });
@@ -100,8 +135,18 @@ describe('BatchNorm1d (PyTorch definition)', () => {
     bn.weight!.assign(f64([2, -0.5]));
     bn.bias!.assign(f64([1, 3]));
     // y = (x - mean) / sqrt(var + eps) * weight + bias, with the statistics of X (see above)
-    const s0 = 2 / Math.sqrt(1.25 + EPS), s1 = -0.5 / Math.sqrt(1 + EPS);
-    assertClose(bn.forward(X()), [[-1.5 * s0 + 1, -s1 + 3], [-0.5 * s0 + 1, -s1 + 3], [0.5 * s0 + 1, s1 + 3], [1.5 * s0 + 1, s1 + 3]], { atol: 1e-12 });
+    const s0 = 2 / Math.sqrt(1.25 + EPS),
+      s1 = -0.5 / Math.sqrt(1 + EPS);
+    assertClose(
+      bn.forward(X()),
+      [
+        [-1.5 * s0 + 1, -s1 + 3],
+        [-0.5 * s0 + 1, -s1 + 3],
+        [0.5 * s0 + 1, s1 + 3],
+        [1.5 * s0 + 1, s1 + 3],
+      ],
+      { atol: 1e-12 },
+    );
   });
 });
 
@@ -110,7 +155,11 @@ describe('BatchNorm2d', () => {
     // one channel holding 1..8: mean 4.5, biased var 42/8 = 5.25, unbiased 42/7 = 6
     const x = d.reshape(d.arange(1, 9, 1, { dtype: 'float64' }), [2, 1, 2, 2]);
     const bn = new nn.BatchNorm2d(1, { dtype: 'float64' });
-    assertClose(flat(bn.forward(x)), [1, 2, 3, 4, 5, 6, 7, 8].map((v) => (v - 4.5) / Math.sqrt(5.25 + EPS)), { atol: 1e-12 });
+    assertClose(
+      flat(bn.forward(x)),
+      [1, 2, 3, 4, 5, 6, 7, 8].map((v) => (v - 4.5) / Math.sqrt(5.25 + EPS)),
+      { atol: 1e-12 },
+    );
     assertClose(bn.runningMean!, [0.45], { atol: 1e-12 });
     assertClose(bn.runningVar!, [0.9 + 0.6], { atol: 1e-12 });
   });
@@ -118,11 +167,20 @@ describe('BatchNorm2d', () => {
   it('a trained model saved and loaded again predicts exactly the same in eval mode (running statistics included)', () => {
     const make = (seed: number) => {
       const g = new d.Generator(seed);
-      return new nn.Sequential(new nn.Conv2d(1, 3, 3, { generator: g, padding: 1 }), new nn.BatchNorm2d(3), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(12, 2, { generator: g }), new nn.BatchNorm1d(2));
+      return new nn.Sequential(
+        new nn.Conv2d(1, 3, 3, { generator: g, padding: 1 }),
+        new nn.BatchNorm2d(3),
+        new nn.ReLU(),
+        new nn.MaxPool2d(2),
+        new nn.Flatten(),
+        new nn.Linear(12, 2, { generator: g }),
+        new nn.BatchNorm1d(2),
+      );
     };
     const g = new d.Generator(9);
     const net = make(1);
-    const x = d.randn([6, 1, 4, 4], { generator: g }), y = d.tensor([0, 1, 1, 0, 1, 0], { dtype: 'int32' });
+    const x = d.randn([6, 1, 4, 4], { generator: g }),
+      y = d.tensor([0, 1, 1, 0, 1, 0], { dtype: 'int32' });
     const opt = new d.SGD(net.parameters(), { lr: 0.1 });
     for (let step = 0; step < 3; step++) {
       d.scope(() => {
@@ -146,11 +204,17 @@ describe('BatchNorm2d', () => {
   });
 });
 
-describe('BatchNorm state-dict keys (PyTorch\'s, and the earlier camelCase ones)', () => {
+describe("BatchNorm state-dict keys (PyTorch's, and the earlier camelCase ones)", () => {
   const net = () => new nn.Sequential(new nn.Linear(2, 2, { generator: new d.Generator(1) }), new nn.BatchNorm1d(2));
   const trained = () => {
     const m = net();
-    m.forward(d.tensor([[1, 2], [3, 5], [0, 1]]));
+    m.forward(
+      d.tensor([
+        [1, 2],
+        [3, 5],
+        [0, 1],
+      ]),
+    );
     return m;
   };
 
@@ -170,14 +234,18 @@ describe('BatchNorm state-dict keys (PyTorch\'s, and the earlier camelCase ones)
   it('loadStateDict accepts the camelCase keys of earlier checkpoints, and refuses a key given under both names', () => {
     const m = trained();
     const old: Record<string, d.Tensor> = {};
-    for (const [k, v] of Object.entries(m.stateDict())) old[k.replace('running_mean', 'runningMean').replace('running_var', 'runningVar').replace('num_batches_tracked', 'numBatchesTracked')] = v;
+    for (const [k, v] of Object.entries(m.stateDict()))
+      old[k.replace('running_mean', 'runningMean').replace('running_var', 'runningVar').replace('num_batches_tracked', 'numBatchesTracked')] = v;
     assert.ok(Object.hasOwn(old, '1.runningMean'));
     const fresh = net();
     assert.deepEqual(fresh.loadStateDict(old), { missingKeys: [], unexpectedKeys: [] });
     const bn = fresh.at(1) as nn.BatchNorm1d;
     assert.deepEqual(flat(bn.runningMean!), flat((m.at(1) as nn.BatchNorm1d).runningMean!));
     assert.equal(bn.numBatchesTracked!.item(), 1);
-    assert.throws(() => fresh.loadStateDict({ ...m.stateDict(), '1.runningVar': bn.runningVar! }), /the state dict has both '1\.running_var' and its earlier name '1\.runningVar'/);
+    assert.throws(
+      () => fresh.loadStateDict({ ...m.stateDict(), '1.runningVar': bn.runningVar! }),
+      /the state dict has both '1\.running_var' and its earlier name '1\.runningVar'/,
+    );
     // unknown camelCase keys of other layers are not renamed: they stay unexpected
     assert.deepEqual(fresh.loadStateDict({ ...old, '0.runningMean': bn.runningMean! }, false).unexpectedKeys, ['0.runningMean']);
   });
@@ -189,10 +257,39 @@ describe('LayerNorm and GroupNorm', () => {
     const ln = new nn.LayerNorm(3, { dtype: 'float64' });
     ln.weight!.assign(f64([1, 2, 3]));
     ln.bias!.assign(f64([0, 0, 1]));
-    const a = 1 / Math.sqrt(2 / 3 + EPS), b = 1 / Math.sqrt(8 + EPS);
-    assertClose(ln.forward(f64([[1, 2, 3], [0, 0, 6]])), [[-a, 0, 3 * a + 1], [-2 * b, -4 * b, 12 * b + 1]], { atol: 1e-12 });
+    const a = 1 / Math.sqrt(2 / 3 + EPS),
+      b = 1 / Math.sqrt(8 + EPS);
+    assertClose(
+      ln.forward(
+        f64([
+          [1, 2, 3],
+          [0, 0, 6],
+        ]),
+      ),
+      [
+        [-a, 0, 3 * a + 1],
+        [-2 * b, -4 * b, 12 * b + 1],
+      ],
+      { atol: 1e-12 },
+    );
     const ln2 = new nn.LayerNorm([2, 2], { elementwiseAffine: false });
-    assertClose(ln2.forward(d.tensor([[[1, 3], [1, 3]]])), [[[-1, 1], [-1, 1]]].map((m) => m.map((r) => r.map((v) => v / Math.sqrt(1 + EPS)))), { atol: 1e-6 });
+    assertClose(
+      ln2.forward(
+        d.tensor([
+          [
+            [1, 3],
+            [1, 3],
+          ],
+        ]),
+      ),
+      [
+        [
+          [-1, 1],
+          [-1, 1],
+        ],
+      ].map((m) => m.map((r) => r.map((v) => v / Math.sqrt(1 + EPS)))),
+      { atol: 1e-6 },
+    );
     assert.throws(() => ln.forward(d.ones([2, 4])), /LayerNorm: expected input ending in \[3\], got shape \[2, 4\]/);
   });
 

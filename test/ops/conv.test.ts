@@ -7,15 +7,30 @@ import { assertClose, flat } from '../helpers.js';
 
 const img = (rows: number[][], dtype: 'float32' | 'float64' = 'float64') => d.tensor([[rows]], { dtype });
 /** x = [[1,2,3],[4,5,6],[7,8,9]] as [1, 1, 3, 3] */
-const X3 = () => img([[1, 2, 3], [4, 5, 6], [7, 8, 9]]);
+const X3 = () =>
+  img([
+    [1, 2, 3],
+    [4, 5, 6],
+    [7, 8, 9],
+  ]);
 
 /** The definition, as loops: out[n,o,y,x] = b[o] + sum_{c,i,j} w[o,c,i,j] xpad[n, g*Cg + c, y*sh + i*dh, x*sw + j*dw]. */
-function conv2dLoops(x: Tensor, w: Tensor, b: Tensor | null, o: { stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number }): number[] {
+function conv2dLoops(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  o: { stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number },
+): number[] {
   const [N, C, H, W] = x.shape as number[] as [number, number, number, number];
   const [O, Cg, KH, KW] = w.shape as number[] as [number, number, number, number];
-  const [sh, sw] = o.stride, [ph, pw] = o.padding, [dh, dw] = o.dilation;
-  const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1, OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
-  const xd = flat(x), wd = flat(w), bd = b ? flat(b) : null;
+  const [sh, sw] = o.stride,
+    [ph, pw] = o.padding,
+    [dh, dw] = o.dilation;
+  const OH = Math.floor((H + 2 * ph - dh * (KH - 1) - 1) / sh) + 1,
+    OW = Math.floor((W + 2 * pw - dw * (KW - 1) - 1) / sw) + 1;
+  const xd = flat(x),
+    wd = flat(w),
+    bd = b ? flat(b) : null;
   const out: number[] = [];
   const og = O / o.groups;
   for (let n = 0; n < N; n++)
@@ -27,7 +42,8 @@ function conv2dLoops(x: Tensor, w: Tensor, b: Tensor | null, o: { stride: [numbe
           for (let c = 0; c < Cg; c++)
             for (let i = 0; i < KH; i++)
               for (let j = 0; j < KW; j++) {
-                const r = y * sh + i * dh - ph, q = xx * sw + j * dw - pw;
+                const r = y * sh + i * dh - ph,
+                  q = xx * sw + j * dw - pw;
                 if (r < 0 || r >= H || q < 0 || q >= W) continue;
                 s += wd[((oc * Cg + c) * KH + i) * KW + j]! * xd[((n * C + g * Cg + c) * H + r) * W + q]!;
               }
@@ -38,23 +54,61 @@ function conv2dLoops(x: Tensor, w: Tensor, b: Tensor | null, o: { stride: [numbe
 
 describe('conv2d: hand-worked values', () => {
   it('a 2x2 filter [[1,0],[0,-1]] takes x[i,j] - x[i+1,j+1] = -4 everywhere; the bias adds', () => {
-    const w = img([[1, 0], [0, -1]]);
-    assert.deepEqual(d.conv2d(X3(), w).toArray(), [[[[-4, -4], [-4, -4]]]]);
-    assert.deepEqual(d.conv2d(X3(), w, d.tensor([0.5], { dtype: 'float64' })).toArray(), [[[[-3.5, -3.5], [-3.5, -3.5]]]]);
+    const w = img([
+      [1, 0],
+      [0, -1],
+    ]);
+    assert.deepEqual(d.conv2d(X3(), w).toArray(), [
+      [
+        [
+          [-4, -4],
+          [-4, -4],
+        ],
+      ],
+    ]);
+    assert.deepEqual(d.conv2d(X3(), w, d.tensor([0.5], { dtype: 'float64' })).toArray(), [
+      [
+        [
+          [-3.5, -3.5],
+          [-3.5, -3.5],
+        ],
+      ],
+    ]);
   });
 
   it('stride 2 with padding 1: a 2x2 sum filter over the zero-bordered 5x5 image', () => {
     // windows start at padded rows/cols 0 and 2: (0,0) sees only x[0,0] = 1; (0,2) sees x[0,1] + x[0,2] = 5;
     // (2,0) sees x[1,0] + x[2,0] = 11; (2,2) sees 5 + 6 + 8 + 9 = 28
-    const w = img([[1, 1], [1, 1]]);
-    assert.deepEqual(d.conv2d(X3(), w, null, { stride: 2, padding: 1 }).toArray(), [[[[1, 5], [11, 28]]]]);
+    const w = img([
+      [1, 1],
+      [1, 1],
+    ]);
+    assert.deepEqual(d.conv2d(X3(), w, null, { stride: 2, padding: 1 }).toArray(), [
+      [
+        [
+          [1, 5],
+          [11, 28],
+        ],
+      ],
+    ]);
   });
 
   it("dilation 2 spreads the taps: one output x[0,0] + x[0,2] + x[2,0] + x[2,2] = 20; 'same' pads bottom/right", () => {
-    const w = img([[1, 1], [1, 1]]);
+    const w = img([
+      [1, 1],
+      [1, 1],
+    ]);
     assert.deepEqual(d.conv2d(X3(), w, null, { dilation: 2 }).toArray(), [[[[20]]]]);
     // 'same' with k = 2: total padding 1, all of it after (PyTorch); out[i,j] = sum of x[i..i+1, j..j+1] inside
-    assert.deepEqual(d.conv2d(X3(), w, null, { padding: 'same' }).toArray(), [[[[12, 16, 9], [24, 28, 15], [15, 17, 9]]]]);
+    assert.deepEqual(d.conv2d(X3(), w, null, { padding: 'same' }).toArray(), [
+      [
+        [
+          [12, 16, 9],
+          [24, 28, 15],
+          [15, 17, 9],
+        ],
+      ],
+    ]);
   });
 
   it('groups: each output channel sees only its own group of input channels', () => {
@@ -65,12 +119,31 @@ describe('conv2d: hand-worked values', () => {
   });
 
   it('gradients of sum(conv2d(x, w)) by hand', () => {
-    const x = X3(), w = img([[1, 0], [0, -1]]);
+    const x = X3(),
+      w = img([
+        [1, 0],
+        [0, -1],
+      ]);
     const g = d.grad(() => d.sum(d.conv2d(x, w)), [x, w]);
     // dL/dw[i,j] = sum over the 4 windows of x[y+i, x+j] = the 2x2 block of x at (i, j)
-    assert.deepEqual(g.get(w).toArray(), [[[[12, 16], [24, 28]]]]);
+    assert.deepEqual(g.get(w).toArray(), [
+      [
+        [
+          [12, 16],
+          [24, 28],
+        ],
+      ],
+    ]);
     // dL/dx[h,v] = sum of the taps w[i,j] whose window covers (h,v): corners get one tap, the centre all four (1+0+0-1)
-    assert.deepEqual(g.get(x).toArray(), [[[[1, 1, 0], [1, 0, -1], [0, -1, -1]]]]);
+    assert.deepEqual(g.get(x).toArray(), [
+      [
+        [
+          [1, 1, 0],
+          [1, 0, -1],
+          [0, -1, -1],
+        ],
+      ],
+    ]);
   });
 
   it('matches the direct loops on random inputs with stride, padding, dilation and groups', () => {
@@ -81,8 +154,15 @@ describe('conv2d: hand-worked values', () => {
       { x: [3, 3, 5, 5], w: [3, 1, 2, 2], stride: [1, 2], padding: [1, 1], dilation: [2, 1], groups: 3 },
     ] as const;
     for (const c of cases) {
-      const x = d.randn([...c.x], { dtype: 'float64', generator: gen }), w = d.randn([...c.w], { dtype: 'float64', generator: gen }), b = d.randn([c.w[0]], { dtype: 'float64', generator: gen });
-      const o = { stride: [...c.stride] as [number, number], padding: [...c.padding] as [number, number], dilation: [...c.dilation] as [number, number], groups: c.groups };
+      const x = d.randn([...c.x], { dtype: 'float64', generator: gen }),
+        w = d.randn([...c.w], { dtype: 'float64', generator: gen }),
+        b = d.randn([c.w[0]], { dtype: 'float64', generator: gen });
+      const o = {
+        stride: [...c.stride] as [number, number],
+        padding: [...c.padding] as [number, number],
+        dilation: [...c.dilation] as [number, number],
+        groups: c.groups,
+      };
       assertClose(flat(d.conv2d(x, w, b, o)), conv2dLoops(x, w, b, o), { atol: 1e-12 }, JSON.stringify(c));
     }
   });
@@ -99,9 +179,24 @@ describe('conv2d: hand-worked values', () => {
 describe('unfold / fold (PyTorch layout [N, C kh kw, L])', () => {
   it('unfold lists each tap across the windows; fold of ones counts how many windows cover each pixel', () => {
     // windows l = 0..3 at (0,0), (0,1), (1,0), (1,1); row (i,j) holds x[y+i, x+j]
-    assert.deepEqual(d.unfold(X3(), 2).toArray(), [[[1, 2, 4, 5], [2, 3, 5, 6], [4, 5, 7, 8], [5, 6, 8, 9]]]);
+    assert.deepEqual(d.unfold(X3(), 2).toArray(), [
+      [
+        [1, 2, 4, 5],
+        [2, 3, 5, 6],
+        [4, 5, 7, 8],
+        [5, 6, 8, 9],
+      ],
+    ]);
     // a corner pixel lies in 1 window, an edge pixel in 2, the centre in 4
-    assert.deepEqual(d.fold(d.ones([1, 4, 4], { dtype: 'float64' }), 3, 2).toArray(), [[[[1, 2, 1], [2, 4, 2], [1, 2, 1]]]]);
+    assert.deepEqual(d.fold(d.ones([1, 4, 4], { dtype: 'float64' }), 3, 2).toArray(), [
+      [
+        [
+          [1, 2, 1],
+          [2, 4, 2],
+          [1, 2, 1],
+        ],
+      ],
+    ]);
   });
 });
 
@@ -110,7 +205,14 @@ describe('pooling', () => {
 
   it('maxPool2d 2x2 picks each block maximum; the gradient goes to it (to the first one on ties)', () => {
     const x = X4();
-    assert.deepEqual(d.maxPool2d(x, 2).toArray(), [[[[5, 7], [13, 15]]]]);
+    assert.deepEqual(d.maxPool2d(x, 2).toArray(), [
+      [
+        [
+          [5, 7],
+          [13, 15],
+        ],
+      ],
+    ]);
     const g = d.grad(() => d.sum(d.maxPool2d(x, 2)), [x]).get(x);
     assert.deepEqual(flat(g), [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1]);
     const ties = d.ones([1, 1, 2, 4], { dtype: 'float64' });
@@ -120,8 +222,18 @@ describe('pooling', () => {
   it('maxPool2d with padding never picks the padding; NaN propagates; odd sizes drop the last row', () => {
     // 3x3 windows, stride 2, padding 1 on -x: window (0,0) covers -1, -2, -4, -5 (and padding) -> -1
     const neg = d.neg(X3());
-    assert.deepEqual(d.maxPool2d(neg, 3, { stride: 2, padding: 1 }).toArray(), [[[[-1, -2], [-4, -5]]]]);
-    const withNaN = img([[1, NaN], [3, 4]]);
+    assert.deepEqual(d.maxPool2d(neg, 3, { stride: 2, padding: 1 }).toArray(), [
+      [
+        [
+          [-1, -2],
+          [-4, -5],
+        ],
+      ],
+    ]);
+    const withNaN = img([
+      [1, NaN],
+      [3, 4],
+    ]);
     assert.ok(Number.isNaN(d.maxPool2d(withNaN, 2).item()));
     assert.deepEqual(d.maxPool2d(X3(), 2).toArray(), [[[[5]]]]);
     assert.throws(() => d.maxPool2d(X3(), 2, { padding: 2 }), /maxPool2d: padding \[2, 2\] must be at most half the kernel size/);
@@ -129,11 +241,35 @@ describe('pooling', () => {
 
   it('avgPool2d averages each window; countIncludePad decides the divisor at the border', () => {
     // (0+1+4+5)/4 = 2.5, (2+3+6+7)/4 = 4.5, (8+9+12+13)/4 = 10.5, (10+11+14+15)/4 = 12.5
-    assert.deepEqual(d.avgPool2d(X4(), 2).toArray(), [[[[2.5, 4.5], [10.5, 12.5]]]]);
+    assert.deepEqual(d.avgPool2d(X4(), 2).toArray(), [
+      [
+        [
+          [2.5, 4.5],
+          [10.5, 12.5],
+        ],
+      ],
+    ]);
     // [[1,2],[3,4]] padded by 1, 2x2 windows with stride 2: each window holds one real pixel and 3 zeros
-    const x = img([[1, 2], [3, 4]]);
-    assert.deepEqual(d.avgPool2d(x, 2, { padding: 1 }).toArray(), [[[[0.25, 0.5], [0.75, 1]]]]);
-    assert.deepEqual(d.avgPool2d(x, 2, { padding: 1, countIncludePad: false }).toArray(), [[[[1, 2], [3, 4]]]]);
+    const x = img([
+      [1, 2],
+      [3, 4],
+    ]);
+    assert.deepEqual(d.avgPool2d(x, 2, { padding: 1 }).toArray(), [
+      [
+        [
+          [0.25, 0.5],
+          [0.75, 1],
+        ],
+      ],
+    ]);
+    assert.deepEqual(d.avgPool2d(x, 2, { padding: 1, countIncludePad: false }).toArray(), [
+      [
+        [
+          [1, 2],
+          [3, 4],
+        ],
+      ],
+    ]);
     // d/dx of the sum of 2x2 means: every pixel is in exactly one window, weight 1/4
     const y = X4();
     assert.deepEqual(flat(d.grad(() => d.sum(d.avgPool2d(y, 2)), [y]).get(y)), new Array(16).fill(0.25));
@@ -153,7 +289,11 @@ describe('windowArgmax kernels', () => {
     const gen = new d.Generator(21);
     // few distinct values, so ties are common; then signed zeros, infinities and NaNs of both signs
     const pool = [-2, -1, -0, 0, 0.5, 1, 3, Infinity, -Infinity];
-    for (const [shape, k, opts] of [[[2, 3, 7, 9], 2, {}], [[1, 2, 8, 5], 3, { stride: 2, dilation: [1, 2] }], [[3, 1, 5, 33], [1, 4], { stride: [1, 3] }]] as const) {
+    for (const [shape, k, opts] of [
+      [[2, 3, 7, 9], 2, {}],
+      [[1, 2, 8, 5], 3, { stride: 2, dilation: [1, 2] }],
+      [[3, 1, 5, 33], [1, 4], { stride: [1, 3] }],
+    ] as const) {
       const n = shape.reduce((a: number, b: number) => a * b, 1);
       const v64 = new Float64Array(n);
       for (let i = 0; i < n; i++) v64[i] = pool[Math.floor(gen.nextFloat64() * pool.length)]!;
@@ -189,20 +329,27 @@ describe('windowArgmax kernels', () => {
 describe('backends agree on odd sizes (wasm fast paths vs the js reference)', () => {
   it('conv2d, maxPool2d and avgPool2d values and gradients', { skip: !d.listBackends().includes('wasm') }, () => {
     const gen = new d.Generator(11);
-    const shapes = [{ x: [3, 5, 7, 9], w: [7, 5, 3, 3], s: 1, p: 1 }, { x: [1, 1, 33, 17], w: [5, 1, 2, 3], s: 2, p: 0 }, { x: [2, 2, 8, 7], w: [4, 1, 3, 1], s: 1, p: 0, groups: 2 }];
+    const shapes = [
+      { x: [3, 5, 7, 9], w: [7, 5, 3, 3], s: 1, p: 1 },
+      { x: [1, 1, 33, 17], w: [5, 1, 2, 3], s: 2, p: 0 },
+      { x: [2, 2, 8, 7], w: [4, 1, 3, 1], s: 1, p: 0, groups: 2 },
+    ];
     const before = d.getBackend().name;
     try {
       for (const c of shapes) {
-        const xv = d.randn(c.x, { generator: gen }).dataSync(), wv = d.randn(c.w, { generator: gen }).dataSync();
+        const xv = d.randn(c.x, { generator: gen }).dataSync(),
+          wv = d.randn(c.w, { generator: gen }).dataSync();
         const run = (backend: string) => {
           d.setBackend(backend);
-          const x = d.tensor(xv, { shape: c.x }), w = d.tensor(wv, { shape: c.w });
+          const x = d.tensor(xv, { shape: c.x }),
+            w = d.tensor(wv, { shape: c.w });
           const f = () => d.sum(d.mul(d.maxPool2d(d.relu(d.conv2d(x, w, null, { stride: c.s, padding: c.p, groups: c.groups ?? 1 })), 2, { stride: 1 }), 1.5));
           const { value, grads } = d.valueAndGrad(f, [x, w]);
           const avg = d.avgPool2d(x, 2, { padding: 1 });
           return [value.item(), flat(grads.get(x)), flat(grads.get(w)), flat(avg)] as const;
         };
-        const ref = run('js'), fast = run('wasm');
+        const ref = run('js'),
+          fast = run('wasm');
         assertClose(fast[0], ref[0], { rtol: 1e-4 });
         for (const i of [1, 2, 3] as const) assertClose(fast[i], ref[i], { atol: 1e-4, rtol: 1e-4 }, `${JSON.stringify(c)} output ${i}`);
       }

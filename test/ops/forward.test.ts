@@ -33,7 +33,13 @@ describe('elementwise', () => {
     assert.deepEqual(d.reluBackward(g, x).toArray(), [0, 0, 0, NaN, -3]);
     // relu's gradient is exactly this gate: 0 at x = 0, as PyTorch
     const xs = f64([-1, 0, 2]);
-    assert.deepEqual(d.grad(() => d.sum(d.mul(d.relu(xs), f64([2, 3, 4]))), [xs]).get(xs).toArray(), [0, 0, 4]);
+    assert.deepEqual(
+      d
+        .grad(() => d.sum(d.mul(d.relu(xs), f64([2, 3, 4]))), [xs])
+        .get(xs)
+        .toArray(),
+      [0, 0, 4],
+    );
   });
 
   it('log(0) is -Infinity, not NaN', () => {
@@ -42,7 +48,8 @@ describe('elementwise', () => {
   });
 
   it('binary arithmetic and comparisons', () => {
-    const a = d.tensor([1, 2, 3]), b = d.tensor([3, 2, 1]);
+    const a = d.tensor([1, 2, 3]),
+      b = d.tensor([3, 2, 1]);
     assert.deepEqual(d.sub(a, b).toArray(), [-2, 0, 2]);
     assert.deepEqual(d.div(a, 2).toArray(), [0.5, 1, 1.5]);
     assert.deepEqual(d.pow(a, 2).toArray(), [1, 4, 9]);
@@ -60,7 +67,8 @@ describe('elementwise', () => {
 
   it('maximum splits the gradient evenly on ties', () => {
     // d max(a, b)/da = 1 if a > b, 0 if a < b, 1/2 if equal
-    const a = f64([1, 2, 3]), b = f64([2, 2, 2]);
+    const a = f64([1, 2, 3]),
+      b = f64([2, 2, 2]);
     const g = d.grad(() => d.sum(d.maximum(a, b)), [a, b]);
     assert.deepEqual(g.get(a).toArray(), [0, 0.5, 1]);
     assert.deepEqual(g.get(b).toArray(), [1, 0.5, 0]);
@@ -68,7 +76,10 @@ describe('elementwise', () => {
 });
 
 describe('reductions', () => {
-  const x = d.tensor([[1, 5, 3], [4, 2, 6]]);
+  const x = d.tensor([
+    [1, 5, 3],
+    [4, 2, 6],
+  ]);
   it('sum, mean, max, min over axes with and without keepdims', () => {
     assert.equal(d.sum(x).item(), 21);
     assert.deepEqual(d.sum(x, 0).toArray(), [5, 7, 9]);
@@ -91,64 +102,158 @@ describe('reductions', () => {
 
   it('max sends its gradient to the largest element', () => {
     const v = f64([[1, 7, 3]]);
-    assert.deepEqual(d.grad(() => d.sum(d.max(v, 1)), [v]).get(v).toArray(), [[0, 1, 0]]);
+    assert.deepEqual(
+      d
+        .grad(() => d.sum(d.max(v, 1)), [v])
+        .get(v)
+        .toArray(),
+      [[0, 1, 0]],
+    );
   });
 
   it('logSumExp, softmax and logSoftmax stay finite for logits of +-1e4', () => {
-    const big = d.tensor([[1e4, -1e4, 0], [1e4, 1e4, 1e4]]);
+    const big = d.tensor([
+      [1e4, -1e4, 0],
+      [1e4, 1e4, 1e4],
+    ]);
     // row 0: logsumexp = 1e4 + log(1 + e^-1e4 + e^-2e4) = 1e4 exactly in float32
     assertClose(d.logSumExp(big, 1), [1e4, 1e4 + Math.log(3)], { rtol: 1e-6 });
-    assertClose(d.softmax(big), [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]]);
-    assertClose(d.logSoftmax(big), [[0, -2e4, -1e4], [-Math.log(3), -Math.log(3), -Math.log(3)]], { rtol: 1e-6, atol: 1e-5 });
-    const g = d.grad(() => d.sum(d.mul(d.logSoftmax(big), d.tensor([[1, 0, 0], [0, 1, 0]]))), [big]).get(big);
+    assertClose(d.softmax(big), [
+      [1, 0, 0],
+      [1 / 3, 1 / 3, 1 / 3],
+    ]);
+    assertClose(
+      d.logSoftmax(big),
+      [
+        [0, -2e4, -1e4],
+        [-Math.log(3), -Math.log(3), -Math.log(3)],
+      ],
+      { rtol: 1e-6, atol: 1e-5 },
+    );
+    const g = d
+      .grad(
+        () =>
+          d.sum(
+            d.mul(
+              d.logSoftmax(big),
+              d.tensor([
+                [1, 0, 0],
+                [0, 1, 0],
+              ]),
+            ),
+          ),
+        [big],
+      )
+      .get(big);
     assert.ok(Array.from(g.data).every(Number.isFinite));
     // d/dx of logsoftmax(x)[0] = onehot(0) - softmax(x) = [0, 0, 0] in row 0
-    assertClose(g, [[0, 0, 0], [-1 / 3, 2 / 3, -1 / 3]]);
+    assertClose(g, [
+      [0, 0, 0],
+      [-1 / 3, 2 / 3, -1 / 3],
+    ]);
     assert.deepEqual(d.logSumExp(d.tensor([-Infinity, -Infinity])).item(), -Infinity);
   });
 });
 
 describe('movement', () => {
-  const x = d.tensor([[1, 2, 3], [4, 5, 6]]);
+  const x = d.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   it('reshape, flatten, transpose, permute, expand', () => {
-    assert.deepEqual(d.reshape(x, [3, -1]).toArray(), [[1, 2], [3, 4], [5, 6]]);
+    assert.deepEqual(d.reshape(x, [3, -1]).toArray(), [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     assert.deepEqual(d.flatten(x).toArray(), [1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(d.transpose(x).toArray(), [[1, 4], [2, 5], [3, 6]]);
+    assert.deepEqual(d.transpose(x).toArray(), [
+      [1, 4],
+      [2, 5],
+      [3, 6],
+    ]);
     assert.deepEqual(d.permute(d.reshape(x, [1, 2, 3]), [2, 0, 1]).shape, [3, 1, 2]);
-    assert.deepEqual(d.expand(d.tensor([[1], [2]]), [2, 3]).toArray(), [[1, 1, 1], [2, 2, 2]]);
+    assert.deepEqual(d.expand(d.tensor([[1], [2]]), [2, 3]).toArray(), [
+      [1, 1, 1],
+      [2, 2, 2],
+    ]);
   });
 
   it('slice, narrow, pad, concat, stack', () => {
-    assert.deepEqual(d.slice(x, [null, [1]]).toArray(), [[2, 3], [5, 6]]);
+    assert.deepEqual(d.slice(x, [null, [1]]).toArray(), [
+      [2, 3],
+      [5, 6],
+    ]);
     assert.deepEqual(d.slice(x, [[-1]]).toArray(), [[4, 5, 6]]);
     assert.deepEqual(d.narrow(x, 1, 1, 1).toArray(), [[2], [5]]);
     assert.deepEqual(d.pad(d.tensor([1, 2]), [[1, 2]], 9).toArray(), [9, 1, 2, 9, 9]);
-    assert.deepEqual(d.concat([x, d.tensor([[7, 8, 9]])], 0).toArray(), [[1, 2, 3], [4, 5, 6], [7, 8, 9]]);
-    assert.deepEqual(d.stack([d.tensor([1, 2]), d.tensor([3, 4])], 1).toArray(), [[1, 3], [2, 4]]);
+    assert.deepEqual(d.concat([x, d.tensor([[7, 8, 9]])], 0).toArray(), [
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+    ]);
+    assert.deepEqual(d.stack([d.tensor([1, 2]), d.tensor([3, 4])], 1).toArray(), [
+      [1, 3],
+      [2, 4],
+    ]);
   });
 
   it('gather, indexSelect, scatterAdd, indexAdd, oneHot', () => {
     const i = (v: number[], shape?: number[]) => d.tensor(v, { dtype: 'int32', shape });
     assert.deepEqual(d.gather(x, 1, i([2, 0], [2, 1])).toArray(), [[3], [4]]);
-    assert.deepEqual(d.indexSelect(x, 1, i([2, 2, 0])).toArray(), [[3, 3, 1], [6, 6, 4]]);
+    assert.deepEqual(d.indexSelect(x, 1, i([2, 2, 0])).toArray(), [
+      [3, 3, 1],
+      [6, 6, 4],
+    ]);
     assert.deepEqual(d.scatterAdd(d.tensor([[1, 2]]), 1, i([1, 1], [1, 2]), [1, 3]).toArray(), [[0, 3, 0]]);
     assert.deepEqual(d.indexAdd(d.tensor([[1], [2], [3]]), 0, i([0, 0, 1]), [2, 1]).toArray(), [[3], [3]]);
-    assert.deepEqual(d.oneHot(i([2, 0]), 3).toArray(), [[0, 0, 1], [1, 0, 0]]);
+    assert.deepEqual(d.oneHot(i([2, 0]), 3).toArray(), [
+      [0, 0, 1],
+      [1, 0, 0],
+    ]);
   });
 });
 
 describe('matmul', () => {
   it('2-D, batched with broadcasting, vectors and transposed forms', () => {
-    const a = d.tensor([[1, 2], [3, 4]]), b = d.tensor([[5, 6], [7, 8]]);
+    const a = d.tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+      b = d.tensor([
+        [5, 6],
+        [7, 8],
+      ]);
     // [1*5+2*7, 1*6+2*8; 3*5+4*7, 3*6+4*8]
-    assert.deepEqual(d.matmul(a, b).toArray(), [[19, 22], [43, 50]]);
-    assert.deepEqual(d.matmul(a, b, { transA: true }).toArray(), [[26, 30], [38, 44]]);
-    assert.deepEqual(d.matmul(a, b, { transB: true }).toArray(), [[17, 23], [39, 53]]);
-    assert.deepEqual(d.matmul(a, b, { transA: true, transB: true }).toArray(), [[23, 31], [34, 46]]);
+    assert.deepEqual(d.matmul(a, b).toArray(), [
+      [19, 22],
+      [43, 50],
+    ]);
+    assert.deepEqual(d.matmul(a, b, { transA: true }).toArray(), [
+      [26, 30],
+      [38, 44],
+    ]);
+    assert.deepEqual(d.matmul(a, b, { transB: true }).toArray(), [
+      [17, 23],
+      [39, 53],
+    ]);
+    assert.deepEqual(d.matmul(a, b, { transA: true, transB: true }).toArray(), [
+      [23, 31],
+      [34, 46],
+    ]);
     assert.deepEqual(d.matmul(d.tensor([1, 1]), a).toArray(), [4, 6]);
     assert.deepEqual(d.matmul(a, d.tensor([1, 1])).toArray(), [3, 7]);
     const batched = d.matmul(d.stack([a, b]), d.eye(2));
-    assert.deepEqual(batched.toArray(), [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]);
+    assert.deepEqual(batched.toArray(), [
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [
+        [5, 6],
+        [7, 8],
+      ],
+    ]);
     assert.deepEqual(d.matmul(d.ones([3, 1, 2, 4]), d.ones([5, 4, 6])).shape, [3, 5, 2, 6]);
   });
 });

@@ -134,13 +134,19 @@ function runCase(c: Case): void {
   const got = Array.from(value.data);
   c.y.values.forEach((torch, i) => {
     const want = wanted('y', i, torch, c.yVaries);
-    assert.ok(want.some((w) => same(got[i]!, w, c.dtype, signedZero)), `${c.name}: y[${i}] = ${show(got[i]!)}, PyTorch ${want.map(show).join(' or ')}`);
+    assert.ok(
+      want.some((w) => same(got[i]!, w, c.dtype, signedZero)),
+      `${c.name}: y[${i}] = ${show(got[i]!)}, PyTorch ${want.map(show).join(' or ')}`,
+    );
   });
   c.grads.forEach((gWant, k) => {
     gWant.forEach((torch, i) => {
       const want = k === 0 ? wanted('grad', i, torch, c.gradVaries) : [dec(torch)];
       // the sign of a zero gradient is not compared: it depends on how each library composes it
-      assert.ok(want.some((w) => same(grads[k]![i]!, w, c.dtype, false)), `${c.name}: gradient of input ${k} [${i}] = ${grads[k]![i]}, PyTorch ${want.map(show).join(' or ')}`);
+      assert.ok(
+        want.some((w) => same(grads[k]![i]!, w, c.dtype, false)),
+        `${c.name}: gradient of input ${k} [${i}] = ${grads[k]![i]}, PyTorch ${want.map(show).join(' or ')}`,
+      );
     });
   });
 }
@@ -148,7 +154,8 @@ function runCase(c: Case): void {
 describe(`ops against PyTorch ${fixture.torch} at ties, kinks, zeros, infinities and NaN`, () => {
   it('the fixture covers every piecewise op, in float32 and float64', () => {
     const ops = new Set(fixture.cases.map((c) => c.op));
-    for (const op of ['relu', 'leakyRelu', 'elu', 'clamp', 'abs', 'maximum', 'minimum', 'maxDim', 'minDim', 'maxAll', 'minAll', 'maxPool2d', 'matmul', 'pow']) assert.ok(ops.has(op), op);
+    for (const op of ['relu', 'leakyRelu', 'elu', 'clamp', 'abs', 'maximum', 'minimum', 'maxDim', 'minDim', 'maxAll', 'minAll', 'maxPool2d', 'matmul', 'pow'])
+      assert.ok(ops.has(op), op);
     assert.ok(fixture.cases.length > 50);
   });
   for (const c of fixture.cases) {

@@ -12,13 +12,23 @@ const TOL = { atol: 1e-12, rtol: 0 };
 // A fixed gradient sequence for two scalar parameters p = (p1, p2) starting at (1, 2):
 //   g1 = (1, 2), g2 = (3, -2), g3 = (0, 0.5)
 // with lr 0.1, betas (0.5, 0.75) and a large eps 0.1 (so its place in the formula shows).
-const GRADS = [[1, 2], [3, -2], [0, 0.5]];
+const GRADS = [
+  [1, 2],
+  [3, -2],
+  [0, 0.5],
+];
 
 function replay(make: (ps: Tensor[]) => Adam | AdamW): Tensor[][] {
-  const p1 = f64([1]), p2 = f64([2]);
+  const p1 = f64([1]),
+    p2 = f64([2]);
   const opt = make([p1, p2]);
   return GRADS.map(([a, b]) => {
-    opt.step(new Map([[p1, f64([a!])], [p2, f64([b!])]]));
+    opt.step(
+      new Map([
+        [p1, f64([a!])],
+        [p2, f64([b!])],
+      ]),
+    );
     return [d.tensor([p1.item()], { dtype: 'float64' }), d.tensor([p2.item()], { dtype: 'float64' })];
   });
 }

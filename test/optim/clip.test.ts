@@ -9,8 +9,16 @@ const f64 = (v: number[]) => d.tensor(v, { dtype: 'float64' });
 
 /** Two parameters with gradients (3, -4) (2-norm 5) and (12) (2-norm 12): global 2-norm 13. */
 function store(): { grads: Map<Tensor, Tensor>; a: Tensor; b: Tensor } {
-  const a = f64([0, 0]), b = f64([0]);
-  return { a, b, grads: new Map([[a, f64([3, -4])], [b, f64([12])]]) };
+  const a = f64([0, 0]),
+    b = f64([0]);
+  return {
+    a,
+    b,
+    grads: new Map([
+      [a, f64([3, -4])],
+      [b, f64([12])],
+    ]),
+  };
 }
 
 describe('clipGradNorm', () => {
@@ -26,7 +34,10 @@ describe('clipGradNorm', () => {
     // A new map and new tensors; the input store and its tensors are unchanged.
     assert.notEqual(out, grads);
     assert.notEqual(out.get(a), grads.get(a));
-    assert.deepEqual([...grads.values()].map((g) => Array.from(g.data)), before);
+    assert.deepEqual(
+      [...grads.values()].map((g) => Array.from(g.data)),
+      before,
+    );
   });
 
   it('leaves gradients alone when the norm is within maxNorm (same tensors, new map)', () => {
@@ -49,7 +60,7 @@ describe('clipGradNorm', () => {
     assertClose([clipGradNorm(grads, 100, 3).totalNorm], [1819 ** (1 / 3)], { atol: 1e-12 });
   });
 
-  it('keeps each gradient\'s dtype; an empty store has norm 0', () => {
+  it("keeps each gradient's dtype; an empty store has norm 0", () => {
     const w = d.tensor([0, 0]);
     const { grads } = clipGradNorm(new Map([[w, d.tensor([30, 40])]]), 1);
     assert.equal(grads.get(w)!.dtype, 'float32');

@@ -15,7 +15,8 @@ const CURV = [1, 10, 1, 10];
 
 function minimise(make: (w: Tensor) => Optimizer<BaseHyper>, steps: number, anneal: boolean, clip = 0): number[] {
   const w = d.zeros([4], { dtype: 'float64' });
-  const t = d.tensor(TARGET, { dtype: 'float64' }), c = d.tensor(CURV, { dtype: 'float64' });
+  const t = d.tensor(TARGET, { dtype: 'float64' }),
+    c = d.tensor(CURV, { dtype: 'float64' });
   const opt = make(w);
   // Adaptive methods take steps of about lr each near the optimum; annealing lr to 0 lets them settle.
   const sched = anneal ? new CosineAnnealingLR(opt, steps) : null;
@@ -48,10 +49,14 @@ describe('every optimizer minimises a quadratic', () => {
   }
 
   it('SGD with clipped gradients still gets there', () => {
-    assertClose(minimise((w) => new SGD([w], { lr: 0.04 }), 400, false, 1), TARGET, { atol: 1e-3, rtol: 0 });
+    assertClose(
+      minimise((w) => new SGD([w], { lr: 0.04 }), 400, false, 1),
+      TARGET,
+      { atol: 1e-3, rtol: 0 },
+    );
   });
 
-  it('AdamW\'s decay pulls the solution toward 0 (so the minimiser moves)', () => {
+  it("AdamW's decay pulls the solution toward 0 (so the minimiser moves)", () => {
     const w = minimise((x) => new AdamW([x], { lr: 0.1, weightDecay: 0.5 }), 400, true);
     assert.ok(Math.abs(w[3]!) < 3 - 0.01, `expected |w_4| below 3, got ${w[3]}`);
   });

@@ -75,10 +75,23 @@ describe('Optimizer: checkpoints', () => {
     });
   }
 
-  it('meta holds per-parameter step counts and each group\'s hyperparameters, params numbered across groups', () => {
-    const a = f64([1]), b = f64([2]), c = f64([3]);
-    const opt = new Adam([{ params: [a, b], lr: 0.5 }, { params: [c], betas: [0.8, 0.9] }], { lr: 0.1 });
-    opt.step(new Map([[a, f64([1])], [c, f64([1])]]));
+  it("meta holds per-parameter step counts and each group's hyperparameters, params numbered across groups", () => {
+    const a = f64([1]),
+      b = f64([2]),
+      c = f64([3]);
+    const opt = new Adam(
+      [
+        { params: [a, b], lr: 0.5 },
+        { params: [c], betas: [0.8, 0.9] },
+      ],
+      { lr: 0.1 },
+    );
+    opt.step(
+      new Map([
+        [a, f64([1])],
+        [c, f64([1])],
+      ]),
+    );
     opt.step(new Map([[c, f64([1])]]));
     const { meta, tensors } = opt.stateDict();
     assert.deepEqual(meta.state, { '0': { step: 1 }, '2': { step: 2 } });
@@ -104,14 +117,29 @@ describe('Optimizer: checkpoints', () => {
     assert.equal(fresh.paramGroups[0], group, 'groups are updated in place');
 
     assert.throws(() => new Adam([f64([0, 0])]).loadStateDict(state), /Adam.loadStateDict: the state is of a SGD optimizer, not Adam/);
-    assert.throws(() => new SGD([f64([0, 0, 0])], { lr: 1 }).loadStateDict(state), /tensor 'state.0.momentumBuffer' is \[2\] float64, but parameter 0 is \[3\] float64/);
+    assert.throws(
+      () => new SGD([f64([0, 0, 0])], { lr: 1 }).loadStateDict(state),
+      /tensor 'state.0.momentumBuffer' is \[2\] float64, but parameter 0 is \[3\] float64/,
+    );
     assert.throws(() => new SGD([d.tensor([0, 0])], { lr: 1 }).loadStateDict(state), /is \[2\] float64, but parameter 0 is \[2\] float32/);
-    assert.throws(() => new SGD([f64([0, 0]), f64([0])], { lr: 1 }).loadStateDict(state), /param group 0 of the state holds parameters \[0\], expected \[0, 1\]/);
-    assert.throws(() => new SGD([{ params: [f64([0, 0])] }, { params: [f64([0])] }], { lr: 1 }).loadStateDict(state), /the state has 1 param groups, this optimizer has 2/);
+    assert.throws(
+      () => new SGD([f64([0, 0]), f64([0])], { lr: 1 }).loadStateDict(state),
+      /param group 0 of the state holds parameters \[0\], expected \[0, 1\]/,
+    );
+    assert.throws(
+      () => new SGD([{ params: [f64([0, 0])] }, { params: [f64([0])] }], { lr: 1 }).loadStateDict(state),
+      /the state has 1 param groups, this optimizer has 2/,
+    );
     const renamed = { ...state, tensors: { 'state.0.velocity': state.tensors['state.0.momentumBuffer']! } };
     assert.throws(() => fresh.loadStateDict(renamed), /SGD has no state named 'velocity' \(it has momentumBuffer\)/);
-    assert.throws(() => fresh.loadStateDict({ ...state, tensors: { 'momentum.0': state.tensors['state.0.momentumBuffer']! } }), /tensor key 'momentum.0' is not of the form state.<paramIndex>.<name>/);
-    assert.throws(() => fresh.loadStateDict({ ...state, tensors: { 'state.4.momentumBuffer': state.tensors['state.0.momentumBuffer']! } }), /names parameter 4, but there are 1/);
+    assert.throws(
+      () => fresh.loadStateDict({ ...state, tensors: { 'momentum.0': state.tensors['state.0.momentumBuffer']! } }),
+      /tensor key 'momentum.0' is not of the form state.<paramIndex>.<name>/,
+    );
+    assert.throws(
+      () => fresh.loadStateDict({ ...state, tensors: { 'state.4.momentumBuffer': state.tensors['state.0.momentumBuffer']! } }),
+      /names parameter 4, but there are 1/,
+    );
     const adam = new Adam([f64([1])]);
     adam.step(new Map([[adam.paramGroups[0]!.params[0]!, f64([1])]]));
     const a = adam.stateDict();
@@ -144,19 +172,26 @@ describe('Optimizer: checkpoints', () => {
 
 describe('Optimizer: groups and steps', () => {
   it('param groups override the defaults; each group steps with its own lr', () => {
-    const a = f64([1]), b = f64([1]);
+    const a = f64([1]),
+      b = f64([1]);
     const opt = new SGD([{ params: [a], lr: 0.5 }, { params: [b] }], { lr: 0.1, momentum: 0.9 });
     assert.equal(opt.paramGroups[0]!.lr, 0.5);
     assert.equal(opt.paramGroups[0]!.momentum, 0.9);
     assert.equal(opt.paramGroups[1]!.lr, 0.1);
-    opt.step(new Map([[a, f64([2])], [b, f64([2])]]));
+    opt.step(
+      new Map([
+        [a, f64([2])],
+        [b, f64([2])],
+      ]),
+    );
     // first momentum step: b = g = 2; a = 1 - 0.5 * 2 = 0, b = 1 - 0.1 * 2 = 0.8
     assertClose(a, [0], { atol: 1e-15 });
     assertClose(b, [0.8], { atol: 1e-15 });
   });
 
   it('accepts any iterable of tensors; array hyperparameters are not shared between groups', () => {
-    const a = f64([1]), b = f64([1]);
+    const a = f64([1]),
+      b = f64([1]);
     assert.deepEqual(new SGD(new Set([a, b]), { lr: 0.1 }).paramGroups[0]!.params, [a, b]);
     const opt = new Adam([{ params: [a] }, { params: [b] }]);
     opt.paramGroups[0]!.betas[0] = 0.5;
@@ -165,7 +200,8 @@ describe('Optimizer: groups and steps', () => {
   });
 
   it('a parameter absent from the gradient store is skipped, step count included', () => {
-    const a = f64([1]), b = f64([1]);
+    const a = f64([1]),
+      b = f64([1]);
     const opt = new Adam([a, b], { lr: 0.1 });
     // A real GradStore throws on get() for tensors it does not hold; the optimizer only asks has().
     const grads = d.grad(() => d.sum(d.square(a)), [a]);
@@ -178,9 +214,19 @@ describe('Optimizer: groups and steps', () => {
   });
 
   it('a bad gradient is reported before anything changes', () => {
-    const a = f64([1]), b = f64([1, 2]);
+    const a = f64([1]),
+      b = f64([1, 2]);
     const opt = new SGD([a, b], { lr: 0.1 });
-    assert.throws(() => opt.step(new Map([[a, f64([1])], [b, f64([1])]])), /SGD.step: the gradient of parameter 1 is \[1\] float64, expected \[2\] float64 like the parameter/);
+    assert.throws(
+      () =>
+        opt.step(
+          new Map([
+            [a, f64([1])],
+            [b, f64([1])],
+          ]),
+        ),
+      /SGD.step: the gradient of parameter 1 is \[1\] float64, expected \[2\] float64 like the parameter/,
+    );
     assert.equal(a.item(), 1);
     assert.throws(() => opt.step(new Map([[b, d.tensor([1, 1])]])), /is \[2\] float32, expected \[2\] float64/);
     assert.throws(() => opt.step([] as unknown as Map<Tensor, Tensor>), /expected a gradient store/);

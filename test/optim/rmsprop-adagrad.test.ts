@@ -10,17 +10,30 @@ const TOL = { atol: 1e-12, rtol: 0 };
 
 /** Step two scalar parameters starting at (1, 2) through a fixed gradient sequence; the values after each step. */
 function replay(make: (ps: Tensor[]) => { step(g: Map<Tensor, Tensor>): void }, grads: number[][]): number[][] {
-  const p1 = f64([1]), p2 = f64([2]);
+  const p1 = f64([1]),
+    p2 = f64([2]);
   const opt = make([p1, p2]);
   return grads.map(([a, b]) => {
-    opt.step(new Map([[p1, f64([a!])], [p2, f64([b!])]]));
+    opt.step(
+      new Map([
+        [p1, f64([a!])],
+        [p2, f64([b!])],
+      ]),
+    );
     return [p1.item(), p2.item()];
   });
 }
 
 describe('RMSprop', () => {
   it('centered with momentum, three steps by hand (lr 0.1, alpha 0.5, eps 0.1, momentum 0.5)', () => {
-    const [s1, s2, s3] = replay((ps) => new RMSprop(ps, { lr: 0.1, alpha: 0.5, eps: 0.1, momentum: 0.5, centered: true }), [[1, 2], [3, -2], [0, 0.5]]);
+    const [s1, s2, s3] = replay(
+      (ps) => new RMSprop(ps, { lr: 0.1, alpha: 0.5, eps: 0.1, momentum: 0.5, centered: true }),
+      [
+        [1, 2],
+        [3, -2],
+        [0, 0.5],
+      ],
+    );
     // step 1: g = (1, 2); v = 0.5 g^2 = (0.5, 2); gbar = 0.5 g = (0.5, 1); v - gbar^2 = (0.25, 1)
     //   denom = sqrt + 0.1 = (0.6, 1.1); b = g / denom = (1/0.6, 2/1.1); p = (1 - 0.1/0.6, 2 - 0.2/1.1) = (5/6, 20/11)
     assertClose([s1![0]!, s1![1]!], [5 / 6, 20 / 11], TOL);
@@ -39,7 +52,14 @@ describe('RMSprop', () => {
   });
 
   it('plain, with weight decay: g <- g + lambda theta, theta -= lr g / (sqrt(v) + eps)', () => {
-    const [s1, , s3] = replay((ps) => new RMSprop(ps, { lr: 0.1, alpha: 0.5, eps: 0.1, weightDecay: 0.5 }), [[1, 2], [3, -2], [0, 0.5]]);
+    const [s1, , s3] = replay(
+      (ps) => new RMSprop(ps, { lr: 0.1, alpha: 0.5, eps: 0.1, weightDecay: 0.5 }),
+      [
+        [1, 2],
+        [3, -2],
+        [0, 0.5],
+      ],
+    );
     // step 1: g = (1, 2) + 0.5 (1, 2) = (1.5, 3); v = 0.5 g^2 = (1.125, 4.5)
     //   p = (1 - 0.1 * 1.5 / (sqrt(1.125) + 0.1), 2 - 0.1 * 3 / (sqrt(4.5) + 0.1))
     assertClose([s1![0]!, s1![1]!], [1 - 0.15 / (Math.sqrt(1.125) + 0.1), 2 - 0.3 / (Math.sqrt(4.5) + 0.1)], TOL);
@@ -59,7 +79,14 @@ describe('RMSprop', () => {
 
 describe('Adagrad', () => {
   it('lrDecay, three steps by hand: clr = lr / (1 + (t - 1) lrDecay) (lr 0.1, lrDecay 0.5, eps 0.1)', () => {
-    const [s1, s2, s3] = replay((ps) => new Adagrad(ps, { lr: 0.1, lrDecay: 0.5, eps: 0.1 }), [[3, 4], [4, 3], [12, -12]]);
+    const [s1, s2, s3] = replay(
+      (ps) => new Adagrad(ps, { lr: 0.1, lrDecay: 0.5, eps: 0.1 }),
+      [
+        [3, 4],
+        [4, 3],
+        [12, -12],
+      ],
+    );
     // step 1: clr = 0.1; s = (9, 16), sqrt = (3, 4); p = (1 - 0.1 * 3 / 3.1, 2 - 0.1 * 4 / 4.1)
     const p1 = [1 - 0.3 / 3.1, 2 - 0.4 / 4.1];
     assertClose([s1![0]!, s1![1]!], p1, TOL);
@@ -72,7 +99,14 @@ describe('Adagrad', () => {
   });
 
   it('initialAccumulatorValue starts the sum (lr 0.1, eps 0, s0 = 16)', () => {
-    const [s1, s2, s3] = replay((ps) => new Adagrad(ps, { lr: 0.1, eps: 0, initialAccumulatorValue: 16 }), [[3, 0], [0, 4], [-3, -4]]);
+    const [s1, s2, s3] = replay(
+      (ps) => new Adagrad(ps, { lr: 0.1, eps: 0, initialAccumulatorValue: 16 }),
+      [
+        [3, 0],
+        [0, 4],
+        [-3, -4],
+      ],
+    );
     // step 1: s = (16 + 9, 16 + 0) = (25, 16); p = (1 - 0.1 * 3 / 5, 2 - 0) = (0.94, 2)
     assertClose([s1![0]!, s1![1]!], [0.94, 2], TOL);
     // step 2: s = (25, 32); p = (0.94, 2 - 0.1 * 4 / sqrt(32)) = (0.94, 2 - 0.1 / sqrt(2))

@@ -4,7 +4,18 @@ import { describe, it } from 'node:test';
 import * as d from '../../src/index.js';
 import type { LRScheduler } from '../../src/optim/index.js';
 import {
-  Adagrad, Adam, CosineAnnealingLR, ExponentialLR, LambdaLR, LinearLR, MultiStepLR, OneCycleLR, ReduceLROnPlateau, SequentialLR, SGD, StepLR,
+  Adagrad,
+  Adam,
+  CosineAnnealingLR,
+  ExponentialLR,
+  LambdaLR,
+  LinearLR,
+  MultiStepLR,
+  OneCycleLR,
+  ReduceLROnPlateau,
+  SequentialLR,
+  SGD,
+  StepLR,
 } from '../../src/optim/index.js';
 
 const sgd = (lr: number, extra: { momentum?: number } = {}) => new SGD([d.tensor([0], { dtype: 'float64' })], { lr, ...extra });
@@ -54,7 +65,8 @@ describe('epoch schedulers (closed forms)', () => {
   });
 
   it('LambdaLR: base * f(t), one function per group', () => {
-    const a = d.tensor([0]), b = d.tensor([0]);
+    const a = d.tensor([0]),
+      b = d.tensor([0]);
     const opt = new SGD([{ params: [a] }, { params: [b], lr: 2 }], { lr: 1 });
     const s = new LambdaLR(opt, [(t) => 1 / (t + 1), (t) => 0.5 ** t]);
     assert.deepEqual(s.getLastLr(), [1, 2]);
@@ -62,7 +74,10 @@ describe('epoch schedulers (closed forms)', () => {
     s.step();
     // epoch 2: 1 * 1/3 and 2 * 0.25
     assert.deepEqual(s.getLastLr(), [1 / 3, 0.5]);
-    assert.deepEqual(opt.paramGroups.map((g) => g.lr), [1 / 3, 0.5]);
+    assert.deepEqual(
+      opt.paramGroups.map((g) => g.lr),
+      [1 / 3, 0.5],
+    );
     assert.throws(() => new LambdaLR(opt, [(t) => t]), /expected one function or 2 functions/);
   });
 
@@ -96,7 +111,10 @@ describe('epoch schedulers (closed forms)', () => {
     b.step();
     assert.deepEqual(b.getLastLr(), a.getLastLr());
     assert.deepEqual(b.getLastLr(), [0.25]);
-    assert.throws(() => new ExponentialLR(sgd(1), 0.5).loadStateDict(state), /ExponentialLR.loadStateDict: the state is of a StepLR scheduler, not ExponentialLR/);
+    assert.throws(
+      () => new ExponentialLR(sgd(1), 0.5).loadStateDict(state),
+      /ExponentialLR.loadStateDict: the state is of a StepLR scheduler, not ExponentialLR/,
+    );
   });
 });
 
@@ -131,7 +149,8 @@ describe('SequentialLR', () => {
 
   it('checks its arguments', () => {
     const opt = sgd(1);
-    const x = new ExponentialLR(opt, 0.5), y = new StepLR(opt, 2);
+    const x = new ExponentialLR(opt, 0.5),
+      y = new StepLR(opt, 2);
     assert.throws(() => new SequentialLR(opt, [x, y], []), /2 schedulers need 1 milestones, got 0/);
     assert.throws(() => new SequentialLR(opt, [x, new StepLR(sgd(1), 2)], [3]), /schedulers\[1\] \(StepLR\) belongs to another optimizer/);
     assert.throws(() => new SequentialLR(opt, [x, y, x], [3, 3]), /milestones must increase/);
@@ -161,7 +180,7 @@ describe('OneCycleLR', () => {
     assert.equal(opt.paramGroups[0]!.initialLr, 0.1);
   });
 
-  it('cos (default), driving Adam\'s beta1', () => {
+  it("cos (default), driving Adam's beta1", () => {
     const opt = new Adam([d.tensor([0])], { betas: [0.9, 0.99] });
     const s = new OneCycleLR(opt, 1, 10);
     // initial 1/25 = 0.04, min 0.04/1e4 = 4e-6; anneal(a, b, pct) = b + (a - b)(cos(pi pct) + 1)/2
@@ -189,7 +208,10 @@ describe('OneCycleLR', () => {
   });
 
   it('checks its arguments', () => {
-    assert.throws(() => new OneCycleLR(new Adagrad([d.tensor([0])]), 1, 10), /cycleMomentum needs an optimizer with momentum or betas \(SGD, RMSprop, Adam, \.\.\.\), Adagrad has neither/);
+    assert.throws(
+      () => new OneCycleLR(new Adagrad([d.tensor([0])]), 1, 10),
+      /cycleMomentum needs an optimizer with momentum or betas \(SGD, RMSprop, Adam, \.\.\.\), Adagrad has neither/,
+    );
     new OneCycleLR(new Adagrad([d.tensor([0])]), 1, 10, { cycleMomentum: false });
     assert.throws(() => new OneCycleLR(sgd(1), 1, 2), /phase 1 would be empty/);
     assert.throws(() => new OneCycleLR(sgd(1), 1, 10, { annealStrategy: 'exp' as 'cos' }), /annealStrategy must be one of 'cos', 'linear'/);

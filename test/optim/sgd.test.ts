@@ -15,12 +15,17 @@ function quadGrads(w1: Tensor, w2: Tensor) {
 
 describe('SGD', () => {
   it('plain SGD: theta <- theta - lr g, three steps on f = w1^2 + 3 w2^2', () => {
-    const w1 = f64([1]), w2 = f64([1]);
+    const w1 = f64([1]),
+      w2 = f64([1]);
     const opt = new SGD([w1, w2], { lr: 0.1 });
     // step 1: g = (2, 6)          -> w = (1 - 0.2, 1 - 0.6)          = (0.8, 0.4)
     // step 2: g = (1.6, 2.4)      -> w = (0.8 - 0.16, 0.4 - 0.24)    = (0.64, 0.16)
     // step 3: g = (1.28, 0.96)    -> w = (0.64 - 0.128, 0.16 - 0.096) = (0.512, 0.064)
-    const expected = [[0.8, 0.4], [0.64, 0.16], [0.512, 0.064]];
+    const expected = [
+      [0.8, 0.4],
+      [0.64, 0.16],
+      [0.512, 0.064],
+    ];
     for (const [e1, e2] of expected) {
       opt.step(quadGrads(w1, w2));
       assertClose(w1, [e1!], TOL);
@@ -29,7 +34,8 @@ describe('SGD', () => {
   });
 
   it('momentum 0.9 with dampening 0.5: the first buffer is g itself, later ones damp g', () => {
-    const w1 = f64([1]), w2 = f64([1]);
+    const w1 = f64([1]),
+      w2 = f64([1]);
     const opt = new SGD([w1, w2], { lr: 0.1, momentum: 0.9, dampening: 0.5 });
     // step 1: g = (2, 6); b = g = (2, 6) (no dampening on the first step);  w = (1 - 0.2, 1 - 0.6) = (0.8, 0.4)
     opt.step(quadGrads(w1, w2));
@@ -46,7 +52,8 @@ describe('SGD', () => {
   });
 
   it('nesterov momentum 0.5 with weight decay 0.5: g <- g + lambda w, step along g + mu b', () => {
-    const w1 = f64([1]), w2 = f64([1]);
+    const w1 = f64([1]),
+      w2 = f64([1]);
     const opt = new SGD([w1, w2], { lr: 0.1, momentum: 0.5, weightDecay: 0.5, nesterov: true });
     // step 1: grad (2, 6); g = grad + 0.5 w = (2.5, 6.5); b = (2.5, 6.5); g + 0.5 b = (3.75, 9.75)
     //         w = (1 - 0.375, 1 - 0.975) = (0.625, 0.025)

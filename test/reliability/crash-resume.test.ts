@@ -66,21 +66,30 @@ function tensorsOf(file: string): Record<string, number[]> {
 
 /** metrics.jsonl without what depends on the clock. */
 function metrics(dir: string): Record<string, unknown>[] {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
-    const { time: _t, seconds: _s, examples_per_second: _e, ...rest } = JSON.parse(l) as Record<string, unknown>;
-    return rest;
-  });
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const { time: _t, seconds: _s, examples_per_second: _e, ...rest } = JSON.parse(l) as Record<string, unknown>;
+      return rest;
+    });
 }
 
 /** Run, kill and resume in `dir` until a process finishes; then check it against the reference run. */
 async function round(name: string, config: string[], dir: string, refDir: string, g: Generator, budget: number, outsideMs: number): Promise<number> {
-  let kills = 0, processes = 0;
+  let kills = 0,
+    processes = 0;
   for (;;) {
     const resumable = existsSync(join(dir, 'checkpoint'));
     const args = resumable ? ['train', '--resume', join(dir, 'checkpoint'), '--no-progress'] : [...config, '--out', dir, '--overwrite'];
     // Most kills land on a chosen file operation; every eighth comes from outside at a random time.
     const outside = kills % 8 === 7;
-    const r = kills >= budget ? await launch(0, args) : outside ? await launch(0, args, outsideMs * (0.2 + 0.5 * g.nextFloat64())) : await launch(1 + (g.nextUint32() % SPAN), args);
+    const r =
+      kills >= budget
+        ? await launch(0, args)
+        : outside
+          ? await launch(0, args, outsideMs * (0.2 + 0.5 * g.nextFloat64()))
+          : await launch(1 + (g.nextUint32() % SPAN), args);
     processes++;
     if (r.signal === 'SIGKILL') {
       kills++;
@@ -90,20 +99,37 @@ async function round(name: string, config: string[], dir: string, refDir: string
     break;
   }
   // The same weights, buffers and optimizer state, bit for bit.
-  assert.deepEqual(tensorsOf(join(dir, 'checkpoint', 'model.safetensors')), tensorsOf(join(refDir, 'checkpoint', 'model.safetensors')), `${name}: final weights`);
-  assert.deepEqual(tensorsOf(join(dir, 'checkpoint', 'optimizer.safetensors')), tensorsOf(join(refDir, 'checkpoint', 'optimizer.safetensors')), `${name}: optimizer state`);
+  assert.deepEqual(
+    tensorsOf(join(dir, 'checkpoint', 'model.safetensors')),
+    tensorsOf(join(refDir, 'checkpoint', 'model.safetensors')),
+    `${name}: final weights`,
+  );
+  assert.deepEqual(
+    tensorsOf(join(dir, 'checkpoint', 'optimizer.safetensors')),
+    tensorsOf(join(refDir, 'checkpoint', 'optimizer.safetensors')),
+    `${name}: optimizer state`,
+  );
   // The same metrics, each step once, in order.
   const m = metrics(dir);
   assert.deepEqual(m, metrics(refDir), `${name}: metrics.jsonl after ${kills} kills`);
   const steps = m.filter((l) => l.type === 'step').map((l) => l.step as number);
-  assert.deepEqual(steps, [...steps].sort((a, b) => a - b));
+  assert.deepEqual(
+    steps,
+    [...steps].sort((a, b) => a - b),
+  );
   assert.equal(new Set(steps).size, steps.length);
   // Nothing half-written or left over: one checkpoint folder, the link to it, the run's files.
   const files = listing(dir).sort();
   const ckpt = files.filter((f) => /^checkpoint-\d+\//.test(f)).map((f) => f.split('/')[0]!);
   assert.equal(new Set(ckpt).size, 1, `${name}: one checkpoint folder: ${files.join(' ')}`);
-  assert.ok(files.every((f) => !f.includes('.tmp')), `${name}: no temporary files: ${files.join(' ')}`);
-  assert.deepEqual(files.filter((f) => !f.startsWith('checkpoint-')), ['checkpoint@', 'config.json', 'metrics.jsonl', 'report.html', 'summary.json', 'test-predictions.json']);
+  assert.ok(
+    files.every((f) => !f.includes('.tmp')),
+    `${name}: no temporary files: ${files.join(' ')}`,
+  );
+  assert.deepEqual(
+    files.filter((f) => !f.startsWith('checkpoint-')),
+    ['checkpoint@', 'config.json', 'metrics.jsonl', 'report.html', 'summary.json', 'test-predictions.json'],
+  );
   return kills;
 }
 
@@ -118,7 +144,8 @@ async function chain(name: string, config: string[], seed: number): Promise<numb
   const refMs = performance.now() - t;
   assert.equal(ref.code, 0, ref.stderr);
   const g = new Generator(seed);
-  let kills = 0, rounds = 0;
+  let kills = 0,
+    rounds = 0;
   while (kills < MAX_KILLS) {
     const dir = join(root, `${name}-${rounds++}`);
     kills += await round(name, config, dir, refDir, g, MAX_KILLS - kills, refMs);
@@ -130,9 +157,44 @@ async function chain(name: string, config: string[], seed: number): Promise<numb
 
 describe('SIGKILL at any moment, then resume', { timeout: 600_000 }, () => {
   it('ends bit-identical to an uninterrupted run, with each step logged once and no leftovers', async () => {
-    const common = ['train', '--data', 'iris', '--model', 'mlp:16', '--epochs', EPOCHS, '--batch-size', '16', '--log-every', '1', '--no-progress', '--seed', '3'];
+    const common = [
+      'train',
+      '--data',
+      'iris',
+      '--model',
+      'mlp:16',
+      '--epochs',
+      EPOCHS,
+      '--batch-size',
+      '16',
+      '--log-every',
+      '1',
+      '--no-progress',
+      '--seed',
+      '3',
+    ];
     const kills = await Promise.all([
-      chain('accumulate', [...common, '--dropout', '0.2', '--accumulate', '2', '--val-split', '0.2', '--early-stopping', '8', '--schedule', 'plateau', '--optimizer', 'adam', '--lr', '0.02'], 11),
+      chain(
+        'accumulate',
+        [
+          ...common,
+          '--dropout',
+          '0.2',
+          '--accumulate',
+          '2',
+          '--val-split',
+          '0.2',
+          '--early-stopping',
+          '8',
+          '--schedule',
+          'plateau',
+          '--optimizer',
+          'adam',
+          '--lr',
+          '0.02',
+        ],
+        11,
+      ),
       chain('dp-sgd', [...common, '--dp-clip', '1', '--dp-noise', '0.3', '--grad-stats', '2', '--dropout', '0.1', '--optimizer', 'sgd', '--lr', '0.1'], 12),
     ]);
     assert.ok(kills[0]! + kills[1]! >= 50, `${kills.join(' + ')} kills; the promise is checked over at least 50`);

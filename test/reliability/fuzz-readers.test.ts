@@ -46,21 +46,32 @@ function mutate(r: Rng, base: Uint8Array, hot: number): Uint8Array {
     const pos = () => (r.next() < 0.5 && hot > 0 ? r.int(Math.min(hot, b.length + 1)) : r.int(b.length + 1));
     const p = pos();
     switch (r.int(7)) {
-      case 0: if (p < b.length) b[p] ^= 1 << r.int(8); break; // bit flip
-      case 1: if (p < b.length) b[p] = r.next() < 0.7 ? INTERESTING[r.int(INTERESTING.length)]! : r.int(256); break;
-      case 2: b = b.subarray(0, p); break; // truncation
-      case 3: { // insertion
+      case 0:
+        if (p < b.length) b[p]! ^= 1 << r.int(8);
+        break; // bit flip
+      case 1:
+        if (p < b.length) b[p] = r.next() < 0.7 ? INTERESTING[r.int(INTERESTING.length)]! : r.int(256);
+        break;
+      case 2:
+        b = b.subarray(0, p);
+        break; // truncation
+      case 3: {
+        // insertion
         const ins = Uint8Array.from({ length: 1 + r.int(8) }, () => (r.next() < 0.5 ? INTERESTING[r.int(INTERESTING.length)]! : r.int(256)));
         b = concat(b.subarray(0, p), ins, b.subarray(p));
         break;
       }
-      case 4: b = concat(b.subarray(0, p), b.subarray(Math.min(b.length, p + 1 + r.int(16)))); break; // deletion
-      case 5: { // a range copied elsewhere
+      case 4:
+        b = concat(b.subarray(0, p), b.subarray(Math.min(b.length, p + 1 + r.int(16))));
+        break; // deletion
+      case 5: {
+        // a range copied elsewhere
         const from = r.int(b.length + 1);
         b = concat(b.subarray(0, p), b.subarray(from, from + 1 + r.int(32)), b.subarray(p));
         break;
       }
-      default: if (p < b.length && b[p]! >= 0x30 && b[p]! <= 0x39) b[p] = 0x30 + r.int(10); // another digit
+      default:
+        if (p < b.length && b[p]! >= 0x30 && b[p]! <= 0x39) b[p] = 0x30 + r.int(10); // another digit
     }
   }
   return b;
@@ -69,11 +80,15 @@ function mutate(r: Rng, base: Uint8Array, hot: number): Uint8Array {
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
-const V8_INTERNALS = /Invalid typed array length|Array buffer allocation failed|Invalid array length|Cannot read propert|is not a function|is not iterable|Maximum call stack|out of bounds|Offset is outside|Start offset /;;
+const V8_INTERNALS =
+  /Invalid typed array length|Array buffer allocation failed|Invalid array length|Cannot read propert|is not a function|is not iterable|Maximum call stack|out of bounds|Offset is outside|Start offset /;
 
 interface Target {
   name: string;
@@ -115,7 +130,10 @@ function fuzz(t: Target, seed: number): { iterations: number; parsed: number; re
 
 const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 function consistent(t: d.Tensor): void {
-  assert.ok(t.shape.every((s) => Number.isSafeInteger(s) && s >= 0), `shape [${t.shape}]`);
+  assert.ok(
+    t.shape.every((s) => Number.isSafeInteger(s) && s >= 0),
+    `shape [${t.shape}]`,
+  );
   assert.equal(t.size, product(t.shape));
   assert.equal(t.data.length, t.size);
 }
@@ -126,15 +144,26 @@ function headerEnd(st: Uint8Array): number {
 
 const g = new d.Generator(3);
 const safetensors = [
-  d.encodeSafetensors({ w: d.randn([3, 4], { generator: g }), b: d.tensor([0.5, -1], { dtype: 'float64' }), i: d.tensor([1, -2, 3], { dtype: 'int32' }), '1.num_batches_tracked': d.scalar(7, 'int32'), e: d.zeros([0, 3]) }, { format: 'pt' }),
+  d.encodeSafetensors(
+    {
+      w: d.randn([3, 4], { generator: g }),
+      b: d.tensor([0.5, -1], { dtype: 'float64' }),
+      i: d.tensor([1, -2, 3], { dtype: 'int32' }),
+      '1.num_batches_tracked': d.scalar(7, 'int32'),
+      e: d.zeros([0, 3]),
+    },
+    { format: 'pt' },
+  ),
   d.encodeSafetensors({ __proto__x: d.ones([2]), s: d.scalar(2) }),
 ];
-const idx: Uint8Array[] = ([
-  { shape: [3, 4, 5], data: Float32Array.from({ length: 60 }, (_, i) => i / 7) },
-  { shape: [6], data: new Uint8Array([0, 1, 2, 250, 4, 5]) },
-  { shape: [2, 3], data: new Int16Array([-1, 2, -300, 4, 5, 6]) },
-  { shape: [2], data: new Float64Array([Math.PI, -1e300]) },
-] as { shape: number[]; data: IdxData }[]).map((a) => encodeIdx(a));
+const idx: Uint8Array[] = (
+  [
+    { shape: [3, 4, 5], data: Float32Array.from({ length: 60 }, (_, i) => i / 7) },
+    { shape: [6], data: new Uint8Array([0, 1, 2, 250, 4, 5]) },
+    { shape: [2, 3], data: new Int16Array([-1, 2, -300, 4, 5, 6]) },
+    { shape: [2], data: new Float64Array([Math.PI, -1e300]) },
+  ] as { shape: number[]; data: IdxData }[]
+).map((a) => encodeIdx(a));
 const npy = [
   encodeNpy(d.randn([3, 4], { generator: g })),
   encodeNpy(d.tensor([[1, -2, 3]], { dtype: 'int32' })),

@@ -18,13 +18,24 @@ export interface Browser {
 /** Launch Chromium with a fresh profile; fails loudly (never skips) when it is not installed. */
 export async function launch(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}. The report tests open pages in a real headless Chromium: install Debian's package (apt-get install -y chromium; .ci/run does this when it is missing) or set DESCENT_CHROMIUM to a Chromium binary.`);
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}. The report tests open pages in a real headless Chromium: install Debian's package (apt-get install -y chromium; .ci/run does this when it is missing) or set DESCENT_CHROMIUM to a Chromium binary.`,
+    );
   }
   const profile = mkdtempSync(join(tmpdir(), 'descent-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1280, height: 900 },
   });
   return {
@@ -48,7 +59,9 @@ export async function open(b: Browser, url: string, colorScheme: 'light' | 'dark
   const page = await b.context.newPage();
   const errors: string[] = [];
   const requests: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
   page.on('request', (r) => requests.push(r.url()));

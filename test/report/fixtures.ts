@@ -37,28 +37,46 @@ export async function makeRun(o: { epochs?: number; lr?: number; stats?: boolean
   const epochs = o.epochs ?? 3;
   const f = d.loadFashionMnist();
   d.manualSeed(0);
-  const train = new d.Subset(f.train, Int32Array.from({ length: 1200 }, (_, i) => i));
+  const train = new d.Subset(
+    f.train,
+    Int32Array.from({ length: 1200 }, (_, i) => i),
+  );
   const model = d.mlp([784, 32, 10]);
   const optimizer = new d.Adam(model.parameters(), { lr: o.lr ?? 3e-3 });
   const config = { data: 'fashion-mnist', model: 'mlp:32', optimizer: 'adam', lr: o.lr ?? 3e-3, batchSize: 50, epochs, schedule: 'none' };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   const stepHooks = o.stats
-    ? [({ step, x }: { step: number; x: Tensor }) => {
-        if (step % 2 !== 0) return undefined;
-        const n = x.shape[0]!;
-        const decay = Math.exp(-step / 40);
-        const per_example_norms = Array.from({ length: n }, (_, i) => (0.2 + ((i * 37) % n) / n) * decay * 3);
-        const grad_norm_sq_unbiased = 2 * decay * decay, trace_cov = 40 * decay * (1 + step / 30);
-        return {
-          batch_size: n, grad_mean_norm_sq: grad_norm_sq_unbiased + trace_cov / n, trace_cov, grad_norm_sq_unbiased,
-          noise_scale: trace_cov / grad_norm_sq_unbiased, noise_scale_ema: (trace_cov / grad_norm_sq_unbiased) * 0.9,
-          per_example_norms, cosine_to_mean: Array.from({ length: n }, (_, i) => ((i % 10) - 3) / 10),
-        };
-      }]
+    ? [
+        ({ step, x }: { step: number; x: Tensor }) => {
+          if (step % 2 !== 0) return undefined;
+          const n = x.shape[0]!;
+          const decay = Math.exp(-step / 40);
+          const per_example_norms = Array.from({ length: n }, (_, i) => (0.2 + ((i * 37) % n) / n) * decay * 3);
+          const grad_norm_sq_unbiased = 2 * decay * decay,
+            trace_cov = 40 * decay * (1 + step / 30);
+          return {
+            batch_size: n,
+            grad_mean_norm_sq: grad_norm_sq_unbiased + trace_cov / n,
+            trace_cov,
+            grad_norm_sq_unbiased,
+            noise_scale: trace_cov / grad_norm_sq_unbiased,
+            noise_scale_ema: (trace_cov / grad_norm_sq_unbiased) * 0.9,
+            per_example_norms,
+            cosine_to_mean: Array.from({ length: n }, (_, i) => ((i % 10) - 3) / 10),
+          };
+        },
+      ]
     : undefined;
   const r = await d.fit({
-    model, optimizer, loss: (out, y) => d.crossEntropy(out, y), epochs, logEvery: 1, ...runFolder(dir), stepHooks,
-    train: new d.DataLoader(train, { batchSize: 50, shuffle: true }), validation: new d.DataLoader(f.test, { batchSize: 500 }),
+    model,
+    optimizer,
+    loss: (out, y) => d.crossEntropy(out, y),
+    epochs,
+    logEvery: 1,
+    ...runFolder(dir),
+    stepHooks,
+    train: new d.DataLoader(train, { batchSize: 50, shuffle: true }),
+    validation: new d.DataLoader(f.test, { batchSize: 500 }),
   });
   const [xs, ys] = f.test.tensors as [Tensor, Tensor];
   const labels = Int32Array.from(ys.data);
@@ -67,10 +85,27 @@ export async function makeRun(o: { epochs?: number; lr?: number; stats?: boolean
   let misclassified = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i] !== predictions[i]) misclassified++;
   if (o.predictions !== false) {
-    writeTestPredictions(dir, { classes: f.classes, labels, predictions, images: { shape: [1, 28, 28], pixels: (i) => images.subarray(i * 784, (i + 1) * 784) } });
+    writeTestPredictions(dir, {
+      classes: f.classes,
+      labels,
+      predictions,
+      images: { shape: [1, 28, 28], pixels: (i) => images.subarray(i * 784, (i + 1) * 784) },
+    });
   }
   const last = r.epochs[r.epochs.length - 1]!;
-  writeFileSync(join(dir, 'summary.json'), JSON.stringify({ test_accuracy: last.val_accuracy, test_loss: last.val_loss, train_loss: last.train_loss, examples_per_second: Math.round(last.examples_per_second), epochs: last.epoch, seconds: r.seconds, diverged: null, stopped_early: false }));
+  writeFileSync(
+    join(dir, 'summary.json'),
+    JSON.stringify({
+      test_accuracy: last.val_accuracy,
+      test_loss: last.val_loss,
+      train_loss: last.train_loss,
+      examples_per_second: Math.round(last.examples_per_second),
+      epochs: last.epoch,
+      seconds: r.seconds,
+      diverged: null,
+      stopped_early: false,
+    }),
+  );
   const steps = r.steps;
   return { dir, stepLines: steps, epochLines: epochs, statsLines: o.stats ? Math.floor(steps / 2) : 0, testSize: labels.length, misclassified };
 }

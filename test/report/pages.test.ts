@@ -8,7 +8,9 @@ import type { Browser } from './browser.js';
 import { makeRun, removeTempDirs, tempDir } from './fixtures.js';
 
 let browser: Browser;
-before(async () => { browser = await launch(); });
+before(async () => {
+  browser = await launch();
+});
 after(async () => {
   await browser?.close();
   removeTempDirs();
@@ -18,7 +20,8 @@ describe('compare page', () => {
   it('overlays the curves of two runs, one series per run', async () => {
     const root = tempDir();
     const { mkdirSync } = await import('node:fs');
-    const a = join(root, 'adam-slow'), b = join(root, 'adam-fast');
+    const a = join(root, 'adam-slow'),
+      b = join(root, 'adam-fast');
     mkdirSync(a);
     mkdirSync(b);
     const ra = await makeRun({ dir: a, epochs: 2, lr: 1e-3, stats: true });
@@ -42,8 +45,19 @@ describe('compare page', () => {
 describe('explain page', () => {
   it('draws the variance sweep against tr Σ / B and the steps-examples trade-off', async () => {
     // tr Σ = 50, ‖G‖² = 0.5, so B_noise = 100. Measured variances scatter ±10% around tr Σ / B.
-    const sweep = [8, 16, 32, 64, 128, 256, 512].map((b, i) => ({ batch_size: b, measured_variance: (50 / b) * (1 + (i % 2 ? 0.1 : -0.1)), predicted_variance: 50 / b }));
-    const out = writeExplainPage(join(tempDir(), 'explain.html'), { sweep, trace_cov: 50, grad_norm_sq: 0.5, noise_scale: 100, dataset: 'Fashion-MNIST subset', model: 'mlp:256,128' });
+    const sweep = [8, 16, 32, 64, 128, 256, 512].map((b, i) => ({
+      batch_size: b,
+      measured_variance: (50 / b) * (1 + (i % 2 ? 0.1 : -0.1)),
+      predicted_variance: 50 / b,
+    }));
+    const out = writeExplainPage(join(tempDir(), 'explain.html'), {
+      sweep,
+      trace_cov: 50,
+      grad_norm_sq: 0.5,
+      noise_scale: 100,
+      dataset: 'Fashion-MNIST subset',
+      model: 'mlp:256,128',
+    });
     const { page, errors } = await open(browser, `file://${out}`);
     const s = await pageState(page);
     assert.deepEqual(s.charts.variance, { measured: 7, predicted: 7, 'tr Σ / B': 48 });
@@ -58,7 +72,17 @@ describe('explain page', () => {
   });
 
   it('names the field that is wrong', () => {
-    assert.throws(() => writeExplainPage(join(tempDir(), 'x.html'), { sweep: [{ batch_size: 0, measured_variance: 1, predicted_variance: 1 }], trace_cov: 1, grad_norm_sq: 1, noise_scale: 1, dataset: '', model: '' }),
-      /writeExplainPage: sweep\[0\]\.batch_size must be a positive integer, got 0/);
+    assert.throws(
+      () =>
+        writeExplainPage(join(tempDir(), 'x.html'), {
+          sweep: [{ batch_size: 0, measured_variance: 1, predicted_variance: 1 }],
+          trace_cov: 1,
+          grad_norm_sq: 1,
+          noise_scale: 1,
+          dataset: '',
+          model: '',
+        }),
+      /writeExplainPage: sweep\[0\]\.batch_size must be a positive integer, got 0/,
+    );
   });
 });

@@ -19,7 +19,10 @@ function program(): Command {
 function smallRun(dir: string): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ model: 'linear', epochs: 1 }));
-  writeFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ type: 'epoch', epoch: 1, step: 3, train_loss: 1, lr: 0.1, seconds: 1, examples_per_second: 10 }) + '\n');
+  writeFileSync(
+    join(dir, 'metrics.jsonl'),
+    JSON.stringify({ type: 'epoch', epoch: 1, step: 3, train_loss: 1, lr: 0.1, seconds: 1, examples_per_second: 10 }) + '\n',
+  );
   return dir;
 }
 
@@ -35,7 +38,8 @@ describe('descent report / compare', () => {
 
   it('compare writes one page for several runs', async () => {
     const root = tempDir();
-    const a = smallRun(join(root, 'a')), b = smallRun(join(root, 'b'));
+    const a = smallRun(join(root, 'a')),
+      b = smallRun(join(root, 'b'));
     const out = join(root, 'cmp.html');
     await program().parseAsync(['compare', a, b, '--out', out], { from: 'user' });
     assert.match(readFileSync(out, 'utf8'), /<title>Descent: a vs b<\/title>/);
@@ -43,17 +47,30 @@ describe('descent report / compare', () => {
 
   it('reports a missing or foreign folder, and a single run to compare, as usage errors', async () => {
     const empty = tempDir();
-    await assert.rejects(program().parseAsync(['report', join(empty, 'nope')], { from: 'user' }), (e) => e instanceof UsageError && /nope does not exist/.test(e.message));
-    await assert.rejects(program().parseAsync(['report', empty], { from: 'user' }), (e) => e instanceof UsageError && /has no metrics\.jsonl, config\.json or summary\.json/.test(e.message));
+    await assert.rejects(
+      program().parseAsync(['report', join(empty, 'nope')], { from: 'user' }),
+      (e) => e instanceof UsageError && /nope does not exist/.test(e.message),
+    );
+    await assert.rejects(
+      program().parseAsync(['report', empty], { from: 'user' }),
+      (e) => e instanceof UsageError && /has no metrics\.jsonl, config\.json or summary\.json/.test(e.message),
+    );
     const a = smallRun(join(empty, 'a'));
-    await assert.rejects(program().parseAsync(['compare', a], { from: 'user' }), (e) => e instanceof UsageError && /at least two run folders, got 1/.test(e.message));
+    await assert.rejects(
+      program().parseAsync(['compare', a], { from: 'user' }),
+      (e) => e instanceof UsageError && /at least two run folders, got 1/.test(e.message),
+    );
   });
 
   it('has --help with examples', () => {
     const p = program();
     const help = p.commands.find((c) => c.name() === 'compare')!;
     let text = '';
-    help.configureOutput({ writeOut: (s) => { text += s; } });
+    help.configureOutput({
+      writeOut: (s) => {
+        text += s;
+      },
+    });
     assert.throws(() => p.parse(['compare', '--help'], { from: 'user' }));
     assert.match(text, /Examples:\n {2}\$ descent compare runs\/sgd runs\/adam/);
   });

@@ -21,12 +21,21 @@ after(async () => {
 });
 
 /** Sum of the confusion matrix's cells as the page shows them (without the total row and column). */
-const confusionCells = (page: import('playwright-core').Page) => page.evaluate(() => {
-  const rows = Array.from(document.querySelectorAll('#confusion tr')).slice(1, -1);
-  let sum = 0, diagonal = 0;
-  rows.forEach((tr) => Array.from(tr.querySelectorAll('td')).slice(0, -1).forEach((td) => { sum += Number(td.textContent); if (td.classList.contains('diag')) diagonal += Number(td.textContent); }));
-  return { sum, diagonal, rows: rows.length };
-});
+const confusionCells = (page: import('playwright-core').Page) =>
+  page.evaluate(() => {
+    const rows = Array.from(document.querySelectorAll('#confusion tr')).slice(1, -1);
+    let sum = 0,
+      diagonal = 0;
+    rows.forEach((tr) =>
+      Array.from(tr.querySelectorAll('td'))
+        .slice(0, -1)
+        .forEach((td) => {
+          sum += Number(td.textContent);
+          if (td.classList.contains('diag')) diagonal += Number(td.textContent);
+        }),
+    );
+    return { sum, diagonal, rows: rows.length };
+  });
 
 describe('report.html of a trained run, in Chromium', () => {
   it('draws one point per logged line, the confusion matrix and misclassified images, offline, in light and dark', async () => {
@@ -49,7 +58,10 @@ describe('report.html of a trained run, in Chromium', () => {
       // every chart really holds a drawn canvas of the page's width share
       const canvases = await page.evaluate(() => Array.from(document.querySelectorAll('.chart canvas')).map((c) => (c as HTMLCanvasElement).width));
       assert.equal(canvases.length, 9);
-      assert.ok(canvases.every((w) => w > 200), `canvas widths ${canvases}`);
+      assert.ok(
+        canvases.every((w) => w > 200),
+        `canvas widths ${canvases}`,
+      );
       // the confusion matrix holds every test example once; its diagonal the correct ones
       assert.equal(s.confusionTotal, run.testSize);
       assert.deepEqual(await confusionCells(page), { sum: 1000, diagonal: 1000 - run.misclassified, rows: 10 });
@@ -57,7 +69,11 @@ describe('report.html of a trained run, in Chromium', () => {
       assert.equal(await page.locator('#misclassified figure').count(), Math.min(48, run.misclassified));
       assert.equal(await page.locator('#run-status').textContent(), 'finished');
       assert.deepEqual(errors, []);
-      assert.deepEqual(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), [], 'the page loads nothing from the network');
+      assert.deepEqual(
+        requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')),
+        [],
+        'the page loads nothing from the network',
+      );
       const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       assert.equal(bg, scheme === 'dark' ? 'rgb(18, 19, 23)' : 'rgb(247, 247, 249)');
       await screenshot(page, `report-${scheme}.png`);
@@ -69,9 +85,24 @@ describe('report.html of a trained run, in Chromium', () => {
     const dir = tempDir();
     const config = { model: 'mlp:8 </script><script>window.injected = 1</script>', optimizer: 'sgd', lr: 0.1, epochs: 4 };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-    const lines = [1, 2, 3, 4, 5].map((step) => JSON.stringify({ type: 'step', epoch: 1, step, loss: 2 / step, examples: 10, correct: step, lr: 0.1, gradNorm: 1, examples_per_second: 100 * step }));
+    const lines = [1, 2, 3, 4, 5].map((step) =>
+      JSON.stringify({ type: 'step', epoch: 1, step, loss: 2 / step, examples: 10, correct: step, lr: 0.1, gradNorm: 1, examples_per_second: 100 * step }),
+    );
     lines.push('not json at all');
-    lines.push(JSON.stringify({ type: 'epoch', epoch: 1, step: 5, train_loss: 0.9, train_accuracy: 0.3, val_loss: 1.1, val_accuracy: 0.25, lr: 0.1, seconds: 1, examples_per_second: 50 }));
+    lines.push(
+      JSON.stringify({
+        type: 'epoch',
+        epoch: 1,
+        step: 5,
+        train_loss: 0.9,
+        train_accuracy: 0.3,
+        val_loss: 1.1,
+        val_accuracy: 0.25,
+        lr: 0.1,
+        seconds: 1,
+        examples_per_second: 50,
+      }),
+    );
     writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n') + '\n{"type":"step","epoch":2,"st');
     const { page, errors } = await open(browser, `file://${writeReport(dir)}`);
     const s = await pageState(page);
@@ -79,13 +110,13 @@ describe('report.html of a trained run, in Chromium', () => {
     // correct / examples per step: 1/10 ... 5/10
     assert.deepEqual(s.charts.accuracy, { 'train accuracy (step)': 5, 'train accuracy (epoch)': 1, 'validation accuracy (epoch)': 1 });
     assert.deepEqual(s.charts.noise, { B_noise: 0, 'B_noise (EMA)': 0 });
-    assert.match(await page.locator('#chart-noise .empty').textContent() ?? '', /not logged/);
+    assert.match((await page.locator('#chart-noise .empty').textContent()) ?? '', /not logged/);
     assert.equal(s.confusionTotal, null);
-    assert.match(await page.locator('#predictions').textContent() ?? '', /No test-predictions\.json/);
+    assert.match((await page.locator('#predictions').textContent()) ?? '', /No test-predictions\.json/);
     assert.equal(await page.locator('#run-status').textContent(), 'in progress');
-    assert.match(await page.locator('#run-header').textContent() ?? '', /1 unreadable line skipped/);
+    assert.match((await page.locator('#run-header').textContent()) ?? '', /1 unreadable line skipped/);
     // the config's text is shown as text, never run as markup
-    assert.match(await page.locator('#run-header').textContent() ?? '', /mlp:8 <\/script><script>/);
+    assert.match((await page.locator('#run-header').textContent()) ?? '', /mlp:8 <\/script><script>/);
     assert.equal(await page.evaluate(() => (window as unknown as { injected?: number }).injected), undefined);
     assert.ok(!readFileSync(join(dir, 'report.html'), 'utf8').includes('</script><script>window.injected'));
     assert.deepEqual(errors, []);

@@ -17,13 +17,20 @@ describe('test-predictions.json', () => {
     // label:   a    b    c    b    a
     // pred:    a    c    c    b    b     -> wrong: 1 (b as c), 4 (a as b)
     const path = writeTestPredictions(dir, {
-      classes: ['a', 'b', 'c'], labels: [0, 1, 2, 1, 0], predictions: Int32Array.from([0, 2, 2, 1, 1]), maxImages: 1,
+      classes: ['a', 'b', 'c'],
+      labels: [0, 1, 2, 1, 0],
+      predictions: Int32Array.from([0, 2, 2, 1, 1]),
+      maxImages: 1,
       // pixel values i/4 and 1.2 (clamped to 1): example 1 gives round(255/4) = 64 and 255
       images: { shape: [1, 1, 2], pixels: (i) => Float32Array.from([i / 4, 1.2]) },
     });
     assert.equal(path, join(dir, 'test-predictions.json'));
     const p = readTestPredictions(dir)!;
-    assert.deepEqual(p.confusion, [[1, 1, 0], [0, 1, 1], [0, 0, 1]]);
+    assert.deepEqual(p.confusion, [
+      [1, 1, 0],
+      [0, 1, 1],
+      [0, 0, 1],
+    ]);
     assert.deepEqual({ count: p.count, correct: p.correct, misclassified: p.misclassified }, { count: 5, correct: 3, misclassified: 2 });
     assert.deepEqual(p.images, { shape: [1, 1, 2], items: [{ index: 1, label: 1, prediction: 2, pixels: Buffer.from([64, 255]).toString('base64') }] });
     assert.equal(readTestPredictions(tempDir()), undefined);
@@ -34,7 +41,10 @@ describe('test-predictions.json', () => {
     assert.throws(() => summarizePredictions({ labels: [0, 1], predictions: [0] }), /writeTestPredictions: 2 labels but 1 predictions/);
     assert.throws(() => summarizePredictions({ labels: [0, -1], predictions: [0, 0] }), /writeTestPredictions: labels\[1\] is -1/);
     assert.throws(() => summarizePredictions({ classes: ['a'], labels: [0, 1], predictions: [0, 0] }), /class index reaches 1, but only 1 class names/);
-    assert.throws(() => summarizePredictions({ labels: [0, 1], predictions: [1, 0], images: { shape: [1, 2, 2], pixels: () => new Float32Array(3) } }), /images\.pixels\(0\) has 3 values; expected C\*H\*W = 4/);
+    assert.throws(
+      () => summarizePredictions({ labels: [0, 1], predictions: [1, 0], images: { shape: [1, 2, 2], pixels: () => new Float32Array(3) } }),
+      /images\.pixels\(0\) has 3 values; expected C\*H\*W = 4/,
+    );
   });
 });
 

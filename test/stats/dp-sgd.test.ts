@@ -42,7 +42,10 @@ describe('dpSgdGradients', () => {
     const normSq = new Array(B).fill(0);
     for (const t of pe.grads.values()) flat(d.sum(d.reshape(d.square(t), [B, -1]), 1)).forEach((v, i) => (normSq[i] += v));
     assert.ok(normSq.some((s) => s > C * C) && normSq.some((s) => s < C * C), `norms^2 ${normSq}: some clipped, some not`);
-    const factor = d.tensor(normSq.map((s) => Math.min(1, C / Math.sqrt(s))), f64);
+    const factor = d.tensor(
+      normSq.map((s) => Math.min(1, C / Math.sqrt(s))),
+      f64,
+    );
     const r = dpSgdGradients({ maxGradNorm: C, noiseMultiplier: 0 })(ctx());
     for (const p of model.parameters()) {
       const expected = d.mean(d.mul(pe.grads.get(p)!, d.reshape(factor, [B, ...p.shape.map(() => 1)])), 0);
@@ -72,10 +75,20 @@ describe('dpSgdGradients', () => {
     const ds = new d.TensorDataset(d.randn([64, 5], { generator: g }), d.randint(0, 3, [64], { generator: g }));
     const before = m.parameters().map((p) => flat(p));
     const loss = (o: d.Tensor, t: d.Tensor, r?: { reduction: 'none' }) => d.crossEntropy(o, t, r);
-    const r = await d.fit({ model: m, loss, optimizer: new d.SGD(m.parameters(), { lr: 0.1 }), train: new d.DataLoader(ds, { batchSize: 16 }), epochs: 1, computeGrads: dpSgdGradients({ maxGradNorm: 1, noiseMultiplier: 1, generator: new d.Generator(9) }) });
+    const r = await d.fit({
+      model: m,
+      loss,
+      optimizer: new d.SGD(m.parameters(), { lr: 0.1 }),
+      train: new d.DataLoader(ds, { batchSize: 16 }),
+      epochs: 1,
+      computeGrads: dpSgdGradients({ maxGradNorm: 1, noiseMultiplier: 1, generator: new d.Generator(9) }),
+    });
     assert.equal(r.steps, 4);
     assert.ok(Number.isFinite(r.epochs[0]!.train_loss) && r.epochs[0]!.train_accuracy !== undefined);
-    assert.notDeepEqual(m.parameters().map((p) => flat(p)), before);
+    assert.notDeepEqual(
+      m.parameters().map((p) => flat(p)),
+      before,
+    );
   });
 });
 

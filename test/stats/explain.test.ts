@@ -12,7 +12,9 @@ import { UsageError } from '../../src/cli/errors.js';
 import { assertClose } from '../helpers.js';
 
 const dirs: string[] = [];
-after(() => { for (const p of dirs) rmSync(p, { recursive: true, force: true }); });
+after(() => {
+  for (const p of dirs) rmSync(p, { recursive: true, force: true });
+});
 const NAMES = ['w1', 'w2', 'b1', 'v', 'c'];
 const vec = (r: Record<string, number>) => NAMES.map((n) => r[n]!);
 
@@ -21,7 +23,10 @@ async function runExplain(args: string[]): Promise<string> {
   registerExplain(program);
   const chunks: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string) => { chunks.push(String(s)); return true; }) as typeof process.stdout.write;
+  process.stdout.write = ((s: string) => {
+    chunks.push(String(s));
+    return true;
+  }) as typeof process.stdout.write;
   try {
     await program.parseAsync(['explain', ...args], { from: 'user' });
   } finally {
@@ -34,7 +39,10 @@ describe('explainReport', () => {
   it('a batch of 10: non-negative losses, the mean of per-example gradients equals autodiff, the update follows', () => {
     const { text, json } = explainReport({ batch: 10, lr: 0.05, seed: 1 });
     assert.equal(json.examples.length, 10);
-    assert.ok(json.examples.every((e) => e.loss >= 0), 'squared distances are never negative');
+    assert.ok(
+      json.examples.every((e) => e.loss >= 0),
+      'squared distances are never negative',
+    );
     // the loss printed is (prediction - target)^2
     for (const e of json.examples) assertClose(e.loss, (e.prediction - e.y) ** 2, { atol: 1e-14, rtol: 1e-12 });
     const avg = NAMES.map((n) => json.examples.reduce((s, e) => s + e.gradient[n]!, 0) / 10);
@@ -43,7 +51,8 @@ describe('explainReport', () => {
     assert.ok(json.agreement.digits >= 13, `agree to ${json.agreement.digits} digits`);
     assert.match(text, new RegExp(`agree to (${json.agreement.digits} significant digits|all 16 significant digits)`));
     assert.match(text, new RegExp(`w1: ${json.autodiff_gradient_of_mean_loss.w1!.toFixed(4)}`));
-    for (const n of NAMES) assertClose(json.update[n]!.after, json.update[n]!.before - 0.05 * json.autodiff_gradient_of_mean_loss[n]!, { atol: 1e-15, rtol: 0 });
+    for (const n of NAMES)
+      assertClose(json.update[n]!.after, json.update[n]!.before - 0.05 * json.autodiff_gradient_of_mean_loss[n]!, { atol: 1e-15, rtol: 0 });
     assert.ok(json.mean_loss_after_update < json.mean_loss, `a small step lowers the mean loss: ${json.mean_loss} -> ${json.mean_loss_after_update}`);
   });
 
@@ -64,8 +73,16 @@ describe('explainReport', () => {
   it('the "average example" gradient differs from the average gradient for this nonlinear model', () => {
     const { json } = explainReport({ batch: 10, seed: 0 });
     const a = json.average_example;
-    assertClose(a.x, [0, 1].map((j) => json.examples.reduce((s, e) => s + e.x[j]!, 0) / 10), { atol: 1e-14, rtol: 0 });
-    assertClose(vec(a.difference), vec(a.gradient_at_average_example).map((v, k) => v - vec(a.mean_gradient)[k]!), { atol: 1e-15, rtol: 0 });
+    assertClose(
+      a.x,
+      [0, 1].map((j) => json.examples.reduce((s, e) => s + e.x[j]!, 0) / 10),
+      { atol: 1e-14, rtol: 0 },
+    );
+    assertClose(
+      vec(a.difference),
+      vec(a.gradient_at_average_example).map((v, k) => v - vec(a.mean_gradient)[k]!),
+      { atol: 1e-15, rtol: 0 },
+    );
     assert.ok(Math.max(...vec(a.difference).map(Math.abs)) > 0.01, 'a visible difference');
   });
 
@@ -73,7 +90,10 @@ describe('explainReport', () => {
     const { text, json } = explainReport({ batch: 2, sweep: true, pool: 1000, draws: 24 });
     const s = json.sweep!;
     assert.deepEqual(Object.keys(s).sort(), ['dataset', 'grad_norm_sq', 'model', 'noise_scale', 'sweep', 'trace_cov']);
-    assert.deepEqual(s.sweep.map((p) => p.batch_size), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+    assert.deepEqual(
+      s.sweep.map((p) => p.batch_size),
+      [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    );
     for (const p of s.sweep) {
       assert.deepEqual(Object.keys(p).sort(), ['batch_size', 'measured_variance', 'predicted_variance']);
       assertClose(p.predicted_variance, s.trace_cov / p.batch_size, { atol: 0, rtol: 1e-12 });
@@ -110,7 +130,11 @@ describe('descent explain (registered on a program)', () => {
 describe('steps against examples', () => {
   it('fits S = S_min + E_min / B exactly on points made from the model', () => {
     // S_min = 10, E_min = 320 (B_crit = 32): B = 8 -> 10 + 40 = 50 steps; B = 32 -> 20; B = 128 -> 12.5
-    const f = fitStepsExamples([{ batch_size: 8, steps: 50 }, { batch_size: 32, steps: 20 }, { batch_size: 128, steps: 12.5 }]);
+    const f = fitStepsExamples([
+      { batch_size: 8, steps: 50 },
+      { batch_size: 32, steps: 20 },
+      { batch_size: 128, steps: 12.5 },
+    ]);
     assertClose([f.sMin, f.eMin], [10, 320], { atol: 1e-9, rtol: 0 });
     assert.throws(() => fitStepsExamples([{ batch_size: 8, steps: 50 }]), /need at least 2 batch sizes/);
   });
@@ -118,7 +142,10 @@ describe('steps against examples', () => {
   it('trains to the target at each batch size: fewer steps but more examples as B grows', () => {
     const { text, json } = explainReport({ tradeoff: true });
     const t = json.tradeoff!;
-    assert.deepEqual(t.points.map((p) => p.batch_size), [4, 16, 64, 256]);
+    assert.deepEqual(
+      t.points.map((p) => p.batch_size),
+      [4, 16, 64, 256],
+    );
     for (let i = 1; i < t.points.length; i++) {
       assert.ok(t.points[i]!.steps < t.points[i - 1]!.steps, 'steps fall as the batch grows');
       assert.ok(t.points[i]!.examples > t.points[i - 1]!.examples, 'examples rise as the batch grows');

@@ -10,7 +10,8 @@ function phi(x: number): number {
   // Phi(x) = (1 + erf(x / sqrt 2)) / 2, erf by its Taylor series for |x| < 3, else the asymptotic tail.
   const z = x / Math.SQRT2;
   if (Math.abs(z) < 3) {
-    let term = z, s = z;
+    let term = z,
+      s = z;
     for (let n = 1; n < 100; n++) {
       term *= (-z * z) / n;
       s += term / (2 * n + 1);
@@ -26,9 +27,14 @@ describe('ziggurat', () => {
   fillGaussian(s, 1, new d.Generator(11));
 
   it('has mean 0, variance 1, kurtosis 3 (within 5 standard errors)', () => {
-    let m = 0, v = 0, k = 0;
+    let m = 0,
+      v = 0,
+      k = 0;
     for (const x of s) m += x / n;
-    for (const x of s) { v += (x - m) ** 2 / n; k += (x - m) ** 4 / n; }
+    for (const x of s) {
+      v += (x - m) ** 2 / n;
+      k += (x - m) ** 4 / n;
+    }
     assert.ok(Math.abs(m) < 5 / Math.sqrt(n), `mean ${m}`); // se 1/sqrt(n) = 0.0022
     assert.ok(Math.abs(v - 1) < 5 * Math.sqrt(2 / n), `variance ${v}`); // se sqrt(2/n) = 0.0032
     assert.ok(Math.abs(k / (v * v) - 3) < 5 * Math.sqrt(24 / n), `kurtosis ${k / (v * v)}`);
@@ -51,16 +57,21 @@ describe('ziggurat', () => {
     const r = 3.442619855899;
     const tail = big.filter((x) => Math.abs(x) > r);
     const excess = tail.reduce((a, x) => a + Math.abs(x) - r, 0) / tail.length;
-    const Q = 1 - phi(r), density = Math.exp(-r * r / 2) / Math.sqrt(2 * Math.PI);
+    const Q = 1 - phi(r),
+      density = Math.exp((-r * r) / 2) / Math.sqrt(2 * Math.PI);
     // E[Z - r | Z > r] = phi(r) / Q(r) - r = 0.254; its sd over ~1150 tail samples is about 0.24 / sqrt(1150) = 0.007
     assert.ok(Math.abs(excess - (density / Q - r)) < 0.035, `mean excess ${excess}, expected ${density / Q - r}`);
   });
 
   it('is reproducible from the seed and scales by std', () => {
-    const a = new Float32Array(10), b = new Float32Array(10);
+    const a = new Float32Array(10),
+      b = new Float32Array(10);
     fillGaussian(a, 2, new d.Generator(3));
     fillGaussian(b, 1, new d.Generator(3));
-    assert.deepEqual(Array.from(a), Array.from(b, (v) => Math.fround(2 * v)));
+    assert.deepEqual(
+      Array.from(a),
+      Array.from(b, (v) => Math.fround(2 * v)),
+    );
     // ziggurat(g) draws as many numbers as its sample needs; fillGaussian one per sample (see below)
     const g = new d.Generator(3);
     assert.equal(Math.fround(ziggurat(g)), b[0]);
@@ -69,7 +80,8 @@ describe('ziggurat', () => {
   it('takes one draw of g per sample, settles the rare ones from a fork, and a tensor gets the same numbers on any backend', () => {
     const n2 = 20_000; // ~1% rare samples (wedge and tail), settled after the common ones
     const filled = new Float32Array(n2);
-    const g1 = new d.Generator(21), g2 = new d.Generator(21);
+    const g1 = new d.Generator(21),
+      g2 = new d.Generator(21);
     fillGaussian(filled, 0.5, g1);
     // g gave one draw per sample, then the rare samples' stream was forked from it
     g2.fillUint32(new Uint32Array(n2));
@@ -87,7 +99,8 @@ describe('ziggurat', () => {
   });
 
   it('Generator.fillUint32 gives the same numbers as nextUint32 calls', () => {
-    const g1 = new d.Generator(5), g2 = new d.Generator(5);
+    const g1 = new d.Generator(5),
+      g2 = new d.Generator(5);
     const buf = new Uint32Array(1000);
     g1.fillUint32(buf);
     for (let i = 0; i < 1000; i++) assert.equal(buf[i], g2.nextUint32());

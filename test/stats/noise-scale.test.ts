@@ -13,13 +13,19 @@ import { assertClose } from '../helpers.js';
 import { runFolder } from '../../src/train/node.js';
 
 const dirs: string[] = [];
-after(() => { for (const p of dirs) rmSync(p, { recursive: true, force: true }); });
+after(() => {
+  for (const p of dirs) rmSync(p, { recursive: true, force: true });
+});
 const f64 = { dtype: 'float64' as const };
 const mse: PerExampleLossFn = (o, t, r) => d.mseLoss(o, t, r);
 
 describe('gradient statistics', () => {
   it('hand-worked: g1 = [1, 0], g2 = [0, 2], g3 = [2, 1]', () => {
-    const s = gradientStatsOfVectors([[1, 0], [0, 2], [2, 1]]);
+    const s = gradientStatsOfVectors([
+      [1, 0],
+      [0, 2],
+      [2, 1],
+    ]);
     // G_hat = [1, 1], |G_hat|^2 = 2; |g_i|^2 = 1, 4, 5 (sum 10)
     // trSigma = (10 - 3 * 2) / 2 = 2  (= (|[0,-1]|^2 + |[-1,1]|^2 + |[1,0]|^2) / 2 = 4 / 2)
     // |G|^2 = 2 - 2/3 = 4/3; B_simple = 2 / (4/3) = 1.5
@@ -32,12 +38,18 @@ describe('gradient statistics', () => {
 
   it('hand-worked: identical gradients have no noise; opposite ones are all noise', () => {
     // g1 = g2 = [3, 4]: trSigma = (25 + 25 - 2 * 25) / 1 = 0, |G|^2 = 25, B_simple = 0, cosines 1
-    const same = gradientStatsOfVectors([[3, 4], [3, 4]]);
+    const same = gradientStatsOfVectors([
+      [3, 4],
+      [3, 4],
+    ]);
     assertClose([same.traceCov, same.gradNormSq, same.noiseScale], [0, 25, 0], { atol: 1e-12, rtol: 0 });
     assertClose(same.cosineToMean, [1, 1], { atol: 1e-12, rtol: 0 });
     // g1 = [1, 0], g2 = [-1, 0]: G_hat = 0; trSigma = (1 + 1 - 0) / 1 = 2; |G|^2 = 0 - 2/2 = -1 (an
     // unbiased estimate can be negative); B_simple = -2; the cosine to a zero mean is 0/0 = NaN
-    const opp = gradientStatsOfVectors([[1, 0], [-1, 0]]);
+    const opp = gradientStatsOfVectors([
+      [1, 0],
+      [-1, 0],
+    ]);
     assertClose([opp.meanNormSq, opp.traceCov, opp.gradNormSq, opp.noiseScale], [0, 2, -1, -2], { atol: 1e-12, rtol: 0 });
     assert.ok(opp.cosineToMean.every(Number.isNaN));
     assert.throws(() => gradientStatsOfVectors([[1, 2]]), /at least 2 examples, got a batch of 1/);
@@ -102,12 +114,43 @@ describe('gradientStatsHook in fit()', () => {
     const model = d.mlp([4, 6, 3], { generator: new d.Generator(6) });
     // the trainer's loss passes { reduction: 'none' } through
     const loss = (o: d.Tensor, t: d.Tensor, r?: { reduction: 'none' }) => d.crossEntropy(o, t, r);
-    await d.fit({ model, loss, optimizer: new d.SGD(model.parameters(), { lr: 0.1 }), train: new d.DataLoader(ds, { batchSize: 8 }), epochs: 2, ...runFolder(out), stepHooks: [gradientStatsHook({ every: 3 })] });
-    const stats = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'stats');
-    assert.deepEqual(stats.map((r) => r.step), [3, 6, 9]); // 10 updates (5 batches x 2 epochs)
+    await d.fit({
+      model,
+      loss,
+      optimizer: new d.SGD(model.parameters(), { lr: 0.1 }),
+      train: new d.DataLoader(ds, { batchSize: 8 }),
+      epochs: 2,
+      ...runFolder(out),
+      stepHooks: [gradientStatsHook({ every: 3 })],
+    });
+    const stats = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.type === 'stats');
+    assert.deepEqual(
+      stats.map((r) => r.step),
+      [3, 6, 9],
+    ); // 10 updates (5 batches x 2 epochs)
     for (const r of stats) {
       // the hook's fields, plus type/step/epoch from fit() and time from the metrics log
-      assert.deepEqual(Object.keys(r).sort(), ['batch_size', 'cosine_to_mean', 'epoch', 'grad_mean_norm_sq', 'grad_norm_sq_unbiased', 'noise_scale', 'noise_scale_ema', 'per_example_norms', 'step', 'time', 'trace_cov', 'type'].sort());
+      assert.deepEqual(
+        Object.keys(r).sort(),
+        [
+          'batch_size',
+          'cosine_to_mean',
+          'epoch',
+          'grad_mean_norm_sq',
+          'grad_norm_sq_unbiased',
+          'noise_scale',
+          'noise_scale_ema',
+          'per_example_norms',
+          'step',
+          'time',
+          'trace_cov',
+          'type',
+        ].sort(),
+      );
       assert.equal(r.batch_size, 8);
       assert.equal(r.per_example_norms.length, 8);
       assert.equal(r.cosine_to_mean.length, 8);

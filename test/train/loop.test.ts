@@ -17,15 +17,25 @@ import { accuracy, meanAbsoluteError, meanSquaredError } from '../../src/train/m
 import '../helpers.js';
 
 const dirs: string[] = [];
-const tmp = () => { const p = mkdtempSync(join(tmpdir(), 'descent-loop-')); dirs.push(p); return p; };
-after(() => { for (const p of dirs) rmSync(p, { recursive: true, force: true }); });
+const tmp = () => {
+  const p = mkdtempSync(join(tmpdir(), 'descent-loop-'));
+  dirs.push(p);
+  return p;
+};
+after(() => {
+  for (const p of dirs) rmSync(p, { recursive: true, force: true });
+});
 
 const ce = (out: Tensor, y: Tensor) => d.crossEntropy(out, y);
 
 function blobs(n: number, seed: number) {
   const g = new d.Generator(seed);
   const y = d.randint(0, 3, [n], { generator: g });
-  const centers = d.tensor([[2, 0, 0, 1], [0, 2, 0, -1], [0, 0, 2, 0]]);
+  const centers = d.tensor([
+    [2, 0, 0, 1],
+    [0, 2, 0, -1],
+    [0, 0, 2, 0],
+  ]);
   return new d.TensorDataset(d.add(d.indexSelect(centers, 0, y), d.randn([n, 4], { generator: g, std: 0.7 })), y);
 }
 
@@ -74,8 +84,19 @@ describe('fit and the event loop', () => {
     const controller = new AbortController();
     let stepsAtAbort = -1;
     const r = await d.fit({
-      ...first, epochs: 2, ...runFolder(out),
-      callbacks: [{ onStepEnd: (m) => { if (m.step === 150) { controller.abort(); stepsAtAbort = m.step; } } }],
+      ...first,
+      epochs: 2,
+      ...runFolder(out),
+      callbacks: [
+        {
+          onStepEnd: (m) => {
+            if (m.step === 150) {
+              controller.abort();
+              stepsAtAbort = m.step;
+            }
+          },
+        },
+      ],
       signal: controller.signal,
     });
     assert.equal(r.aborted, true);
@@ -88,8 +109,16 @@ describe('fit and the event loop', () => {
     const again = await d.fit({ ...second, epochs: 2, ...runFolder(out, { resumeFrom: join(out, 'checkpoint') }) });
     assert.equal(again.aborted, false);
     assert.deepEqual(weights(second.model), weights(full.model));
-    const steps = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'epoch');
-    assert.deepEqual(steps.map((l) => l.epoch), [1, 2], 'each epoch logged once: epoch 2 after the resume');
+    const steps = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'epoch');
+    assert.deepEqual(
+      steps.map((l) => l.epoch),
+      [1, 2],
+      'each epoch logged once: epoch 2 after the resume',
+    );
   });
 });
 
@@ -102,8 +131,12 @@ describe('fit on a regression task', () => {
     const model = new d.Linear(1, 1);
     const val = new d.DataLoader(new d.TensorDataset(x, y), { batchSize: 64 });
     const r = await d.fit({
-      model, optimizer: new d.SGD(model.parameters(), { lr: 0.3 }), loss: (o, t) => d.mseLoss(o, t), epochs: 30,
-      train: new d.DataLoader(new d.TensorDataset(x, y), { batchSize: 32, shuffle: true }), validation: val,
+      model,
+      optimizer: new d.SGD(model.parameters(), { lr: 0.3 }),
+      loss: (o, t) => d.mseLoss(o, t),
+      epochs: 30,
+      train: new d.DataLoader(new d.TensorDataset(x, y), { batchSize: 32, shuffle: true }),
+      validation: val,
       metrics: [accuracy, meanAbsoluteError],
     });
     const last = r.epochs.at(-1)!;

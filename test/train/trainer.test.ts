@@ -9,8 +9,14 @@ import '../helpers.js';
 import { runFolder, checkpointFrom } from '../../src/train/node.js';
 
 const dirs: string[] = [];
-const tmp = () => { const p = mkdtempSync(join(tmpdir(), 'descent-train-')); dirs.push(p); return p; };
-after(() => { for (const p of dirs) rmSync(p, { recursive: true, force: true }); });
+const tmp = () => {
+  const p = mkdtempSync(join(tmpdir(), 'descent-train-'));
+  dirs.push(p);
+  return p;
+};
+after(() => {
+  for (const p of dirs) rmSync(p, { recursive: true, force: true });
+});
 
 const ce = (out: Tensor, y: Tensor) => d.crossEntropy(out, y);
 const fashion = d.loadFashionMnist();
@@ -19,7 +25,14 @@ const fashion = d.loadFashionMnist();
 function blobs(n: number, seed: number, dtype: 'float32' | 'float64' = 'float32') {
   const g = new d.Generator(seed);
   const y = d.randint(0, 3, [n], { generator: g });
-  const centers = d.tensor([[2, 0, 0, 1], [0, 2, 0, -1], [0, 0, 2, 0]], { dtype });
+  const centers = d.tensor(
+    [
+      [2, 0, 0, 1],
+      [0, 2, 0, -1],
+      [0, 0, 2, 0],
+    ],
+    { dtype },
+  );
   const x = d.add(d.indexSelect(centers, 0, y), d.randn([n, 4], { generator: g, dtype, std: 0.7 }));
   return new d.TensorDataset(x, y);
 }
@@ -53,9 +66,17 @@ describe('gradient accumulation', () => {
       await d.fit({ model, loss: ce, optimizer: opt, train: new d.DataLoader(blobs(96, 2, 'float64'), { batchSize }), epochs: 2, accumulate });
       return weights(model);
     };
-    const big = await run(32, 1), small = await run(8, 4), plain = await run(8, 1);
-    let worst = 0, differ = 0;
-    big.forEach((w, i) => w.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - small[i]![j]!)); differ = Math.max(differ, Math.abs(v - plain[i]![j]!)); }));
+    const big = await run(32, 1),
+      small = await run(8, 4),
+      plain = await run(8, 1);
+    let worst = 0,
+      differ = 0;
+    big.forEach((w, i) =>
+      w.forEach((v, j) => {
+        worst = Math.max(worst, Math.abs(v - small[i]![j]!));
+        differ = Math.max(differ, Math.abs(v - plain[i]![j]!));
+      }),
+    );
     assert.ok(worst < 1e-6, `accumulated vs big batch: max difference ${worst}`);
     assert.ok(differ > 1e-3, 'without accumulation the small batches really do train differently');
   });
@@ -74,7 +95,10 @@ describe('gradient accumulation', () => {
     // the same as two plain batches of 24 and 16
     const model = d.mlp([4, 3], { generator: new d.Generator(3), dtype: 'float64' });
     const opt = new d.SGD(model.parameters(), { lr: 0.5 });
-    for (const [a, b] of [[0, 24], [24, 40]] as const) {
+    for (const [a, b] of [
+      [0, 24],
+      [24, 40],
+    ] as const) {
       const idx = Int32Array.from({ length: b - a }, (_, i) => a + i);
       const [x, y] = ds.getBatch!(idx);
       opt.step(d.grad(() => ce(model.forward(x!), y!), model.parameters()));
@@ -101,10 +125,24 @@ describe('checkpoints and exact resume', () => {
     await d.fit({ model: first.model, loss: ce, optimizer: first.opt, scheduler: first.scheduler, train: first.train, epochs: 2, ...runFolder(out) });
     d.manualSeed(999); // disturb the global generator: the checkpoint must restore it
     const second = setup();
-    const r = await d.fit({ model: second.model, loss: ce, optimizer: second.opt, scheduler: second.scheduler, train: second.train, epochs: 4, resume: checkpointFrom(join(out, 'checkpoint')) });
-    assert.deepEqual(r.epochs.map((e) => e.epoch), [3, 4]);
+    const r = await d.fit({
+      model: second.model,
+      loss: ce,
+      optimizer: second.opt,
+      scheduler: second.scheduler,
+      train: second.train,
+      epochs: 4,
+      resume: checkpointFrom(join(out, 'checkpoint')),
+    });
+    assert.deepEqual(
+      r.epochs.map((e) => e.epoch),
+      [3, 4],
+    );
     assert.deepEqual(weights(second.model), weights(full.model));
-    assert.ok(readdirSync(join(out, 'checkpoint')).every((f) => !f.includes('.tmp')), 'no temp files left');
+    assert.ok(
+      readdirSync(join(out, 'checkpoint')).every((f) => !f.includes('.tmp')),
+      'no temp files left',
+    );
     const meta = JSON.parse(readFileSync(join(out, 'checkpoint', 'checkpoint.json'), 'utf8'));
     assert.equal(meta.epoch, 2);
     assert.equal(meta.format, 'descent-checkpoint/2');
@@ -114,7 +152,10 @@ describe('checkpoints and exact resume', () => {
     const out = tmp();
     const s = setup(out);
     await d.fit({ model: s.model, loss: ce, optimizer: s.opt, train: s.train, epochs: 2, ...runFolder(out), logEvery: 2 });
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const epochs = lines.filter((l) => l.type === 'epoch');
     assert.equal(epochs.length, 2);
     assert.ok(lines.filter((l) => l.type === 'step').length >= 7);
@@ -171,8 +212,16 @@ describe('the last good state after a divergence', () => {
     assert.match(dv.message, new RegExp(`kept the last good weights \\(after step ${meta.step}\\)`));
     // An identical run stopped right after that update has exactly these weights and this state.
     const b = setup();
-    await d.fit({ model: b.model, loss: ce, optimizer: b.opt, train: b.train, epochs: 5, callbacks: [{ onStepEnd: (m) => (m.step === meta.step ? 'stop' : undefined) }] });
-    const sd = b.model.stateDict(), os = b.opt.stateDict();
+    await d.fit({
+      model: b.model,
+      loss: ce,
+      optimizer: b.opt,
+      train: b.train,
+      epochs: 5,
+      callbacks: [{ onStepEnd: (m) => (m.step === meta.step ? 'stop' : undefined) }],
+    });
+    const sd = b.model.stateDict(),
+      os = b.opt.stateDict();
     assert.deepEqual(fileTensors(good, 'model.safetensors'), Object.fromEntries(Object.entries(sd).map(([k, t]) => [k, Array.from(t.data)])));
     assert.deepEqual(fileTensors(good, 'optimizer.safetensors'), Object.fromEntries(Object.entries(os.tensors).map(([k, t]) => [k, Array.from(t.data)])));
     assert.deepEqual(meta.optimizer.state, os.meta.state);
@@ -194,7 +243,15 @@ describe('callbacks and early stopping', () => {
     // lr 0 never improves: patience 2 stops after epoch 3
     const opt = new d.SGD(model.parameters(), { lr: 1e-12 });
     const ds = blobs(64, 8);
-    const r = await d.fit({ model, loss: ce, optimizer: opt, train: new d.DataLoader(ds, { batchSize: 32 }), validation: new d.DataLoader(ds, { batchSize: 64 }), epochs: 10, earlyStopping: { patience: 2, minDelta: 1e-3 } });
+    const r = await d.fit({
+      model,
+      loss: ce,
+      optimizer: opt,
+      train: new d.DataLoader(ds, { batchSize: 32 }),
+      validation: new d.DataLoader(ds, { batchSize: 64 }),
+      epochs: 10,
+      earlyStopping: { patience: 2, minDelta: 1e-3 },
+    });
     assert.equal(r.stoppedEarly, true);
     assert.equal(r.epochs.length, 3);
   });
@@ -203,8 +260,19 @@ describe('callbacks and early stopping', () => {
     const seen: number[] = [];
     const model = d.mlp([4, 3], { generator: new d.Generator(0) });
     const r = await d.fit({
-      model, loss: ce, optimizer: new d.SGD(model.parameters(), { lr: 0.1 }), train: new d.DataLoader(blobs(64, 9), { batchSize: 8 }), epochs: 5,
-      callbacks: [{ onStepEnd: (m) => { seen.push(m.step); return m.step === 5 ? 'stop' : undefined; } }],
+      model,
+      loss: ce,
+      optimizer: new d.SGD(model.parameters(), { lr: 0.1 }),
+      train: new d.DataLoader(blobs(64, 9), { batchSize: 8 }),
+      epochs: 5,
+      callbacks: [
+        {
+          onStepEnd: (m) => {
+            seen.push(m.step);
+            return m.step === 5 ? 'stop' : undefined;
+          },
+        },
+      ],
     });
     assert.deepEqual(seen, [1, 2, 3, 4, 5]);
     assert.equal(r.stoppedEarly, true);
@@ -219,8 +287,20 @@ describe('callbacks and early stopping', () => {
     const opt = new d.Adam(model.parameters(), { lr: 1e-3 });
     const live: { tensors: number; bytes: number }[] = [];
     await d.fit({
-      model, loss: ce, optimizer: opt, train: new d.DataLoader(blobs(64, 11), { batchSize: 16, shuffle: true }), epochs: 40, ...runFolder(out),
-      callbacks: [{ onEpochEnd: () => { const m = d.memory(); live.push({ tensors: m.tensors, bytes: m.bytes }); } }],
+      model,
+      loss: ce,
+      optimizer: opt,
+      train: new d.DataLoader(blobs(64, 11), { batchSize: 16, shuffle: true }),
+      epochs: 40,
+      ...runFolder(out),
+      callbacks: [
+        {
+          onEpochEnd: () => {
+            const m = d.memory();
+            live.push({ tensors: m.tensors, bytes: m.bytes });
+          },
+        },
+      ],
     });
     assert.deepEqual(live[39], live[4], `live tensors after epoch 5 and 40: ${JSON.stringify([live[4], live[39]])}`);
   });

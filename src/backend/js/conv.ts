@@ -12,10 +12,12 @@ import type { WindowLayout } from '../backend.js';
  * columns are read in order; the additions happen in that order.
  */
 export function col2imReference(cols: Storage, out: Storage, l: WindowLayout): void {
-  const cd = cols.data, od = out.data;
+  const cd = cols.data,
+    od = out.data;
   const { n, c, h, w, kh, kw, strideH, strideW, dilationH, dilationW, outH, outW } = l;
   od.fill(0);
-  const plane = h * w, rowStep = strideH * w;
+  const plane = h * w,
+    rowStep = strideH * w;
   let k = 0;
   for (let ch = 0; ch < c; ch++)
     for (let i = 0; i < kh; i++)
@@ -38,7 +40,8 @@ export function windowArgmaxReference(x: Storage, out: Storage, l: WindowLayout)
   if (xd instanceof Float32Array) return windowArgmaxF32(new Int32Array(xd.buffer, xd.byteOffset, xd.length), out, l);
   const od = out.data;
   const { n, c, h, w, kh, kw, strideH, strideW, dilationH, dilationW, outH, outW } = l;
-  const plane = h * w, rowStep = dilationH * w;
+  const plane = h * w,
+    rowStep = dilationH * w;
   let o = 0;
   for (let p = 0; p < n * c; p++) {
     const base = p * plane;
@@ -75,7 +78,8 @@ export function windowArgmaxReference(x: Storage, out: Storage, l: WindowLayout)
 function windowArgmaxF32(xi: Int32Array, out: Storage, l: WindowLayout): void {
   const od = out.data;
   const { n, c, h, w, kh, kw, strideH, strideW, dilationH, dilationW, outH, outW } = l;
-  const plane = h * w, rowStep = dilationH * w;
+  const plane = h * w,
+    rowStep = dilationH * w;
   const S = 2 ** -32;
   let o = 0;
   for (let p = 0; p < n * c; p++) {

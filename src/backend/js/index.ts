@@ -14,7 +14,10 @@ class JsStorage implements Storage {
   readonly backend = 'js';
   refs = 0;
   readonly data: TypedArray;
-  constructor(readonly dtype: DType, readonly size: number) {
+  constructor(
+    readonly dtype: DType,
+    readonly size: number,
+  ) {
     this.data = newTypedArray(dtype, size);
     noteAlloc(dtype, size);
   }
@@ -120,46 +123,84 @@ export const jsBackend: Backend = {
   },
 
   cast(x, out) {
-    const xd = x.data, od = out.data;
+    const xd = x.data,
+      od = out.data;
     if (out.dtype === 'int32') for (let i = 0; i < xd.length; i++) od[i] = Math.trunc(xd[i]!) | 0;
     else od.set(xd);
   },
 
   unary(op, x, out) {
     const f = UNARY[op];
-    const xd = x.data, od = out.data;
+    const xd = x.data,
+      od = out.data;
     for (let i = 0; i < xd.length; i++) od[i] = f(xd[i]!);
   },
 
   binary(op, a, b, out, shape, aStrides, bStrides) {
-    const ad = a.data, bd = b.data, od = out.data;
+    const ad = a.data,
+      bd = b.data,
+      od = out.data;
     const n = od.length;
-    const aC = isContiguous(shape, aStrides), bC = isContiguous(shape, bStrides);
-    const aS = isScalarRead(aStrides), bS = isScalarRead(bStrides);
+    const aC = isContiguous(shape, aStrides),
+      bC = isContiguous(shape, bStrides);
+    const aS = isScalarRead(aStrides),
+      bS = isScalarRead(bStrides);
     // Hot paths spelled out; everything else goes through the generic strided loop.
-    if (op === 'add' && aC && bC) { for (let i = 0; i < n; i++) od[i] = ad[i]! + bd[i]!; return; }
-    if (op === 'sub' && aC && bC) { for (let i = 0; i < n; i++) od[i] = ad[i]! - bd[i]!; return; }
-    if (op === 'mul' && aC && bC) { for (let i = 0; i < n; i++) od[i] = ad[i]! * bd[i]!; return; }
-    if (op === 'mul' && aC && bS) { const s = bd[0]!; for (let i = 0; i < n; i++) od[i] = ad[i]! * s; return; }
-    if (op === 'add' && aC && bS) { const s = bd[0]!; for (let i = 0; i < n; i++) od[i] = ad[i]! + s; return; }
+    if (op === 'add' && aC && bC) {
+      for (let i = 0; i < n; i++) od[i] = ad[i]! + bd[i]!;
+      return;
+    }
+    if (op === 'sub' && aC && bC) {
+      for (let i = 0; i < n; i++) od[i] = ad[i]! - bd[i]!;
+      return;
+    }
+    if (op === 'mul' && aC && bC) {
+      for (let i = 0; i < n; i++) od[i] = ad[i]! * bd[i]!;
+      return;
+    }
+    if (op === 'mul' && aC && bS) {
+      const s = bd[0]!;
+      for (let i = 0; i < n; i++) od[i] = ad[i]! * s;
+      return;
+    }
+    if (op === 'add' && aC && bS) {
+      const s = bd[0]!;
+      for (let i = 0; i < n; i++) od[i] = ad[i]! + s;
+      return;
+    }
     const f = BINARY[op];
-    if (aC && bC) { for (let i = 0; i < n; i++) od[i] = f(ad[i]!, bd[i]!); return; }
-    if (aC && bS) { const s = bd[0]!; for (let i = 0; i < n; i++) od[i] = f(ad[i]!, s); return; }
-    if (aS && bC) { const s = ad[0]!; for (let i = 0; i < n; i++) od[i] = f(s, bd[i]!); return; }
+    if (aC && bC) {
+      for (let i = 0; i < n; i++) od[i] = f(ad[i]!, bd[i]!);
+      return;
+    }
+    if (aC && bS) {
+      const s = bd[0]!;
+      for (let i = 0; i < n; i++) od[i] = f(ad[i]!, s);
+      return;
+    }
+    if (aS && bC) {
+      const s = ad[0]!;
+      for (let i = 0; i < n; i++) od[i] = f(s, bd[i]!);
+      return;
+    }
     forEachStrided(shape, [aStrides, bStrides], (o, offs) => {
       od[o] = f(ad[offs[0]!]!, bd[offs[1]!]!);
     });
   },
 
   where(cond, a, b, out, shape, cStrides, aStrides, bStrides) {
-    const cd = cond.data, ad = a.data, bd = b.data, od = out.data;
+    const cd = cond.data,
+      ad = a.data,
+      bd = b.data,
+      od = out.data;
     forEachStrided(shape, [cStrides, aStrides, bStrides], (o, offs) => {
       od[o] = cd[offs[0]!] !== 0 ? ad[offs[1]!]! : bd[offs[2]!]!;
     });
   },
 
   reduce(op: ReduceOp, x, out, shape, axes) {
-    const xd = x.data, od = out.data;
+    const xd = x.data,
+      od = out.data;
     const reduced = new Set(axes);
     // Output strides seen from x's dimensions: 0 on reduced axes.
     const keptShape = shape.filter((_, i) => !reduced.has(i));
@@ -187,7 +228,8 @@ export const jsBackend: Backend = {
   },
 
   argReduce(op: ArgReduceOp, x, out, outer, n, inner) {
-    const xd = x.data, od = out.data;
+    const xd = x.data,
+      od = out.data;
     const isMax = op === 'argmax';
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
@@ -196,7 +238,10 @@ export const jsBackend: Backend = {
         for (let j = 1; j < n; j++) {
           const v = xd[(o * n + j) * inner + i]!;
           if (bv !== bv) break; // NaN wins, first one
-          if (v !== v || (isMax ? v > bv : v < bv)) { bv = v; best = j; }
+          if (v !== v || (isMax ? v > bv : v < bv)) {
+            bv = v;
+            best = j;
+          }
         }
         od[o * inner + i] = best;
       }
@@ -204,11 +249,15 @@ export const jsBackend: Backend = {
   },
 
   matmul(a, b, out, l: MatmulLayout) {
-    const ad = a.data, bd = b.data, od = out.data;
+    const ad = a.data,
+      bd = b.data,
+      od = out.data;
     const { m, n, k, transA, transB } = l;
     const row = new Float64Array(n);
     for (let bt = 0; bt < l.batch; bt++) {
-      const ao = l.aOffsets[bt]!, bo = l.bOffsets[bt]!, oo = bt * m * n;
+      const ao = l.aOffsets[bt]!,
+        bo = l.bOffsets[bt]!,
+        oo = bt * m * n;
       // A(i, p) lives at ao + (transA ? p*m + i : i*k + p); B(p, j) at bo + (transB ? j*k + p : p*n + j).
       for (let i = 0; i < m; i++) {
         if (!transB) {
@@ -227,7 +276,10 @@ export const jsBackend: Backend = {
             let s = 0;
             const bRow = bo + j * k;
             if (transA) for (let p = 0; p < k; p++) s += ad[ao + p * m + i]! * bd[bRow + p]!;
-            else { const aRow = ao + i * k; for (let p = 0; p < k; p++) s += ad[aRow + p]! * bd[bRow + p]!; }
+            else {
+              const aRow = ao + i * k;
+              for (let p = 0; p < k; p++) s += ad[aRow + p]! * bd[bRow + p]!;
+            }
             od[oo + i * n + j] = s;
           }
         }
@@ -236,14 +288,17 @@ export const jsBackend: Backend = {
   },
 
   copy(src, dst, shape, srcOffset, srcStrides, dstOffset, dstStrides) {
-    const sd = src.data, dd = dst.data;
+    const sd = src.data,
+      dd = dst.data;
     forEachStrided(shape, [srcStrides, dstStrides], (_, offs) => {
       dd[dstOffset + offs[1]!] = sd[srcOffset + offs[0]!]!;
     });
   },
 
   gather(x, idx, out, { outer, n, inner, m }: AxisLayout) {
-    const xd = x.data, id = idx.data, od = out.data;
+    const xd = x.data,
+      id = idx.data,
+      od = out.data;
     for (let o = 0; o < outer; o++)
       for (let j = 0; j < m; j++)
         for (let i = 0; i < inner; i++) {
@@ -253,7 +308,9 @@ export const jsBackend: Backend = {
   },
 
   scatterAdd(src, idx, out, { outer, n, inner, m }: AxisLayout) {
-    const sd = src.data, id = idx.data, od = out.data;
+    const sd = src.data,
+      id = idx.data,
+      od = out.data;
     for (let o = 0; o < outer; o++)
       for (let j = 0; j < m; j++)
         for (let i = 0; i < inner; i++) {
@@ -263,19 +320,25 @@ export const jsBackend: Backend = {
   },
 
   indexSelect(x, idx, out, { outer, n, inner, m }: AxisLayout) {
-    const xd = x.data, id = idx.data, od = out.data;
+    const xd = x.data,
+      id = idx.data,
+      od = out.data;
     for (let o = 0; o < outer; o++)
       for (let j = 0; j < m; j++) {
-        const from = (o * n + id[j]!) * inner, to = (o * m + j) * inner;
+        const from = (o * n + id[j]!) * inner,
+          to = (o * m + j) * inner;
         for (let i = 0; i < inner; i++) od[to + i] = xd[from + i]!;
       }
   },
 
   indexAdd(src, idx, out, { outer, n, inner, m }: AxisLayout) {
-    const sd = src.data, id = idx.data, od = out.data;
+    const sd = src.data,
+      id = idx.data,
+      od = out.data;
     for (let o = 0; o < outer; o++)
       for (let j = 0; j < m; j++) {
-        const to = (o * n + id[j]!) * inner, from = (o * m + j) * inner;
+        const to = (o * n + id[j]!) * inner,
+          from = (o * m + j) * inner;
         for (let i = 0; i < inner; i++) od[to + i]! += sd[from + i]!;
       }
   },
