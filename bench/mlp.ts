@@ -5,7 +5,6 @@
  */
 import * as d from '../src/index.js';
 import type { Tensor } from '../src/index.js';
-import { sgdStep } from '../src/backend/wasm/index.js';
 
 export interface Mlp {
   params: Tensor[];
@@ -50,15 +49,6 @@ export function trainStep(net: Mlp, x: Tensor, y: Tensor, lr = LR, momentum = MO
         p.assign(d.sub(p, d.mul(v, lr)));
       });
     });
-    return value.item();
-  });
-}
-
-/** The same step with the update done by the one-pass fused SGD-momentum kernel (in place). */
-export function trainStepFused(net: Mlp, x: Tensor, y: Tensor, lr = LR, momentum = MOMENTUM): number {
-  return d.scope(() => {
-    const { value, grads } = d.valueAndGrad(() => loss(net.params, x, y), net.params);
-    net.params.forEach((p, i) => sgdStep(p.storage, grads.get(p).storage, net.velocity[i]!.storage, { lr, momentum }));
     return value.item();
   });
 }

@@ -13,7 +13,7 @@ import { wasmFeatures } from '../src/backend/index.js';
 import { benchCnn } from './cnn.js';
 import { benchDashboard } from './dashboard.js';
 import { benchFitLoop } from './fit-loop.js';
-import { makeMlp, trainStep, trainStepFused } from './mlp.js';
+import { makeMlp, trainStep } from './mlp.js';
 import { benchPeers } from './peers.js';
 import { benchPerExample } from './per-example.js';
 import { benchStartup } from './startup.js';
@@ -28,9 +28,9 @@ const configs: [string, number][] = [
 ];
 if (allThreads > 1) configs.push(['wasm', allThreads]);
 const results: Result[] = [];
-/** The js reference backend's rate per workload; a variant such as '_fused_sgd' shares its base's. */
+/** The js reference backend's rate per workload. */
 const jsRates = new Map<string, number>();
-const workload = (name: string) => name.replace(/_fused_sgd$/, '');
+const workload = (name: string) => name;
 
 /** Records a row; its ratio is to the js row of the same workload, which is always emitted first. */
 function emit(r: Result): void {
@@ -65,19 +65,17 @@ for (const n of [128, 256, 512, 1024]) {
 
 // ------------------------------------------------------------------------------------ MLP --
 for (const batch of [32, 128, 512]) {
-  // the last configuration repeats all-threads wasm with the fused SGD-momentum kernel
-  for (const [backend, threads, fused] of [...configs, [...configs[configs.length - 1]!, true] as const] as [string, number, boolean?][]) {
+  for (const [backend, threads] of configs) {
     useBackend(backend, threads);
     const g = new d.Generator(0);
     const net = makeMlp(g);
     const x = d.keep(d.rand([batch, 784], { generator: g }));
     const y = d.keep(d.randint(0, 10, [batch], { generator: g }));
     const budget = quick ? 0.2 : backend === 'js' ? 1.5 : 2;
-    const step = fused ? trainStepFused : trainStep;
-    const t = timeIt(() => step(net, x, y), budget, 2);
+    const t = timeIt(() => trainStep(net, x, y), budget, 2);
     const eps = Number((batch / t.perIter).toFixed(0));
     emit({
-      name: `mlp_784_512_256_10_b${batch}${fused ? '_fused_sgd' : ''}`,
+      name: `mlp_784_512_256_10_b${batch}`,
       backend,
       threads,
       examples_per_second: eps,

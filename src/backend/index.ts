@@ -2,8 +2,7 @@ import type { Backend } from './backend.js';
 import { jsBackend } from './js/index.js';
 import { wasmBackend, wasmFeatures } from './wasm/index.js';
 
-export { setNumThreads, getNumThreads, wasmFeatures, sgdStep, adamStep } from './wasm/index.js';
-export type { SgdOptions, AdamOptions } from './wasm/index.js';
+export { setNumThreads, getNumThreads, wasmFeatures } from './wasm/index.js';
 export type { WasmFeatures } from './wasm/module.js';
 export type { Backend, BackendGuarantees, UnaryOp, BinaryOp, ReduceOp, ArgReduceOp, MatmulLayout, AxisLayout } from './backend.js';
 

@@ -150,25 +150,24 @@ export class DataLoader<T extends Tensor[] = Tensor[]> {
     if (batch && !this.retainBatches) for (const t of batch) t.dispose();
   }
 
-  *[Symbol.iterator](): Iterator<T> {
+  /**
+   * The one iteration core of both iterators: the epoch's batches in order, with the loader's
+   * bookkeeping (checking each batch, freeing the previous one, counting what was served). It asks
+   * its driver to fetch each batch ({ fetch }) and hands the batch back ({ batch }) after the
+   * bookkeeping; the driver fetches synchronously or awaits, which is all that differs.
+   */
+  private *core(): Iterator<{ fetch: Int32Array } | { batch: T }, void, T | undefined> {
     const { order, first } = this.beginEpoch();
-    const ds = this.dataset;
     let prev: T | null = null;
     try {
       for (let b = first; b < this.length; b++) {
-        const idx = this.indicesOf(order, b);
-        const batch = ds.getBatch
-          ? scope(() => {
-              const r = ds.getBatch!(idx);
-              if (r instanceof Promise) throw new TypeError(ASYNC_MESSAGE);
-              return r;
-            })
-          : stackExamples(ds as Dataset<T>, idx);
+        const batch = (yield { fetch: this.indicesOf(order, b) })!;
         checkBatch(batch);
         this.free(prev);
         prev = batch;
         this.served = b + 1;
-        yield batch;
+        // The consumer has the batch until it asks for the next one (then it is freed above).
+        yield { batch };
       }
       this.served = 0;
     } finally {
@@ -176,30 +175,53 @@ export class DataLoader<T extends Tensor[] = Tensor[]> {
     }
   }
 
+  *[Symbol.iterator](): Iterator<T> {
+    const core = this.core();
+    try {
+      for (let r = core.next(); !r.done; ) {
+        const step = r.value;
+        if ('fetch' in step) r = core.next(this.fetchSync(step.fetch));
+        else {
+          yield step.batch;
+          r = core.next();
+        }
+      }
+    } finally {
+      core.return?.();
+    }
+  }
+
   /** The same batches; awaits datasets whose get/getBatch return promises. */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    const { order, first } = this.beginEpoch();
-    const ds = this.dataset;
-    let prev: T | null = null;
+    const core = this.core();
     try {
-      for (let b = first; b < this.length; b++) {
-        const idx = this.indicesOf(order, b);
-        let batch: T;
-        if (ds.getBatch) batch = await ds.getBatch(idx);
+      for (let r = core.next(); !r.done; ) {
+        const step = r.value;
+        if ('fetch' in step) r = core.next(await this.fetchAsync(step.fetch));
         else {
-          const examples = await Promise.all(Array.from(idx, (i) => ds.get(i)));
-          batch = stackParts(examples);
+          yield step.batch;
+          r = core.next();
         }
-        checkBatch(batch);
-        this.free(prev);
-        prev = batch;
-        this.served = b + 1;
-        yield batch;
       }
-      this.served = 0;
     } finally {
-      this.free(prev);
+      core.return?.();
     }
+  }
+
+  private fetchSync(idx: Int32Array): T {
+    const ds = this.dataset;
+    if (!ds.getBatch) return stackExamples(ds as Dataset<T>, idx);
+    return scope(() => {
+      const r = ds.getBatch!(idx);
+      if (r instanceof Promise) throw new TypeError(ASYNC_MESSAGE);
+      return r;
+    });
+  }
+
+  private async fetchAsync(idx: Int32Array): Promise<T> {
+    const ds = this.dataset;
+    if (ds.getBatch) return await ds.getBatch(idx);
+    return stackParts(await Promise.all(Array.from(idx, (i) => ds.get(i))));
   }
 }
 

@@ -56,6 +56,19 @@ describe('every optimizer minimises a quadratic', () => {
     );
   });
 
+  it('AdamW decays the weights apart from the gradient; Adam adds weight decay to the gradient (one hand-worked step)', () => {
+    // theta0 = 1, gradient 0, lr 0.1, weight decay 0.5, betas (0.9, 0.999), eps 1e-8.
+    // AdamW: theta1 = theta0 (1 - lr wd) - lr m^/(sqrt(v^) + eps) with m = v = 0: 1 - 0.05 = 0.95.
+    // Adam (L2): g = 0 + wd theta0 = 0.5; m^ = 0.5, v^ = 0.25: theta1 = 1 - 0.1 * 0.5 / (0.5 + 1e-8) = 0.9 (+ 2e-9).
+    const step = (make: (w: Tensor) => Optimizer<BaseHyper>) => {
+      const w = d.tensor([1], { dtype: 'float64' });
+      make(w).step(new Map([[w, d.tensor([0], { dtype: 'float64' })]]));
+      return w.item();
+    };
+    assert.ok(Math.abs(step((w) => new AdamW([w], { lr: 0.1, weightDecay: 0.5 })) - 0.95) < 1e-12);
+    assert.ok(Math.abs(step((w) => new Adam([w], { lr: 0.1, weightDecay: 0.5 })) - (1 - 0.05 / (0.5 + 1e-8))) < 1e-12);
+  });
+
   it("AdamW's decay pulls the solution toward 0 (so the minimiser moves)", () => {
     const w = minimise((x) => new AdamW([x], { lr: 0.1, weightDecay: 0.5 }), 400, true);
     assert.ok(Math.abs(w[3]!) < 3 - 0.01, `expected |w_4| below 3, got ${w[3]}`);

@@ -29,8 +29,6 @@ import { SCRATCH } from './threads.js';
 import type { Task } from './threads.js';
 
 export { setNumThreads, getNumThreads, wasmFeatures } from './runtime.js';
-export { sgdStep, adamStep } from './fused.js';
-export type { SgdOptions, AdamOptions } from './fused.js';
 
 const simdBinary = new Set<string>(SIMD_BINARY);
 const simdUnary = new Set<string>([...SIMD_UNARY, ...SIMD_TRANSCENDENTAL]);

@@ -7,7 +7,6 @@ import { ModuleBuilder } from './asm.js';
 import { emitBinary, emitUnary, SIMD_BINARY, SIMD_UNARY } from './elementwise.js';
 import type { ReadPattern } from './elementwise.js';
 import { emitConv } from './conv.js';
-import { emitFused } from './fused-emit.js';
 import { emitGemm } from './gemm.js';
 import { emitRandom } from './random.js';
 import { emitGatherScatter, emitIndexKernels } from './indexing.js';
@@ -68,7 +67,6 @@ export function buildModule(memory: { initial: number; maximum: number; shared: 
   emitReduceMiddleSum(m);
   // zero(ptr, bytes): memory.fill, the fastest way to clear a fresh block
   m.func('zero', ['i32', 'i32'], [], (f, ptr, bytes) => { f.get(ptr).i32(0).get(bytes).memory_fill(); });
-  emitFused(m);
   emitConv(m);
   emitCopy2d(m, 4);
   emitCopy2d(m, 8);
