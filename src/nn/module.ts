@@ -30,6 +30,8 @@ export interface LoadStateDictResult {
 
 /** Each module's raw object -> the proxy its constructor returned (what every caller holds). */
 const PROXIES = new WeakMap<object, Module>();
+/** The raw object behind a module's proxy (reading fields through a proxy is several times slower). */
+const RAW: unique symbol = Symbol('descent.module.raw');
 
 export abstract class Module {
   /** True while training (Dropout drops units); false after eval(). */
@@ -39,6 +41,7 @@ export abstract class Module {
   private readonly children = new Map<string, Module>();
 
   constructor() {
+    Object.defineProperty(this, RAW, { value: this, enumerable: false });
     // Every assignment to a property of the module, and every class-field definition of a
     // subclass, reaches the defineProperty trap (a plain `this.x = v` on a proxy defines x on it);
     // reads are not trapped.
@@ -144,15 +147,18 @@ export abstract class Module {
    * parameters would silently never reach the optimizer (PyTorch's plain-list pitfall).
    */
   private checkArrayFields(): void {
-    for (const [key, value] of Object.entries(this)) {
+    let children: Set<Module> | undefined, tensors: Set<Tensor> | undefined;
+    const raw = (this as unknown as { [RAW]: Record<string, unknown> })[RAW];
+    for (const key of Object.keys(raw)) {
+      const value = raw[key];
       if (!Array.isArray(value)) continue;
       for (let i = 0; i < value.length; i++) {
         const v: unknown = value[i];
         const lost =
           v instanceof Module
-            ? ![...this.children.values()].includes(v)
+            ? !(children ??= new Set(this.children.values())).has(v)
             : v instanceof Tensor
-              ? ![...this.params.values(), ...this.buffers.values()].includes(v)
+              ? !(tensors ??= new Set([...this.params.values(), ...this.buffers.values()])).has(v)
               : false;
         if (lost) {
           const what = v instanceof Module ? `a ${v.constructor.name} that is not a registered child` : 'a Tensor that is not a registered parameter or buffer';

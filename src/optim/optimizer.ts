@@ -63,6 +63,20 @@ export interface OptimizerState {
 
 const STATE_KEY = /^state\.(\d+)\.([A-Za-z][A-Za-z0-9]*)$/;
 
+/**
+ * A deep copy of JSON-like hyperparameters (numbers, booleans, strings, arrays, plain objects),
+ * as JSON.parse(JSON.stringify(x)) would give (undefined fields dropped, non-finite numbers null)
+ * at a fraction of its cost: the trainer takes one after every update.
+ */
+function cloneJson(x: unknown): unknown {
+  if (typeof x === 'number') return Number.isFinite(x) ? x : null;
+  if (x === null || typeof x !== 'object') return x;
+  if (Array.isArray(x)) return x.map((v) => (v === undefined ? null : cloneJson(v)));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(x)) if (v !== undefined && typeof v !== 'function') out[k] = cloneJson(v);
+  return out;
+}
+
 /** An exact copy in new storage (so that a saved state is not changed by later steps). */
 function copyTensor(t: Tensor): Tensor {
   return tensor(t.dataSync(), { shape: t.shape, dtype: t.dtype });
@@ -232,7 +246,7 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
         }
         numbers.push(index++);
       }
-      return { ...(JSON.parse(JSON.stringify(hyper)) as { [key: string]: JsonValue }), params: numbers };
+      return { ...(cloneJson(hyper) as { [key: string]: JsonValue }), params: numbers };
     });
     return { tensors, meta: { optimizer: this.name, paramGroups, state } };
   }

@@ -49,9 +49,13 @@ export interface Snapshot extends SnapshotCounters {
   components: Record<string, unknown>;
 }
 
-export function takeSnapshot(p: SnapshotParts, counters: SnapshotCounters, copy: boolean): Snapshot {
+/**
+ * `entries`: the model's state dict as [key, tensor] pairs, when the caller has it already (the
+ * tensors keep their identity through training, so the trainer takes it once, not every step).
+ */
+export function takeSnapshot(p: SnapshotParts, counters: SnapshotCounters, copy: boolean, entries?: readonly [string, Tensor][]): Snapshot {
   const weights: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(p.model.stateDict())) weights[k] = keep(copy ? noGrad(() => add(t, 0)) : detach(t));
+  for (const [k, t] of entries ?? Object.entries(p.model.stateDict())) weights[k] = keep(copy ? noGrad(() => add(t, 0)) : detach(t));
   const components: Record<string, unknown> = {};
   for (const [name, part] of Object.entries(p.stateful ?? {})) components[name] = part.stateDict();
   return {

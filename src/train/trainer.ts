@@ -120,6 +120,8 @@ interface Epoch {
 interface Run {
   o: FitOptions;
   params: Tensor[];
+  /** The model's state dict, taken once: its tensors keep their identity through training. */
+  entries: [string, Tensor][];
   paramKeys: Map<Tensor, string>;
   metrics: readonly Metric[];
   accumulate: number;
@@ -146,6 +148,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     o,
     metrics: o.metrics ?? [accuracy],
     params: o.model.parameters(),
+    entries: Object.entries(o.model.stateDict()),
     paramKeys: new Map(Object.entries(o.model.stateDict()).map(([k, t]) => [t, k])),
     accumulate,
     step: 0,
@@ -396,6 +399,7 @@ function snapshot(run: Run, completed: number, ep?: Epoch): Snapshot {
     run.o,
     { step: run.step, epoch: completed, progress, best: run.best, sinceBest: run.sinceBest, logBytes: run.store?.logSize },
     run.inPlace,
+    run.entries,
   );
 }
 
