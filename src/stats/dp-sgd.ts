@@ -61,7 +61,7 @@ export function dpSgdGradients(options: DpSgdOptions): (ctx: DpSgdContext) => Dp
   const generator = options.generator ?? defaultGenerator;
   return (ctx) => {
     const B = ctx.x.shape[0]!;
-    const loss = options.loss ?? (ctx.loss as unknown as PerExampleLossFn);
+    const loss = options.loss ?? ctx.loss;
     const r = clippedGradSum(ctx.model, loss, ctx.x, ctx.y, C, { params: ctx.params });
     // (clipped sum + sigma C z) / B: the noise is drawn straight into a tensor's storage, then two
     // elementwise ops on the backend (a JS loop over half a million numbers cost as much as them

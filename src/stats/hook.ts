@@ -93,7 +93,7 @@ export function gradientStatsHook(options: GradientStatsHookOptions = {}): Gradi
   const hook = (ctx: StatsHookContext): GradientStatsRecord | void => {
     if (ctx.step % every !== 0 || ctx.step === lastStep || ctx.x.shape[0]! < 2) return;
     lastStep = ctx.step;
-    const loss = options.loss ?? (ctx.loss as unknown as PerExampleLossFn);
+    const loss = options.loss ?? ctx.loss;
     const s = batchGradientStats(ctx.model, loss, ctx.x, ctx.y, ctx.params);
     return statsRecord(s, smoother.update(s.traceCov, s.gradNormSq));
   };

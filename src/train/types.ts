@@ -61,7 +61,11 @@ export interface BatchContext {
   params: Tensor[];
 }
 
-/** A loss of (model output, target) reduced to the batch mean. */
+/**
+ * A loss of (model output, target), reduced to the batch mean. Per-example gradients and
+ * statistics call it again with `{ reduction: 'none' }` as a third argument: losses that honour it
+ * (the library's do) need no separate per-example loss.
+ */
 export type LossFn = (output: Tensor, target: Tensor) => Tensor;
 
 export interface StepMetrics {
