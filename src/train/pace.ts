@@ -2,17 +2,18 @@
  * Giving the event loop its turn during training. A training epoch is synchronous work; left
  * alone it would freeze a page (no repaint, no input, no progress) and starve Node's timers and
  * servers. The trainer yields once at least `everyMs` have passed since the last yield, through
- * `scheduler.yield()` where the platform has it, setImmediate in Node, else a MessageChannel
- * round trip (setTimeout
+ * setImmediate in Node, else a MessageChannel round trip (setTimeout
  * is clamped to >= 4 ms in browsers after a few nested calls, which would cost real time).
  */
 
 export function yieldToEventLoop(): Promise<void> {
-  const g = globalThis as { scheduler?: { yield?: () => Promise<void> }; setImmediate?: (fn: () => void) => unknown };
-  if (typeof g.scheduler?.yield === 'function') return g.scheduler.yield();
+  const g = globalThis as { setImmediate?: (fn: () => void) => unknown };
   // Node: setImmediate runs after the poll phase, so timers and I/O get their turn, at a quarter
   // of a MessageChannel round trip's cost (~14 us against ~60 us, measured here).
   if (typeof g.setImmediate === 'function') return new Promise((resolve) => g.setImmediate!(resolve));
+  // Browsers: a message is an ordinary task, queued behind due timers, input and rendering.
+  // (scheduler.yield() is not used: its continuation is scheduled ahead of other tasks, and a
+  // page's timers did not run at all during a fit in Chromium.)
   if (typeof MessageChannel === 'function') {
     return new Promise((resolve) => {
       const { port1, port2 } = new MessageChannel();
