@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import { launch } from '../report/browser.js';
 import type { Browser } from '../report/browser.js';
+import * as d from '../../src/index.js';
+import { trainBlobs } from './train-blobs.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -52,10 +54,22 @@ let bundle = '';
 let externals: string[] = [];
 let browser: Browser;
 let url = '';
+let threadsBundle = '';
+// /iso/... is served cross-origin isolated (COOP + COEP), which is what lets a page use threads.
 const server = createServer((req, res) => {
-  if (req.url === '/descent.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-  else if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(PAGE_SCRIPT);
-  else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>descent</title><script type="module" src="/page.js"></script>');
+  const isolated = req.url?.startsWith('/iso/') ?? false;
+  const headers = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+  const path = (req.url ?? '/').replace(/^\/iso/, '').replace(/\?.*$/, '');
+  const js = { 'content-type': 'text/javascript', ...headers };
+  if (path === '/descent.js') res.writeHead(200, js).end(bundle);
+  else if (path === '/page.js') res.writeHead(200, js).end(PAGE_SCRIPT);
+  else if (path === '/threads.js') res.writeHead(200, js).end(threadsBundle);
+  else if (path === '/threads.html')
+    res
+      .writeHead(200, { 'content-type': 'text/html', ...headers })
+      .end('<!doctype html><title>threads</title><script type="module" src="threads.js"></script>');
+  else
+    res.writeHead(200, { 'content-type': 'text/html', ...headers }).end('<!doctype html><title>descent</title><script type="module" src="/page.js"></script>');
 });
 
 before(async () => {
@@ -72,6 +86,15 @@ before(async () => {
   assert.deepEqual(r.errors, []);
   bundle = r.outputFiles[0]!.text;
   externals = Object.values(r.metafile!.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path));
+  const t = await build({
+    entryPoints: [join(import.meta.dirname, 'page-entry.ts')],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+  });
+  threadsBundle = t.outputFiles[0]!.text;
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   browser = await launch();
@@ -105,5 +128,60 @@ describe('descent in a browser', () => {
     assert.ok((r.ticks as number) >= 3, `timer ticks during ${r.seconds} s of training: ${r.ticks}`);
     assert.equal(r.sameWeights, true);
     await page.close();
+  });
+
+  /** Open a page and wait for what its script publishes (window.__result), failing on any page error. */
+  async function result(path: string): Promise<{ r: Record<string, unknown>; console: string[] }> {
+    const page = await browser.context.newPage();
+    const logs: string[] = [],
+      errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => (m.type() === 'error' ? errors : logs).push(m.text()));
+    await page.goto(url.replace(/\/$/, '') + path);
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { __result?: unknown; __error?: string }).__result !== undefined ||
+        (window as unknown as { __error?: string }).__error !== undefined,
+      undefined,
+      { timeout: 120_000 },
+    );
+    const out = await page.evaluate(() => {
+      const w = window as unknown as { __result?: Record<string, unknown>; __error?: string };
+      return { __result: w.__result, __error: w.__error };
+    });
+    await page.close();
+    assert.equal(out.__error, undefined, String(out.__error));
+    assert.deepEqual(errors, []);
+    return { r: out.__result!, console: logs };
+  }
+
+  it('in a cross-origin isolated page trains on 2 threads (Web Workers), to the same weights as Node on 2 threads, bit for bit', async () => {
+    const { r } = await result('/iso/threads.html?threads=2');
+    assert.equal(r.isolated, true);
+    assert.equal(r.threads, 2, 'the page runs the wasm backend on 2 threads');
+    const node = await trainBlobs(d, 2);
+    assert.equal(node.threads, 2);
+    assert.deepEqual(r.losses, node.losses);
+    assert.ok(
+      (r.weights as number[]).length === node.weights.length && (r.weights as number[]).every((v, i) => v === node.weights[i]),
+      'the same weights as Node, bit for bit',
+    );
+    // A 16 ms timer kept ticking while the page trained (>= 80% of the expected count).
+    const expected = ((r.seconds as number) * 1000) / 16;
+    console.log(
+      `isolated page, 2 threads: ${r.ticks} ticks of a 16 ms timer in ${(r.seconds as number).toFixed(2)} s of fit (expected ${expected.toFixed(0)})`,
+    );
+    assert.ok((r.ticks as number) >= 0.8 * expected - 2, `${r.ticks} ticks in ${r.seconds} s (expected about ${expected.toFixed(0)})`);
+  });
+
+  it('in a page that is not isolated runs on one thread and says once why (a notice, not an error)', async () => {
+    const { r, console: logs } = await result('/threads.html?threads=2');
+    assert.equal(r.isolated, false);
+    assert.equal(r.threads, 1);
+    const notices = logs.filter((l) => /not cross-origin isolated/.test(l));
+    assert.ok(
+      notices.length >= 1 && notices.every((l) => /Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/.test(l)),
+      logs.join('\n'),
+    );
   });
 });

@@ -8,6 +8,7 @@ import { WasmHeap } from './memory.js';
 import { buildModule, probeRelaxed, probeShared, probeSimd } from './module.js';
 import type { WasmFeatures } from './module.js';
 import { ThreadPool } from './threads.js';
+import type { WorkerSpawner } from './threads.js';
 
 type Kernel = (...args: number[]) => void;
 
@@ -27,7 +28,59 @@ function detect(): WasmFeatures {
     node.v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
     relaxedSimd = probeRelaxed();
   }
-  return { simd, relaxedSimd, threads: probeShared() && node !== null };
+  return { simd, relaxedSimd, threads: probeShared() && (node !== null || pageCanThread()) };
+}
+
+type PageGlobals = {
+  crossOriginIsolated?: boolean;
+  Worker?: new (url: string) => { postMessage(data: unknown): void };
+  Blob?: new (parts: string[], o: { type: string }) => unknown;
+  URL?: { createObjectURL(blob: unknown): string };
+};
+
+/**
+ * A page (or a worker) may run Web Workers over shared memory only when it is cross-origin
+ * isolated (served with COOP: same-origin and COEP: require-corp), which is what lets it create
+ * a shared WebAssembly.Memory and send it to workers.
+ */
+function pageCanThread(): boolean {
+  const g = globalThis as PageGlobals;
+  return g.crossOriginIsolated === true && typeof g.Worker === 'function' && typeof g.Blob === 'function' && typeof g.URL?.createObjectURL === 'function';
+}
+
+/** Why a page runs on one thread, said once (a notice, not an error: training works, only slower). */
+let noticeGiven = false;
+export function singleThreadReason(): string | null {
+  if (node !== null || wasmFeatures().threads) return null;
+  const g = globalThis as PageGlobals;
+  if (g.crossOriginIsolated !== true) {
+    return 'descent: this page is not cross-origin isolated, so the wasm backend runs on one thread; serve it with the headers "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp" to train on all cores';
+  }
+  return 'descent: this runtime has no shared WebAssembly memory or Web Workers, so the wasm backend runs on one thread';
+}
+
+function noticeOnce(): void {
+  const reason = singleThreadReason();
+  if (reason === null || noticeGiven) return;
+  noticeGiven = true;
+  (globalThis as { console?: { info(s: string): void } }).console?.info(reason);
+}
+
+/** Node's worker_threads (unref'd: an idle pool never keeps the process alive). */
+function nodeSpawner(wt: NodeMods['wt']): WorkerSpawner {
+  return (body, data) => {
+    new wt.Worker(`const { workerData } = require('node:worker_threads');\n${body}`, { eval: true, workerData: data }).unref();
+  };
+}
+
+/** Web Workers from a Blob URL; the module and the shared memory arrive in the first message. */
+function pageSpawner(): WorkerSpawner {
+  const g = globalThis as Required<PageGlobals>;
+  let url: string | null = null;
+  return (body, data) => {
+    url ??= g.URL.createObjectURL(new g.Blob([`self.onmessage = (e) => {\n  self.onmessage = null;\n  const workerData = e.data;\n${body}\n};`], { type: 'text/javascript' }));
+    new g.Worker(url).postMessage(data);
+  };
 }
 
 let features: WasmFeatures | null = null;
@@ -80,8 +133,9 @@ export class WasmRuntime {
     this.names = Object.keys(this.exports);
     this.heap.zero = this.exports['zero']!;
     const fns = this.names.map((n) => this.exports[n]!);
-    const Worker = features.threads && node !== null ? (node.wt.Worker as unknown as ConstructorParameters<typeof ThreadPool>[5]) : null;
-    this.pool = new ThreadPool(this.heap, module, this.names, (fn, args) => fns[fn]!(...args), (t) => this.workArea(t), Worker, MAX_WORKERS);
+    const spawn = !features.threads ? null : node !== null ? nodeSpawner(node.wt) : pageSpawner();
+    this.pool = new ThreadPool(this.heap, module, this.names, (fn, args) => fns[fn]!(...args), (t) => this.workArea(t), spawn, MAX_WORKERS);
+    noticeOnce();
     this.threads = features.threads ? Math.min(defaultThreads(), MAX_WORKERS + 1) : 1;
   }
 
@@ -118,6 +172,9 @@ export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
   const r = runtime();
   r.threads = r.features.threads ? Math.min(n, MAX_WORKERS + 1) : 1;
+  // Asked for threads it cannot have: say why (once per call, so the caller sees it where it asked).
+  const reason = n > 1 && !r.features.threads ? singleThreadReason() : null;
+  if (reason !== null) (globalThis as { console?: { warn(s: string): void } }).console?.warn(`setNumThreads(${n}): stays at 1. ${reason.replace(/^descent: /, '')}`);
 }
 
 export function getNumThreads(): number {

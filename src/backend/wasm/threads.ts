@@ -15,8 +15,9 @@
  *   [16 * (1 + MAX_TASKS + MAX_WORKERS) ...]  the first failure on a worker this round: the
  *               message's length, the failing kernel's index, then the message's UTF-16 code units
  *               (at most MAX_MESSAGE)
- * Workers are unref'd, so an idle pool never keeps the process alive. Only Node's worker_threads
- * are used; elsewhere the pool has no workers and the calling thread runs every task.
+ * Workers are Node's worker_threads (unref'd, so an idle pool never keeps the process alive) or,
+ * in a cross-origin isolated page, Web Workers; elsewhere the pool has no workers and the calling
+ * thread runs every task.
  */
 import type { WasmHeap } from './memory.js';
 
@@ -53,9 +54,9 @@ function serve(I: Int32Array, base: number, run: (fn: number, args: number[]) =>
   }
 }
 
-// The worker: instantiate the module on the shared memory, then serve rounds as the process lives.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
+// The worker's body: given \`workerData\` (see WorkerSpawner), instantiate the module on the shared
+// memory, then serve rounds as the process lives.
+const WORKER_BODY = `
 const { module, memory, base, wake, names, scratch, message } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = names.map((n) => inst.exports[n]);
@@ -87,13 +88,30 @@ export interface Task {
   args: readonly number[];
 }
 
-interface NodeWorker {
-  unref(): void;
+/**
+ * Starts one worker thread that runs `body` (a script that reads a variable \`workerData\`) with
+ * `data` as its workerData: Node's worker_threads, or a Web Worker in a cross-origin isolated page
+ * (see runtime.ts). The worker must not keep the process alive.
+ */
+export type WorkerSpawner = (body: string, data: unknown) => void;
+
+/**
+ * Whether this thread may block in Atomics.wait. A page's main thread may not (browsers throw);
+ * there the calling thread spins on the control word instead (a round's wait is short: the calling
+ * thread runs tasks itself and waits only for the ones workers still hold).
+ */
+function canBlock(I: Int32Array, at: number): boolean {
+  try {
+    Atomics.wait(I, at, 1, 0); // the word is 0: returns "not-equal" at once where waiting is allowed
+    return true;
+  } catch {
+    return false;
+  }
 }
-type WorkerCtor = new (src: string, opts: { eval: true; workerData: unknown }) => NodeWorker;
 
 export class ThreadPool {
-  private readonly workers: NodeWorker[] = [];
+  private workers = 0;
+  private readonly blocking: boolean;
   private readonly ctrl: number;
   private readonly base: number;
   private readonly I: Int32Array;
@@ -101,8 +119,8 @@ export class ThreadPool {
 
   /**
    * `run(fn, args)` runs a kernel on the calling thread; `scratch(t)` is the scratch block of
-   * thread t (0: the calling thread, w + 1: worker w); `Worker` is Node's worker_threads
-   * constructor (null where there is none: the pool then has no workers).
+   * thread t (0: the calling thread, w + 1: worker w); `spawn` starts a worker (null where there
+   * is none: the pool then has no workers).
    */
   constructor(
     private readonly heap: WasmHeap,
@@ -110,7 +128,7 @@ export class ThreadPool {
     private readonly names: readonly string[],
     private readonly run: (fn: number, args: readonly number[]) => void,
     private readonly scratch: (thread: number) => number,
-    private readonly Worker: WorkerCtor | null,
+    private readonly spawn: WorkerSpawner | null,
     readonly maxWorkers: number,
   ) {
     if (maxWorkers > MAX_WORKERS) throw new RangeError(`ThreadPool: at most ${MAX_WORKERS} workers, got ${maxWorkers}`);
@@ -119,16 +137,17 @@ export class ThreadPool {
     this.I = new Int32Array(heap.memory.buffer);
     this.I.fill(0, this.ctrl >> 2, (this.ctrl + bytes) >> 2);
     this.base = this.ctrl >> 2;
+    this.blocking = canBlock(this.I, this.base + 2);
   }
 
   /** Workers started so far (they start on first use). */
   get started(): number {
-    return this.workers.length;
+    return this.workers;
   }
 
   /** How many tasks can run at once: the calling thread plus the workers it may start. */
   capacity(): number {
-    return 1 + (this.Worker === null ? 0 : this.maxWorkers);
+    return 1 + (this.spawn === null ? 0 : this.maxWorkers);
   }
 
   private messageWord(): number {
@@ -140,14 +159,13 @@ export class ThreadPool {
   }
 
   private ensure(n: number): void {
-    if (this.Worker === null) return;
-    while (this.workers.length < Math.min(n, this.maxWorkers)) {
-      const wake = this.wakeWord(this.workers.length);
-      const scratch = this.scratch(this.workers.length + 1);
+    if (this.spawn === null) return;
+    while (this.workers < Math.min(n, this.maxWorkers)) {
+      const wake = this.wakeWord(this.workers);
+      const scratch = this.scratch(this.workers + 1);
       const message = this.messageWord();
-      const w = new this.Worker(WORKER_SOURCE, { eval: true, workerData: { module: this.module, memory: this.heap.memory, base: this.base, wake, names: this.names, scratch, message } });
-      w.unref();
-      this.workers.push(w);
+      this.spawn(WORKER_BODY, { module: this.module, memory: this.heap.memory, base: this.base, wake, names: this.names, scratch, message });
+      this.workers++;
     }
   }
 
@@ -173,7 +191,7 @@ export class ThreadPool {
     Atomics.store(I, base, (this.round << 24) | (n << 12));
     const helpers = Math.min(threads - 1, n - 1);
     this.ensure(helpers);
-    for (let w = 0; w < Math.min(helpers, this.workers.length); w++) {
+    for (let w = 0; w < Math.min(helpers, this.workers); w++) {
       Atomics.add(I, this.wakeWord(w), 1);
       Atomics.notify(I, this.wakeWord(w));
     }
@@ -182,7 +200,8 @@ export class ThreadPool {
     serve(I, base, (fn, args) => this.run(fn, args.map((a) => (a === SCRATCH ? mine : a))), (e) => { error ??= e; });
     // wait for the tasks workers still hold
     for (let i = 0; i < SPIN && Atomics.load(I, base + 1) !== n; i++);
-    for (let d = Atomics.load(I, base + 1); d !== n; d = Atomics.load(I, base + 1)) Atomics.wait(I, base + 1, d);
+    if (this.blocking) for (let d = Atomics.load(I, base + 1); d !== n; d = Atomics.load(I, base + 1)) Atomics.wait(I, base + 1, d);
+    else while (Atomics.load(I, base + 1) !== n);
     if (error !== null) throw error;
     if (I[base + 2] !== 0) {
       const at = this.messageWord();
