@@ -11,6 +11,7 @@ import os from 'node:os';
 import * as d from '../src/index.js';
 import { wasmFeatures } from '../src/backend/index.js';
 import { benchCnn } from './cnn.js';
+import { benchBrowser } from './browser.js';
 import { benchDashboard } from './dashboard.js';
 import { benchFitLoop } from './fit-loop.js';
 import { makeMlp, trainStep } from './mlp.js';
@@ -105,6 +106,10 @@ for (const r of fitLoop) console.log(JSON.stringify(r));
 const dashboard = await benchDashboard({ quick });
 for (const r of dashboard) console.log(JSON.stringify(r));
 
+// ----------------------------------- the MLP in a page of headless Chromium (issue 14) --
+const browserRows = await benchBrowser({ quick });
+for (const r of browserRows) console.log(JSON.stringify(r));
+
 // ------------------------------------------ process start to first training step --
 // Fresh child processes, so it runs last, with this process idle.
 const startup = await benchStartup({ quick });
@@ -139,6 +144,14 @@ console.log(
 for (const r of dashboard) {
   console.log(
     `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${r.variant.padEnd(11)} ${ratio(r.ratio_vs_no_dashboard)}`,
+  );
+}
+console.log(
+  `\n${'MLP b128 in Chromium and Node'.padEnd(34)} ${'runtime'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'vs Node all'.padEnd(11)} ${'vs 1 thr'.padStart(8)}`,
+);
+for (const r of browserRows) {
+  console.log(
+    `${r.name.padEnd(34)} ${r.runtime.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${(r.ratio_vs_node_all_threads === undefined ? '' : r.ratio_vs_node_all_threads.toFixed(2) + 'x').padEnd(11)} ${r.ratio_vs_one_thread === undefined ? '' : (r.ratio_vs_one_thread.toFixed(2) + 'x').padStart(8)}`,
   );
 }
 console.log(
