@@ -60,7 +60,7 @@ export async function benchBrowser(o: { quick: boolean }): Promise<BrowserRow[]>
     await browser.close();
     server.close();
   }
-  const node = mlpRates(budget);
+  const node = await mlpRates(budget);
   const rows: BrowserRow[] = [];
   const nodeAll = node[node.length - 1]!.examples_per_second;
   for (const r of node) rows.push({ name: 'mlp_784_512_256_10_b128_runtime', runtime: 'node', backend: 'wasm', ...r });

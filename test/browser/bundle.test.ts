@@ -159,6 +159,7 @@ describe('descent in a browser', () => {
     const { r } = await result('/iso/threads.html?threads=2');
     assert.equal(r.isolated, true);
     assert.equal(r.threads, 2, 'the page runs the wasm backend on 2 threads');
+    assert.equal(r.workers, 1, 'one Web Worker beside the page thread was started');
     const node = await trainBlobs(d, 2);
     assert.equal(node.threads, 2);
     assert.deepEqual(r.losses, node.losses);
