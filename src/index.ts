@@ -105,8 +105,8 @@ export type { SGDHyper, SGDOptions, AdamHyper, AdamOptions, RMSpropHyper, RMSpro
 export type { SchedulerState, LinearLROptions, OneCycleOptions, ReduceLROnPlateauOptions, ClipGradNormOptions } from './optim/index.js';
 
 // --------------------------------------------------------------- data (also d.data.<name>) --
-export { TensorDataset, Subset, randomSplit, stackExamples, DataLoader } from './data/index.js';
-export type { Dataset, SplitOptions, AsyncDataset, DataLoaderOptions, DataLoaderState } from './data/index.js';
+export { TensorDataset, Subset, randomSplit, stackExamples, DataLoader, parseIdx, encodeIdx, fashionMnistFromIdx, fetchFashionMnist } from './data/index.js';
+export type { Dataset, SplitOptions, AsyncDataset, DataLoaderOptions, DataLoaderState, IdxArray, IdxData, IdxType, ImageClassification } from './data/index.js';
 
 // -------------------------------------------------------------------------------- training --
 export {

@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tensor } from '../ops/index.js';
 import { TensorDataset } from './dataset.js';
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, imageDatasetFromIdx } from './fashion-mnist.js';
+import type { ImageClassification } from './fashion-mnist.js';
 import { readCsv } from './readers/csv.js';
 import { readIdx } from './readers/idx.js';
 
@@ -15,17 +16,8 @@ export function dataDir(): string {
   return fileURLToPath(new URL('../../data/', import.meta.url));
 }
 
-export const FASHION_MNIST_CLASSES: readonly string[] = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-export const FASHION_MNIST_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'] as const;
-
-export interface ImageClassification {
-  /** Examples [image float32 [784] in [0, 1], label int32 []]. */
-  train: TensorDataset;
-  test: TensorDataset;
-  classes: string[];
-  /** The image layout, channels first: reshape a batch to [B, ...imageShape] for convolutions. */
-  imageShape: [number, number, number];
-}
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES } from './fashion-mnist.js';
+export type { ImageClassification } from './fashion-mnist.js';
 
 /** `name` or `name.gz` inside dir, whichever exists. */
 function findFile(dir: string, name: string): string | null {
@@ -34,23 +26,7 @@ function findFile(dir: string, name: string): string | null {
 }
 
 function loadIdxPair(imagesPath: string, labelsPath: string): TensorDataset {
-  const im = readIdx(imagesPath);
-  const lb = readIdx(labelsPath);
-  if (im.type !== 'uint8' || im.shape.length !== 3 || im.shape[1] !== 28 || im.shape[2] !== 28) {
-    throw new Error(`loadFashionMnist: ${imagesPath}: expected uint8 images of shape [N, 28, 28], got ${im.type} [${im.shape.join(', ')}]`);
-  }
-  if (lb.type !== 'uint8' || lb.shape.length !== 1 || lb.shape[0] !== im.shape[0]) {
-    throw new Error(`loadFashionMnist: ${labelsPath}: expected uint8 labels of shape [${im.shape[0]}], got ${lb.type} [${lb.shape.join(', ')}]`);
-  }
-  const n = im.shape[0]!;
-  // Pixels 0..255 scaled to [0, 1].
-  const x = new Float32Array(im.data.length);
-  for (let i = 0; i < x.length; i++) x[i] = im.data[i]! / 255;
-  const y = Int32Array.from(lb.data);
-  for (let i = 0; i < n; i++) {
-    if (y[i]! > 9) throw new Error(`loadFashionMnist: ${labelsPath}: label ${y[i]} at example ${i} (byte ${8 + i}); expected a class 0..9`);
-  }
-  return new TensorDataset(tensor(x, { shape: [n, 784] }), tensor(y));
+  return imageDatasetFromIdx(readIdx(imagesPath), readIdx(labelsPath), { images: imagesPath, labels: labelsPath });
 }
 
 /**

@@ -5,6 +5,7 @@
  * it trains, and saves and loads weights as safetensors bytes in memory.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { launch } from '../report/browser.js';
 import type { Browser } from '../report/browser.js';
 import * as d from '../../src/index.js';
 import { trainBlobs } from './train-blobs.js';
+import { loadFashionMnist } from '../../src/node/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -54,6 +56,14 @@ let bundle = '';
 let externals: string[] = [];
 let browser: Browser;
 let url = '';
+/** Fashion-MNIST from the shipped files, fetched by the page as static assets. */
+const FASHION_SCRIPT = `
+import * as d from './descent.js';
+const f = await d.fetchFashionMnist('/data/fashion-mnist-subset/');
+const [x, y] = f.train.getBatch(Int32Array.from([0, 1, 2, 5999]));
+window.__result = { train: f.train.length, test: f.test.length, sum: x.dataSync().reduce((a, b) => a + b, 0), labels: Array.from(y.dataSync()) };
+`;
+
 let threadsBundle = '';
 // /iso/... is served cross-origin isolated (COOP + COEP), which is what lets a page use threads.
 const server = createServer((req, res) => {
@@ -64,6 +74,11 @@ const server = createServer((req, res) => {
   if (path === '/descent.js') res.writeHead(200, js).end(bundle);
   else if (path === '/page.js') res.writeHead(200, js).end(PAGE_SCRIPT);
   else if (path === '/threads.js') res.writeHead(200, js).end(threadsBundle);
+  else if (path === '/fashion.js') res.writeHead(200, js).end(FASHION_SCRIPT);
+  else if (path === '/fashion.html')
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/fashion.js"></script>');
+  else if (/^\/data\/fashion-mnist-subset\/[\w.-]+$/.test(path) && existsSync(join(ROOT, path))) res.writeHead(200).end(readFileSync(join(ROOT, path)));
+  else if (path.startsWith('/data/')) res.writeHead(404).end();
   else if (path === '/threads.html')
     res
       .writeHead(200, { 'content-type': 'text/html', ...headers })
@@ -184,5 +199,12 @@ describe('descent in a browser', () => {
       notices.length >= 1 && notices.every((l) => /Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/.test(l)),
       logs.join('\n'),
     );
+  });
+
+  it('loads the built-in Fashion-MNIST subset in a page from its files as static assets (gzip inflated in a stream), as Node reads them', async () => {
+    const { r } = await result('/fashion.html');
+    const f = loadFashionMnist();
+    const [x, y] = f.train.getBatch!(Int32Array.from([0, 1, 2, 5999]));
+    assert.deepEqual(r, { train: 6000, test: 1000, sum: Array.from(x!.dataSync()).reduce((a, b) => a + b, 0), labels: Array.from(y!.dataSync()) });
   });
 });
