@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { positiveInt, UsageError } from './errors.js';
 import { defineCommand, type ExitCode } from './command.js';
 import { BACKEND_OPTION, CSV_OPTIONS, useBackend } from './options.js';
+import { stdout } from './io.js';
 
 export const CSV_HELP = `CSV files: the first line is a header if one of its cells is not a number (--header and
 --no-header override). Labels that are all integers are class ids (the classes are 0 up to the
@@ -72,9 +73,9 @@ export async function evaluateCommand(dir: string, opts: Record<string, unknown>
     throw new UsageError(`evaluate: ${dataSpec} has ${data.inputSize} input features but the model expects ${info.inputSize}`);
   const r = await evaluate(model, testLoader(data, positiveInt('--batch-size', opts.batchSize)), lossFor(cfg));
   const res = { test_accuracy: r.accuracy ?? null, test_loss: r.loss, examples: r.examples };
-  if (opts.json) process.stdout.write(JSON.stringify(res) + '\n');
+  if (opts.json) stdout(JSON.stringify(res) + '\n');
   else
-    process.stdout.write(
+    stdout(
       `${data.name} test split: ${r.examples} examples, loss ${r.loss.toFixed(4)}, accuracy ${r.accuracy === undefined ? '-' : (r.accuracy * 100).toFixed(2) + '%'}\n`,
     );
   return 0;
@@ -132,11 +133,11 @@ export async function predictCommand(dir: string, opts: Record<string, unknown>)
       ...(truth ? { label: truth[i]!, label_name: name(truth[i]!) } : {}),
     };
   });
-  if (opts.json) process.stdout.write(JSON.stringify(rows) + '\n');
+  if (opts.json) stdout(JSON.stringify(rows) + '\n');
   else
     for (const r of rows) {
       const preds = r.predictions.map((q) => `${q.name} (${(q.probability * 100).toFixed(1)}%)`).join(', ');
-      process.stdout.write(`#${r.index}: ${preds}${'label' in r ? `  [true: ${r.label_name}]` : ''}\n`);
+      stdout(`#${r.index}: ${preds}${'label' in r ? `  [true: ${r.label_name}]` : ''}\n`);
     }
   return 0;
 }

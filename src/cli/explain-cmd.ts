@@ -31,6 +31,7 @@ import type { TradeoffResult } from '../stats/tradeoff.js';
 import { positiveInt, positiveNumber, nonNegativeInt, UsageError } from './errors.js';
 import { defineCommand, type ExitCode } from './command.js';
 import { BACKEND_OPTION, useBackend } from './options.js';
+import { stdout } from './io.js';
 
 export interface ExplainOptions {
   /** Examples in the batch of the tiny network (1..32, default 2). */
@@ -510,7 +511,7 @@ export function registerExplain(program: Command, exit?: ExitCode): void {
         const { text, json } = explainReport(o);
         if (typeof opts.out === 'string') writeFileAtomic(opts.out, JSON.stringify(json.sweep, null, 2) + '\n');
         if (typeof opts.page === 'string' && json.sweep) writeExplainPage(opts.page, json.sweep);
-        process.stdout.write(opts.json ? JSON.stringify(json) + '\n' : wrapText(text, Math.max(60, Math.min(process.stdout.columns || 100, 120))) + '\n');
+        stdout(opts.json ? JSON.stringify(json) + '\n' : wrapText(text, Math.max(60, Math.min(process.stdout.columns || 100, 120))) + '\n');
         return 0;
       },
     },

@@ -3,6 +3,7 @@ import { listBackends, wasmFeatures } from '../backend/index.js';
 import type { Command } from 'commander';
 import { defineCommand, type ExitCode } from './command.js';
 import { BACKEND_OPTION, useBackend } from './options.js';
+import { stdout } from './io.js';
 
 /** What `descent info` reports. Later backends (native kernels, WebGPU, MPI) add their facts here. */
 export interface RuntimeInfo {
@@ -51,7 +52,7 @@ export function registerInfo(program: Command, exit?: ExitCode): void {
       help: '\nExamples:\n  $ descent info\n  $ descent info --backend js --json\n  $ DESCENT_BACKEND=js descent info',
       run: (_args, opts) => {
         const info = runtimeInfo(BACKEND_OPTION.parse('--backend', opts.backend));
-        process.stdout.write(opts.json ? JSON.stringify(info) + '\n' : lines(info).join('\n') + '\n');
+        stdout(opts.json ? JSON.stringify(info) + '\n' : lines(info).join('\n') + '\n');
         return 0;
       },
     },

@@ -15,6 +15,7 @@ import { registerReport } from './report-cmd.js';
 import { trainCommand } from './train-cmd.js';
 import { MODEL_SPEC_HELP } from './model-spec.js';
 import { SCHEDULE_NAMES } from '../optim/registry.js';
+import { stdout } from './io.js';
 
 const TRAIN_EXAMPLES = `
 Examples:
@@ -49,7 +50,7 @@ function buildProgram(out: ExitCode): Command {
     .version('0.1.0')
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
+    .configureOutput({ writeOut: (s) => stdout(s), writeErr: (s) => process.stderr.write(s), outputError: () => {} });
   defineCommand(
     program,
     {

@@ -28,6 +28,7 @@ import type { Module } from '../nn/module.js';
 import type { CliData } from './data.js';
 import type { FitResult, Stateful } from '../train/types.js';
 import type { TrainConfig } from './types.js';
+import { stdout } from './io.js';
 
 function readConfigFile(file: string): Record<string, unknown> {
   if (!existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
@@ -108,7 +109,7 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
     log(
       `descent: done in ${summary.seconds} s: test accuracy ${summary.test_accuracy === null ? '-' : (summary.test_accuracy * 100).toFixed(2) + '%'}, test loss ${summary.test_loss?.toFixed(4)}; checkpoint in ${join(cfg.out, 'checkpoint')}`,
     );
-  if (opts.json) process.stdout.write(JSON.stringify(result.diverged ? { ...summary, diverged: result.diverged } : summary) + '\n');
+  if (opts.json) stdout(JSON.stringify(result.diverged ? { ...summary, diverged: result.diverged } : summary) + '\n');
   return result.diverged ? 1 : 0;
 }
 

@@ -1,21 +1,25 @@
 /** Running the CLI in a test: in this process (fast) and checking the one-line-error promise. */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { collectStdout } from '../../src/cli/io.js';
 import { run } from '../../src/cli/main.js';
 
 /** Run the CLI in this process, capturing stdout and stderr; resolves to the exit code and both texts. */
 export async function cliInProcess(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [],
     err: string[] = [];
-  const w = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
+  // stdout through the CLI's own sink: the test runner reports through process.stdout, which must
+  // stay untouched (replacing it lost the runner's lines for the tests that ran meanwhile).
+  const w = process.stderr.write;
   process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
   try {
-    const code = await run(args);
+    const code = await collectStdout(
+      (s) => out.push(s),
+      () => run(args),
+    );
     return { code, out: out.join(''), err: err.join('') };
   } finally {
-    process.stdout.write = w.out;
-    process.stderr.write = w.err;
+    process.stderr.write = w;
   }
 }
 

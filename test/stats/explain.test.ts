@@ -10,6 +10,7 @@ import { explainReport, registerExplain } from '../../src/cli/explain-cmd.js';
 import { fitStepsExamples } from '../../src/stats/tradeoff.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { assertClose } from '../helpers.js';
+import { collectStdout } from '../../src/cli/io.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -22,16 +23,11 @@ async function runExplain(args: string[]): Promise<string> {
   const program = new Command('descent').exitOverride();
   registerExplain(program);
   const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string) => {
-    chunks.push(String(s));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['explain', ...args], { from: 'user' });
-  } finally {
-    process.stdout.write = write;
-  }
+  // the CLI's own stdout sink: process.stdout carries the test runner's report
+  await collectStdout(
+    (s) => chunks.push(s),
+    () => program.parseAsync(['explain', ...args], { from: 'user' }),
+  );
   return chunks.join('');
 }
 
