@@ -4,13 +4,13 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { manualSeed } from '../core/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { resolveCheckpointDir, verifyCheckpoint } from '../train/checkpoint.js';
+import { resolveCheckpointDir } from '../train/checkpoint.js';
 import { prepareRunFolder, sameFolder } from './run-folder.js';
-import { runFolder } from '../train/run-folder.js';
+import { checkpointFrom, runFolder } from '../train/run-folder.js';
+import type { Checkpoint } from '../train/store.js';
 import { evaluate } from '../train/evaluate.js';
 import { fit } from '../train/trainer.js';
 import type { FitOptions } from '../train/trainer.js';
-import type { CheckpointMeta } from '../train/checkpoint-format.js';
 import { buildModel, buildOptimizer, buildScheduler, clipper, lossFor, makeLoaders } from './build.js';
 import { loadData } from './data.js';
 import { checkTrainingMemory } from './memory.js';
@@ -79,7 +79,8 @@ function resumedConfig(saved: TrainConfig, opts: Record<string, unknown>, cmd: C
 
 export async function trainCommand(opts: Record<string, unknown>, cmd: Command): Promise<number> {
   const resume = typeof opts.resume === 'string' ? opts.resume : undefined;
-  const cfg = resume ? configForResume(resume, opts, cmd) : resolveConfig(opts, cmd);
+  const resumed = resume ? configForResume(resume, opts, cmd) : undefined;
+  const cfg = resumed?.cfg ?? resolveConfig(opts, cmd);
   Object.assign(cfg, useBackend(cfg.backend)); // config.json and checkpoints record where the run computed
   manualSeed(cfg.seed);
   // Everything is checked (data, memory, model, flags, the run folder) before anything is written.
@@ -101,7 +102,7 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const loaders = makeLoaders(data, cfg);
   const loss = lossFor(cfg);
-  const result = await fit(fitOptions(cfg, data, model, loaders, loss, { resume, bar: opts.progress !== false }));
+  const result = await fit(fitOptions(cfg, data, model, loaders, loss, { resume: resumed?.checkpoint, bar: opts.progress !== false }));
   const summary = await writeResults(cfg, data, model, loaders.test, loss, result, !!loaders.validation);
   await dashboard?.close();
   if (result.diverged) log(`descent: ${result.diverged.message}`);
@@ -117,21 +118,24 @@ const log = (s: string): void => {
   process.stderr.write(s + '\n');
 };
 
-/** A resumed run's configuration: the checkpoint's (verified first), with the flags a resume may set. */
-function configForResume(resume: string, opts: Record<string, unknown>, cmd: Command): TrainConfig {
+/**
+ * A resumed run's configuration: the checkpoint's, with the flags a resume may set; and the
+ * checkpoint itself, read and verified once (every file against its size and hash) before anything.
+ */
+function configForResume(resume: string, opts: Record<string, unknown>, cmd: Command): { cfg: TrainConfig; checkpoint: Checkpoint } {
   checkResumeFlags(cmd);
-  let meta: CheckpointMeta;
+  let checkpoint: Checkpoint;
   try {
-    meta = verifyCheckpoint(resume); // every file checked against its size and hash first
+    checkpoint = checkpointFrom(resume);
   } catch (e) {
     throw new UsageError(`--resume: ${(e as Error).message}`);
   }
-  const saved = meta.extra?.config as TrainConfig | undefined;
+  const saved = checkpoint.meta.extra?.config as TrainConfig | undefined;
   if (!saved || typeof saved !== 'object') throw new UsageError(`--resume: ${resume} was not written by descent train (no config in checkpoint.json)`);
   const cfg = resumedConfig(saved, opts, cmd);
   // By default the run goes on in the folder the checkpoint belongs to.
   cfg.out = typeof opts.out === 'string' ? opts.out : dirname(resolveCheckpointDir(resume));
-  return cfg;
+  return { cfg, checkpoint };
 }
 
 function parseDashboardPort(flag: unknown): number | undefined {
@@ -159,7 +163,7 @@ function fitOptions(
   model: Module,
   loaders: ReturnType<typeof makeLoaders>,
   loss: ReturnType<typeof lossFor>,
-  o: { resume?: string; bar: boolean },
+  o: { resume?: Checkpoint; bar: boolean },
 ): FitOptions {
   const optimizer = buildOptimizer(cfg, model.parameters());
   const { scheduler, interval } = buildScheduler(cfg, optimizer, loaders.train.length);

@@ -4,7 +4,7 @@ import type { Tensor } from '../core/tensor.js';
 import { scope } from '../core/tensor.js';
 import { argmax } from '../ops/index.js';
 import type { Metric } from './metrics.js';
-import { accuracy, countCorrect, MetricSums } from './metrics.js';
+import { accuracy, isClassification, MetricSums } from './metrics.js';
 import type { Pacer } from './pace.js';
 import type { BatchLoader, LossFn, TrainableModel } from './types.js';
 
@@ -73,7 +73,7 @@ export async function evaluate(model: TrainableModel, loader: BatchLoader, lossF
         lossSum += lossFn(out, y).item() * n;
         examples += n;
         sums.add(out, y);
-        if (!classified || countCorrect(out, y) === undefined) {
+        if (!classified || !isClassification(out, y)) {
           classified = false;
           return;
         }

@@ -16,9 +16,14 @@ export interface Metric {
   sum(output: Tensor, target: Tensor): number | undefined;
 }
 
+/** Whether a batch is classification: scores [B, C] against integer labels [B]. */
+export function isClassification(output: Tensor, target: Tensor): boolean {
+  return target.dtype === 'int32' && output.rank === 2 && target.rank === 1;
+}
+
 /** Correct predictions in a batch: argmax of the outputs against integer labels (undefined for other targets). */
 export function countCorrect(output: Tensor, target: Tensor): number | undefined {
-  if (target.dtype !== 'int32' || output.rank !== 2 || target.rank !== 1) return undefined;
+  if (!isClassification(output, target)) return undefined;
   return noGrad(() => sum(cast(eq(argmax(output, 1), target), 'int32')).item());
 }
 

@@ -47,12 +47,15 @@ export function checkpointFrom(dir: string): Checkpoint {
   return { meta: c.meta, model: c.model, optimizer: c.optimizer, source: dir };
 }
 
-/** fit()'s store (and, with resumeFrom, the checkpoint to resume from) for the run folder `dir`. */
-export function runFolder(dir: string, o: { resumeFrom?: string } = {}): { store: RunStore; resume?: Checkpoint } {
-  const resume = o.resumeFrom ? checkpointFrom(o.resumeFrom) : undefined;
+/**
+ * fit()'s store (and, with resumeFrom, the checkpoint to resume from) for the run folder `dir`.
+ * `resumeFrom` is a checkpoint folder, or one already read with checkpointFrom (not read again).
+ */
+export function runFolder(dir: string, o: { resumeFrom?: string | Checkpoint } = {}): { store: RunStore; resume?: Checkpoint } {
+  const resume = typeof o.resumeFrom === 'string' ? checkpointFrom(o.resumeFrom) : o.resumeFrom;
   mkdirSync(dir, { recursive: true });
   cleanRunFolder(dir);
-  return { store: new FolderStore(dir, openLog(dir, o.resumeFrom, resume?.meta)), resume };
+  return { store: new FolderStore(dir, openLog(dir, resume?.source, resume?.meta)), resume };
 }
 
 function openLog(outDir: string, resumeFrom: string | undefined, meta: CheckpointMeta | undefined): MetricsLog {

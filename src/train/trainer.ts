@@ -139,17 +139,15 @@ interface Run {
   diverged?: Divergence;
 }
 
-export async function fit(o: FitOptions): Promise<FitResult> {
-  const accumulate = o.accumulate ?? 1;
-  if (!Number.isInteger(accumulate) || accumulate < 1) throw new RangeError(`fit: accumulate must be a positive integer, got ${accumulate}`);
-  if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${o.epochs}`);
-  const t0 = performance.now();
-  const run: Run = {
+function newRun(o: FitOptions, accumulate: number): Run {
+  // The state dict is taken once: its tensors keep their identity through training.
+  const entries = Object.entries(o.model.stateDict());
+  return {
     o,
     metrics: o.metrics ?? [accuracy],
     params: o.model.parameters(),
-    entries: Object.entries(o.model.stateDict()),
-    paramKeys: new Map(Object.entries(o.model.stateDict()).map(([k, t]) => [t, k])),
+    entries,
+    paramKeys: new Map(entries.map(([k, t]) => [t, k])),
     accumulate,
     step: 0,
     best: Infinity,
@@ -162,6 +160,14 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     stoppedEarly: false,
     aborted: false,
   };
+}
+
+export async function fit(o: FitOptions): Promise<FitResult> {
+  const accumulate = o.accumulate ?? 1;
+  if (!Number.isInteger(accumulate) || accumulate < 1) throw new RangeError(`fit: accumulate must be a positive integer, got ${accumulate}`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${o.epochs}`);
+  const t0 = performance.now();
+  const run = newRun(o, accumulate);
   const pacer = new Pacer(o.yieldEveryMs ?? 8);
   const { completed, progress } = start(run);
   o.model.train(true);
