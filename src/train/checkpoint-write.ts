@@ -170,7 +170,8 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Remove what an interrupted run left in its folder: temporary checkpoint folders and links,
+ * Remove what an interrupted run left in its folder: temporary checkpoint folders and links, the
+ * CLI's write probe (`.tmp-probe-<pid>-0`),
  * `<file>.tmp-<pid>-<n>` files of atomic writes, and checkpoint folders no link points to. Only
  * leftovers of processes that are no longer running are touched. Returns the names removed.
  */
@@ -178,7 +179,7 @@ export function cleanRunFolder(runDir: string): string[] {
   if (!existsSync(runDir)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(runDir)) {
-    const m = /^\.tmp-(?:checkpoint|link)-(\d+)-\d+$/.exec(name) ?? /\.tmp-(\d+)-\d+$/.exec(name);
+    const m = /^\.tmp-(?:checkpoint|link|probe)-(\d+)-\d+$/.exec(name) ?? /\.tmp-(\d+)-\d+$/.exec(name);
     if (m && !pidAlive(Number(m[1]))) {
       rmSync(join(runDir, name), { recursive: true, force: true });
       removed.push(name);

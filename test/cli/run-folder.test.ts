@@ -187,7 +187,7 @@ describe('--resume', () => {
     }
   });
 
-  it('leftovers of a crash are removed at the next start: temporary folders, links and files, unreferenced checkpoints', async () => {
+  it('leftovers of a crash are removed at the next start: temporary folders, links and files, the write probe, unreferenced checkpoints', async () => {
     const dir = join(base, 'leftovers');
     cpSync(trained, dir, { recursive: true, verbatimSymlinks: true });
     // pid 2^22 + 1 is above Linux's pid_max default range of running processes: a dead writer.
@@ -195,6 +195,7 @@ describe('--resume', () => {
     writeFileSync(join(dir, '.tmp-checkpoint-4194305-1', 'model.safetensors'), 'half');
     symlinkSync('checkpoint-1', join(dir, '.tmp-link-4194305-2'));
     writeFileSync(join(dir, 'summary.json.tmp-4194305-3'), '{');
+    writeFileSync(join(dir, '.tmp-probe-4194305-0'), ''); // the CLI's write probe, killed before it removed it
     mkdirSync(join(dir, 'checkpoint-7'));
     const r = await cli('train', '--resume', join(dir, 'checkpoint'), '--epochs', '4', '--no-progress');
     assert.equal(r.code, 0, r.err);
