@@ -106,6 +106,8 @@ export type { SchedulerState, LinearLROptions, OneCycleOptions, ReduceLROnPlatea
 
 // --------------------------------------------------------------- data (also d.data.<name>) --
 export { TensorDataset, Subset, randomSplit, stackExamples, DataLoader, parseIdx, encodeIdx, fashionMnistFromIdx, fetchFashionMnist } from './data/index.js';
+export { parseCsv, parseNpy, encodeNpy, irisFromCsv, fetchIris, IRIS_CLASSES, IRIS_COLUMNS } from './data/index.js';
+export type { CsvData, CsvInput, CsvOptions, TabularClassification, FetchIrisOptions } from './data/index.js';
 export type { Dataset, SplitOptions, AsyncDataset, DataLoaderOptions, DataLoaderState, IdxArray, IdxData, IdxType, ImageClassification } from './data/index.js';
 
 // -------------------------------------------------------------------------------- training --
@@ -117,14 +119,27 @@ export {
   restoreCheckpoint,
   CheckpointError,
   CHECKPOINT_FORMAT,
+  encodeCheckpoint,
+  decodeCheckpoint,
+  checkpointToBytes,
+  loadCheckpointBytes,
+  CHECKPOINT_BYTES_FORMAT,
+  memoryStore,
   accuracy,
   meanAbsoluteError,
   meanSquaredError,
 } from './train/index.js';
 export type { FitOptions, EarlyStopping, EvalResult, Checkpoint, RestoreParts, RunStore, Metric } from './train/index.js';
-export type { CheckpointContent, CheckpointMeta, EpochProgress, FileEntry } from './train/index.js';
+export type { CheckpointContent, CheckpointMeta, CheckpointParts, EpochProgress, FileEntry } from './train/index.js';
+export type { EncodeCheckpointOptions, MemoryStore, MemoryStoreOptions, CheckpointName } from './train/index.js';
 export type { TrainableModel, OptimizerStateLike, StepOptimizer, Scheduler, BatchLoader, Stateful } from './train/index.js';
 export type { BatchContext, LossFn, StepMetrics, EpochMetrics, Callback, Divergence, FitResult } from './train/index.js';
+export { progressCallback, isTrainingProgress } from './train/progress.js';
+export type { TrainingProgress } from './train/progress.js';
+
+// ------------------------------------------------------- live charts in a page (needs a DOM) --
+export { mountTrainingCharts } from './view/training-charts.js';
+export type { TrainingCharts, TrainingChartsOptions } from './view/training-charts.js';
 
 // ------------------------------------------------------------- stats (also d.stats.<name>) --
 export { statsFromSums, gradientStats, gradientStatsOfVectors, NoiseScaleEma, batchSizeAdvice } from './stats/index.js';
@@ -135,5 +150,6 @@ export type { DpSgdOptions, DpSgdContext, DpSgdResult, DpSgdMetadata, DpSgdMetad
 export type { SweepOptions, SweepPoint, SweepResult, TradeoffOptions, TradeoffPoint, TradeoffResult, TradeoffModel } from './stats/index.js';
 
 // ------------------------------------------------------------------- io (also d.io.<name>) --
-export { encodeSafetensors, decodeSafetensors, isPyTorchInt64Key, SAFETENSORS_DTYPES } from './io/index.js';
+export { encodeSafetensors, decodeSafetensors, isPyTorchInt64Key, SAFETENSORS_DTYPES, readBytes } from './io/index.js';
+export type { BytesSource } from './io/index.js';
 export type { EncodeSafetensorsOptions, SafetensorsFile } from './io/index.js';

@@ -2,13 +2,14 @@
  * Built-in datasets shipped in the package's data/ folder (found relative to this module, which
  * works from both src/ and dist/), or loaded from a directory you give.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TensorDataset } from './dataset.js';
 import { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, imageDatasetFromIdx } from './fashion-mnist.js';
 import type { ImageClassification } from './fashion-mnist.js';
-import { readCsv } from './readers/csv.js';
+import { irisFromCsv } from './iris.js';
+import type { TabularClassification } from './iris.js';
 import { readIdx } from './readers/idx.js';
 
 /** The package's data/ folder. */
@@ -18,6 +19,8 @@ export function dataDir(): string {
 
 export { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES } from './fashion-mnist.js';
 export type { ImageClassification } from './fashion-mnist.js';
+export { IRIS_CLASSES, IRIS_COLUMNS } from './iris.js';
+export type { TabularClassification } from './iris.js';
 
 /** `name` or `name.gz` inside dir, whichever exists. */
 function findFile(dir: string, name: string): string | null {
@@ -45,20 +48,20 @@ export function loadFashionMnist(options: { dir?: string } = {}): ImageClassific
   return { train: loadIdxPair(trX!, trY!), test: loadIdxPair(teX!, teY!), classes: [...FASHION_MNIST_CLASSES], imageShape: [1, 28, 28] };
 }
 
-export interface TabularClassification {
-  /** Examples [features float32 [F], label int32 []]. */
-  dataset: TensorDataset;
-  classes: string[];
-  columns: string[];
-}
-
 /**
  * Fisher's Iris data (1936; public domain): 150 flowers, 4 measurements in cm (sepal length and
  * width, petal length and width), 3 species, 50 each. No train/test split is made: use randomSplit.
+ * Parsed by irisFromCsv, which a browser uses too (fetchIris), so both give the same tensors.
  */
 export function loadIris(): TabularClassification {
-  const { features, labels, classes, columns } = readCsv(join(dataDir(), 'iris.csv'), { labelColumn: 'species' });
-  return { dataset: new TensorDataset(features, labels!), classes: classes!, columns };
+  const path = join(dataDir(), 'iris.csv');
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new Error(`loadIris: cannot read ${path}: ${(e as Error).message}`);
+  }
+  return irisFromCsv(bytes, path);
 }
 
 export const BUILTIN_DATASETS = ['fashion-mnist', 'iris'] as const;

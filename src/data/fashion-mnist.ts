@@ -8,6 +8,8 @@ import { tensor } from '../ops/index.js';
 import { TensorDataset } from './dataset.js';
 import type { IdxArray } from './readers/idx-parse.js';
 import { parseIdx } from './readers/idx-parse.js';
+import { fetchBytes, resolveUrl } from './fetch-bytes.js';
+import type { FetchBytesOptions } from './fetch-bytes.js';
 
 export const FASHION_MNIST_CLASSES: readonly string[] = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 export const FASHION_MNIST_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'] as const;
@@ -51,50 +53,22 @@ export function fashionMnistFromIdx(files: readonly [Uint8Array, Uint8Array, Uin
   };
 }
 
-/** Inflate gzip bytes with the platform's DecompressionStream, stopping past `maxBytes` (a gzip bomb). */
-async function gunzipBytes(bytes: Uint8Array, where: string, maxBytes: number): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new Error(`loadFashionMnist: ${where}: decompresses to more than ${maxBytes} bytes; expected at most ${maxBytes} (a gzip bomb?)`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 /**
  * Fetch the four Fashion-MNIST files from `base` (a folder URL; each file is tried as `<name>.gz`,
- * then as `<name>`), inflate gzip ones in a stream with a size limit, and parse them.
+ * then as `<name>`), inflate gzip ones in a stream with a size limit (`maxBytes`, default 1 GiB),
+ * and parse them. `fetch` and `init` (headers, credentials, an AbortSignal) go to each request.
  */
-export async function fetchFashionMnist(base: string | URL, options: { fetch?: typeof fetch; maxBytes?: number } = {}): Promise<ImageClassification> {
-  const get = options.fetch ?? fetch;
+export async function fetchFashionMnist(base: string | URL, options: FetchBytesOptions = {}): Promise<ImageClassification> {
   const maxBytes = options.maxBytes ?? 2 ** 30;
-  const folder = new URL(String(base).endsWith('/') ? String(base) : `${String(base)}/`, (globalThis as { location?: { href: string } }).location?.href);
+  const folder = resolveUrl(String(base).endsWith('/') ? String(base) : `${String(base)}/`);
+  const expected = `the files ${FASHION_MNIST_FILES.join(', ')} (each raw or .gz) under ${folder.href}`;
   const files = await Promise.all(
     FASHION_MNIST_FILES.map(async (name) => {
       for (const file of [`${name}.gz`, name]) {
-        const url = new URL(file, folder);
-        const res = await get(url);
-        if (!res.ok) continue;
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        const gz = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-        return gz ? gunzipBytes(bytes, url.href, maxBytes) : bytes;
+        const got = await fetchBytes(new URL(file, folder), 'loadFashionMnist', expected, { ...options, maxBytes, missingOk: true });
+        if (got) return got.bytes;
       }
-      throw new Error(`loadFashionMnist: ${new URL(name, folder).href}(.gz): not found; expected the files ${FASHION_MNIST_FILES.join(', ')} (each raw or .gz) under ${folder.href}`);
+      throw new Error(`loadFashionMnist: ${new URL(name, folder).href}(.gz): not found; expected ${expected}`);
     }),
   );
   return fashionMnistFromIdx(files as [Uint8Array, Uint8Array, Uint8Array, Uint8Array], FASHION_MNIST_FILES.map((n) => new URL(n, folder).href));

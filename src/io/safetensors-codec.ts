@@ -20,6 +20,7 @@
 import type { DType } from '../core/dtype.js';
 import type { Tensor } from '../core/tensor.js';
 import { tensor } from '../ops/index.js';
+import { asUint8Array } from './bytes.js';
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('safetensors: big-endian hosts are not supported');
 
@@ -83,7 +84,11 @@ function badName(name: string): string | undefined {
 }
 
 /** The bytes of a safetensors file holding `tensors` (keys sorted) and `metadata`. */
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}, options: EncodeSafetensorsOptions = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+  options: EncodeSafetensorsOptions = {},
+): Uint8Array<ArrayBuffer> {
   const int64 = options.int64 ?? isPyTorchInt64Key;
   const header: Record<string, unknown> = Object.create(null);
   const meta = Object.entries(metadata);
@@ -139,14 +144,17 @@ interface Entry {
 }
 
 /**
- * Read safetensors bytes; `name` (a file path, say) starts every error message. Every field is
- * checked before any data is read; see the top of this file for what is accepted.
+ * Read safetensors bytes (a Uint8Array, or an ArrayBuffer such as a fetch's arrayBuffer(); for a
+ * Blob or a Response, `await io.readBytes(...)` first); `name` (a file path, say) starts every
+ * error message. Every field is checked before any data is read; see the top of this file for
+ * what is accepted.
  */
 // lint-allow-long-function: the format's checks in the order the spec states them, each one line; one place to audit
-export function decodeSafetensors(bytes: Uint8Array, name = '<bytes>'): SafetensorsFile {
+export function decodeSafetensors(input: Uint8Array | ArrayBuffer, name = '<bytes>'): SafetensorsFile {
   const fail = (part: string, what: string): never => {
     throw new Error(`${name}: not a valid safetensors file: ${part}: ${oneLine(what)}`);
   };
+  const bytes = asUint8Array(input, `decodeSafetensors(${name})`);
   if (bytes.length < 8) fail('header length (bytes 0-7)', `expected an 8-byte little-endian length, the file has ${bytes.length} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);

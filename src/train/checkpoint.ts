@@ -21,67 +21,19 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { decodeSafetensors } from '../io/safetensors.js';
-import type { CheckpointMeta } from './checkpoint-format.js';
-import { CHECKPOINT_FORMAT, CheckpointError, LEGACY_FORMAT } from './checkpoint-format.js';
+import type { CheckpointMeta, CheckpointParts } from './checkpoint-format.js';
+import { CheckpointError, validateMeta } from './checkpoint-format.js';
 import { sha256 } from './checksum.js';
 import { exists, writeCheckpoint } from './checkpoint-write.js';
 import { restoreCheckpoint } from './store.js';
-import type { BatchLoader, OptimizerStateLike, Scheduler, StepOptimizer, TrainableModel } from './types.js';
+import type { OptimizerStateLike } from './types.js';
 
 export { CHECKPOINT_FORMAT, CheckpointError } from './checkpoint-format.js';
-export type { CheckpointContent, CheckpointMeta, EpochProgress, FileEntry } from './checkpoint-format.js';
+export type { CheckpointContent, CheckpointMeta, CheckpointParts, EpochProgress, FileEntry } from './checkpoint-format.js';
 export { cleanRunFolder, writeCheckpoint } from './checkpoint-write.js';
 
 function fail(where: string, what: string): never {
   throw new CheckpointError(`checkpoint: ${where}: ${what}`);
-}
-
-function isUint32(x: unknown): boolean {
-  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
-}
-
-function isCount(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-}
-
-/** Check the JSON's shape field by field; `file` names it in errors. */
-function validateMeta(file: string, meta: unknown): CheckpointMeta {
-  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) fail(file, 'expected a JSON object');
-  const m = meta as Record<string, unknown>;
-  if (m.format !== CHECKPOINT_FORMAT && m.format !== LEGACY_FORMAT) fail(file, `format is ${JSON.stringify(m.format)}, expected ${CHECKPOINT_FORMAT}`);
-  if (!isCount(m.epoch)) fail(file, `epoch is ${JSON.stringify(m.epoch)}, expected a non-negative integer`);
-  if (!isCount(m.step)) fail(file, `step is ${JSON.stringify(m.step)}, expected a non-negative integer`);
-  if (!Array.isArray(m.rng) || m.rng.length !== 4 || !m.rng.every(isUint32))
-    fail(file, `rng is ${JSON.stringify(m.rng)}, expected four unsigned 32-bit integers`);
-  for (const k of ['extra', 'trainer', 'components', 'logs'] as const) {
-    const v = m[k];
-    if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) fail(file, `${k} is ${JSON.stringify(v)}, expected an object`);
-  }
-  for (const [k, v] of Object.entries((m.logs ?? {}) as Record<string, unknown>)) {
-    if (!isCount(v)) fail(file, `logs.${k} is ${JSON.stringify(v)}, expected a byte count`);
-  }
-  if (m.format === CHECKPOINT_FORMAT) {
-    const files = m.files as Record<string, unknown> | undefined;
-    if (files === null || typeof files !== 'object' || Array.isArray(files)) fail(file, 'files is missing, expected the size and SHA-256 of every file');
-    if (!Object.hasOwn(files, 'model.safetensors')) fail(file, 'files does not list model.safetensors');
-    for (const [name, e] of Object.entries(files)) {
-      if (name !== 'model.safetensors' && name !== 'optimizer.safetensors')
-        fail(file, `files lists ${JSON.stringify(name)}, expected only model.safetensors and optimizer.safetensors`);
-      const entry = e as Record<string, unknown> | null;
-      if (!entry || !isCount(entry.bytes) || typeof entry.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(entry.sha256)) {
-        fail(file, `files.${name} is ${JSON.stringify(e)}, expected { bytes, sha256 }`);
-      }
-    }
-    if ((m.optimizer !== undefined) !== Object.hasOwn(files, 'optimizer.safetensors')) {
-      fail(
-        file,
-        m.optimizer !== undefined
-          ? 'optimizer state is described but optimizer.safetensors is not listed'
-          : 'optimizer.safetensors is listed without optimizer state',
-      );
-    }
-  }
-  return m as unknown as CheckpointMeta;
 }
 
 /** The real folder a checkpoint path names (the link resolved), checked to exist. */
@@ -163,16 +115,6 @@ export function loadModelWeights(dir: string): Record<string, Tensor> {
   const c = readCheckpoint(dir);
   for (const t of Object.values(c.optimizer?.tensors ?? {})) t.dispose();
   return c.model;
-}
-
-export interface CheckpointParts {
-  model: TrainableModel;
-  optimizer?: StepOptimizer;
-  scheduler?: Scheduler;
-  loader?: BatchLoader;
-  epoch: number;
-  step: number;
-  extra?: Record<string, unknown>;
 }
 
 /** Save a model (and optionally its optimizer, scheduler and loader) as a checkpoint folder `dir`. */

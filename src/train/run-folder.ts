@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CheckpointContent, CheckpointMeta } from './checkpoint-format.js';
+import { CHECKPOINT_BYTES_FORMAT } from './checkpoint-format.js';
 import { cleanRunFolder, writeCheckpoint } from './checkpoint-write.js';
 import { readCheckpoint, resolveCheckpointDir } from './checkpoint.js';
 import { MetricsLog } from './metrics-log.js';
@@ -60,7 +61,8 @@ export function runFolder(dir: string, o: { resumeFrom?: string | Checkpoint } =
 
 function openLog(outDir: string, resumeFrom: string | undefined, meta: CheckpointMeta | undefined): MetricsLog {
   const path = join(outDir, 'metrics.jsonl');
-  if (!resumeFrom || !meta) return new MetricsLog(path, false);
+  // A checkpoint that came as bytes (decodeCheckpoint) has no run folder, hence no log to continue.
+  if (!resumeFrom || !meta || meta.format === CHECKPOINT_BYTES_FORMAT) return new MetricsLog(path, false);
   const keep = meta.logs?.['metrics.jsonl'];
   const sourceRun = dirname(resolveCheckpointDir(resumeFrom));
   if (realpathSync(sourceRun) === realpathSync(outDir)) return new MetricsLog(path, true, keep);

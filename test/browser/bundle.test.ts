@@ -46,7 +46,7 @@ out.seconds = r.seconds;
 const bytes = d.encodeSafetensors(model.stateDict());
 const copy = d.nn.mlp([4, 256, 256, 3]);
 copy.loadStateDict(d.decodeSafetensors(bytes).tensors);
-out.sameWeights = copy.parameters().every((p, i) => p.dataSync().every((v, j) => v === model.parameters()[i].dataSync()[j]));
+out.sameWeights = copy.parameters().every((p, i) => { const a = p.dataSync(), b = model.parameters()[i].dataSync(); return a.length === b.length && a.every((v, j) => v === b[j]); });
 out.bytes = bytes.length;
 out.backend = d.getBackend().name;
 window.__result = out;

@@ -9,6 +9,7 @@ import type * as Descent from '../../src/index.js';
 export async function trainBlobs(
   d: typeof Descent,
   threads: number,
+  callbacks: Descent.Callback[] = [],
 ): Promise<{ losses: number[]; weights: number[]; ticks: number; seconds: number; threads: number }> {
   d.setNumThreads(threads);
   d.manualSeed(0);
@@ -26,6 +27,7 @@ export async function trainBlobs(
     loss: (o, t) => d.crossEntropy(o, t),
     optimizer: new d.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 }),
     train: new d.DataLoader(new d.TensorDataset(x, y), { batchSize: 64, shuffle: true }),
+    callbacks,
   });
   clearInterval(timer);
   return {
