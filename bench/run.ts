@@ -3,7 +3,8 @@
  * (batch 32, 128, 512) on the js reference backend and the wasm backend (one thread and all
  * threads), the same workloads on TF.js's wasm backend and jax-js (peers.ts), the CNN, the
  * per-example gradients, and the time from process start to the first finished training step
- * (startup.ts), and training speed while the live dashboard is busy (dashboard.ts). Prints one JSON object per line, then a table; every rate is also given as a
+ * (startup.ts), and training speed while the live dashboard is busy (dashboard.ts); PyTorch and
+ * OpenBLAS on the GEMM, MLP and CNN workloads (torch.ts), with Descent's ratios to them. Prints one JSON object per line, then a table; every rate is also given as a
  * ratio to the js reference backend on the same workload in the same run. Each rate is the best
  * of ~10 timing windows (see measure.ts). `--quick` shortens every budget.
  */
@@ -18,6 +19,7 @@ import { makeMlp, trainStep } from './mlp.js';
 import { benchPeers } from './peers.js';
 import { benchPerExample } from './per-example.js';
 import { benchStartup } from './startup.js';
+import { benchTorch } from './torch.js';
 import type { Result } from './measure.js';
 import { rateOf, timeIt, useBackend } from './measure.js';
 
@@ -33,12 +35,28 @@ const results: Result[] = [];
 const jsRates = new Map<string, number>();
 const workload = (name: string) => name;
 
-/** Records a row; its ratio is to the js row of the same workload, which is always emitted first. */
-function emit(r: Result): void {
+// ------------------------------ PyTorch and OpenBLAS first, so Descent's rows carry the ratios --
+// (run with this process idle: their timings are not disturbed by Descent's worker threads)
+const torch = benchTorch({ quick });
+for (const s of torch.skipped) console.log(JSON.stringify(s));
+for (const r of torch.rows) console.log(JSON.stringify(r));
+const torchRate = new Map(torch.rows.filter((r) => r.backend === 'pytorch').map((r) => [r.name, rateOf(r)]));
+const blasRate = new Map(torch.rows.filter((r) => r.backend === 'openblas').map((r) => [`${r.name}/${r.threads}`, rateOf(r)]));
+
+/**
+ * Records a row; its ratio is to the js row of the same workload, which is always emitted first,
+ * and for Descent's own rows to PyTorch's best setting and to OpenBLAS on as many threads.
+ */
+function emit(r: Result & { ratio_vs_pytorch?: number; ratio_vs_openblas?: number }): void {
   const rate = rateOf(r);
   if (r.backend === 'js') jsRates.set(workload(r.name), rate);
   const jsRate = jsRates.get(workload(r.name));
   if (jsRate !== undefined) r.ratio_vs_js = Number((rate / jsRate).toFixed(2));
+  const descent = r.backend === 'js' || r.backend === 'wasm' || r.backend === 'native';
+  const pt = torchRate.get(r.name);
+  if (descent && pt !== undefined) r.ratio_vs_pytorch = Number((rate / pt).toFixed(2));
+  const ob = blasRate.get(`${r.name}/${r.threads}`);
+  if (descent && ob !== undefined) r.ratio_vs_openblas = Number((rate / ob).toFixed(2));
   results.push(r);
   console.log(JSON.stringify(r));
 }
@@ -119,14 +137,18 @@ for (const r of startup) console.log(JSON.stringify(r));
 const f = wasmFeatures();
 const ratio = (x: number | undefined) => (x !== undefined ? x.toFixed(2) + 'x' : '').padStart(7);
 console.log(`\nwasm features: simd=${f.simd} relaxedSimd=${f.relaxedSimd} threads=${f.threads}; cores=${allThreads}; node ${process.version}`);
-console.log(`${'benchmark'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'rate'.padStart(12)} ${'unit'.padEnd(11)} ${'vs js'.padStart(7)}`);
+console.log(
+  `${'benchmark'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'rate'.padStart(12)} ${'unit'.padEnd(11)} ${'vs js'.padStart(7)} ${'vs torch'.padStart(8)} ${'vs BLAS'.padStart(7)}`,
+);
+for (const r of torch.rows) results.push(r);
 // rows of one workload together (Descent's, then the peers'), workloads in the order first run
 const order = [...new Set(results.map((r) => workload(r.name)))];
 const grouped = order.flatMap((w) => results.filter((r) => workload(r.name) === w));
+const ext = (r: Result) => r as Result & { ratio_vs_pytorch?: number; ratio_vs_openblas?: number };
 for (const r of grouped) {
   const unit = r.gflops !== undefined ? 'GFLOP/s' : 'examples/s';
   console.log(
-    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)}`,
+    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)} ${ratio(ext(r).ratio_vs_pytorch).padStart(8)} ${ratio(ext(r).ratio_vs_openblas)}`,
   );
 }
 console.log('(GEMM and MLP rows: the best timed window; cnn-train: the median window, its JSON lines give the mean and the best window too)');
