@@ -20,6 +20,8 @@ import { pathToFileURL } from 'node:url';
 import * as d from '../src/index.js';
 import { getNumThreads, setNumThreads } from '../src/backend/index.js';
 import * as nn from '../src/nn/index.js';
+import { useNativeGemm } from '../src/backend/wasm/native-gemm.js';
+import { NATIVE_AVAILABLE, useBackend } from './measure.js';
 
 const BATCH = 64;
 
@@ -101,6 +103,10 @@ function defaultConfigs(): [string, number][] {
     const all = os.availableParallelism();
     if (all > 1) configs.push(['wasm', 1]);
     configs.push(['wasm', Math.max(getNumThreads(), all)]);
+    if (NATIVE_AVAILABLE) {
+      if (all > 1) configs.push(['native', 1]);
+      configs.push(['native', Math.max(getNumThreads(), all)]);
+    }
   } else if (def !== 'js') {
     configs.push([def, 1]);
   }
@@ -114,8 +120,7 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
   const flops = cnnFlopsPerExample();
   try {
     for (const [backend, threads] of options.configs ?? defaultConfigs()) {
-      d.setBackend(backend);
-      if (backend === 'wasm') setNumThreads(threads);
+      useBackend(backend, threads);
       const g = new d.Generator(0);
       const { step, dispose } = cnnTrainStep(makeCnn(g), g);
       // the reference backend is two orders of magnitude slower: a couple of steps tell its rate
@@ -162,6 +167,7 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
     }
   } finally {
     d.setBackend(before);
+    useNativeGemm(true);
     if (before === 'wasm') setNumThreads(threadsBefore);
   }
   return results;

@@ -1,6 +1,8 @@
 /** Timing helpers: run a function until a time budget is spent and report the rate. */
 import * as d from '../src/index.js';
 import { setNumThreads } from '../src/backend/index.js';
+import { loadNative } from '../src/backend/native/addon.js';
+import { useNativeGemm } from '../src/backend/wasm/native-gemm.js';
 
 export interface Result {
   name: string;
@@ -76,7 +78,17 @@ export async function timeItAsync(
 }
 
 /** Select a backend and thread count for what follows. */
+/**
+ * Rows name the kernels that ran: 'js' (the reference), 'wasm' (the wasm backend with its own
+ * GEMM: the native addon turned off) and 'native' (the wasm backend whose products run in the
+ * native addon, issue 15; only where it is built).
+ */
 export function useBackend(name: string, threads: number): void {
-  d.setBackend(name);
-  if (name === 'wasm') setNumThreads(threads);
+  const native = name === 'native';
+  d.setBackend(native ? 'wasm' : name);
+  useNativeGemm(native);
+  if (name === 'wasm' || native) setNumThreads(threads);
 }
+
+/** Whether the native addon is built and loads here (then the 'native' rows run). */
+export const NATIVE_AVAILABLE = loadNative() !== null;

@@ -21,7 +21,7 @@ import { benchPerExample } from './per-example.js';
 import { benchStartup } from './startup.js';
 import { benchTorch } from './torch.js';
 import type { Result } from './measure.js';
-import { rateOf, timeIt, useBackend } from './measure.js';
+import { NATIVE_AVAILABLE, rateOf, timeIt, useBackend } from './measure.js';
 
 const quick = process.argv.includes('--quick');
 const allThreads = os.availableParallelism();
@@ -30,6 +30,7 @@ const configs: [string, number][] = [
   ['wasm', 1],
 ];
 if (allThreads > 1) configs.push(['wasm', allThreads]);
+if (NATIVE_AVAILABLE) configs.push(['native', 1], ...(allThreads > 1 ? [['native', allThreads] as [string, number]] : []));
 const results: Result[] = [];
 /** The js reference backend's rate per workload. */
 const jsRates = new Map<string, number>();
@@ -104,6 +105,9 @@ for (const batch of [32, 128, 512]) {
     for (const t2 of [...net.params, ...net.velocity, x, y]) t2.dispose();
   }
 }
+
+// What follows runs on the default kernels: the native ones where they are built.
+useBackend(NATIVE_AVAILABLE ? 'native' : 'wasm', allThreads);
 
 // ------------------------------------------- the same GEMM and MLP on TF.js and jax-js --
 for (const r of await benchPeers({ quick })) emit(r);

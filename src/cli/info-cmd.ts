@@ -1,5 +1,7 @@
 /** `descent info`: where Descent computes here, one fact a line (or --json). */
 import { listBackends, wasmFeatures } from '../backend/index.js';
+import { nativeStatus } from '../backend/native/addon.js';
+import { nativeGemmActive } from '../backend/wasm/native-gemm.js';
 import type { Command } from 'commander';
 import { defineCommand, type ExitCode } from './command.js';
 import { BACKEND_OPTION, useBackend } from './options.js';
@@ -11,7 +13,8 @@ export interface RuntimeInfo {
   backends: string[];
   threads: number;
   wasm: { simd: boolean; relaxedSimd: boolean; threads: boolean };
-  native: { available: false; reason: string };
+  /** The native kernels (issue 15): which ISA path runs the wasm backend's products, or why none does. */
+  native: { available: boolean; reason?: string; isa?: string; kernels?: string[] };
   webgpu: { available: false; reason: string };
   mpi: { available: false; reason: string };
   node: string;
@@ -20,7 +23,25 @@ export interface RuntimeInfo {
 export function runtimeInfo(backendName?: string): RuntimeInfo {
   const { backend, threads } = useBackend(backendName);
   const absent = { available: false as const, reason: 'not part of this version of Descent' };
-  return { backend, backends: listBackends(), threads, wasm: { ...wasmFeatures() }, native: absent, webgpu: absent, mpi: absent, node: process.version };
+  return {
+    backend,
+    backends: listBackends(),
+    threads,
+    wasm: { ...wasmFeatures() },
+    native: nativeInfo(backend),
+    webgpu: absent,
+    mpi: absent,
+    node: process.version,
+  };
+}
+
+function nativeInfo(backend: string): RuntimeInfo['native'] {
+  const s = nativeStatus();
+  if (!s.loaded) return { available: false, reason: s.reason ?? 'unknown' };
+  if (!nativeGemmActive()) return { available: false, reason: 'built, but turned off in this process', isa: s.isa };
+  if (backend !== 'wasm')
+    return { available: true, isa: s.isa, kernels: [], reason: `used under the wasm backend; the ${backend} backend runs its own kernels` };
+  return { available: true, isa: s.isa, kernels: ['gemm'] };
 }
 
 function lines(i: RuntimeInfo): string[] {
@@ -32,7 +53,9 @@ function lines(i: RuntimeInfo): string[] {
     `wasm simd: ${yes(i.wasm.simd)}`,
     `wasm relaxed simd: ${yes(i.wasm.relaxedSimd)}`,
     `wasm threads: ${yes(i.wasm.threads)}`,
-    `native kernels: absent (${i.native.reason})`,
+    i.native.available
+      ? `native kernels: ${i.native.isa} (${i.native.kernels?.length ? i.native.kernels.join(', ') : i.native.reason})`
+      : `native kernels: absent (${i.native.reason})`,
     `webgpu: absent (${i.webgpu.reason})`,
     `mpi: absent (${i.mpi.reason})`,
     `node: ${i.node}`,

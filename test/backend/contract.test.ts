@@ -10,6 +10,9 @@ import { describe, it } from 'node:test';
 import type { Backend } from '../../src/backend/backend.js';
 import { findBackend, getBackend, listBackends, setBackend } from '../../src/backend/index.js';
 import { jsBackend } from '../../src/backend/js/index.js';
+import { loadNative, nativeStatus } from '../../src/backend/native/addon.js';
+import type { NativeIsa } from '../../src/backend/native/addon.js';
+import { useNativeGemm } from '../../src/backend/wasm/native-gemm.js';
 import * as d from '../../src/index.js';
 import { CONTRACT } from './contract-cases.js';
 import { Contract, provides } from './contract.js';
@@ -96,6 +99,42 @@ for (const name of listBackends()) {
     });
   });
 }
+
+// The wasm backend's products run in the native addon where it is built (issue 15): the matmul
+// contract on each of its kernel paths the CPU has, and on the wasm GEMM with the addon turned off.
+describe('backend contract: wasm products on every GEMM path', () => {
+  const wasm = findBackend('wasm');
+  const addon = loadNative();
+  const paths: (NativeIsa | 'wasm')[] = ['wasm'];
+  if (addon) {
+    const f = addon.features();
+    paths.push('generic');
+    if (f.avx2 && f.fma) paths.push('avx2');
+    if (f.avx512f) paths.push('avx512');
+  }
+  for (const path of paths) {
+    it(`matmul on the ${path === 'wasm' ? 'wasm GEMM (native turned off)' : `native ${path} kernels`}`, (t) => {
+      if (!wasm) return t.skip('no wasm backend here');
+      const isa = addon?.isa();
+      useNativeGemm(path !== 'wasm');
+      if (path !== 'wasm') addon!.setIsa(path);
+      try {
+        runCase(wasm, 'matmul');
+      } finally {
+        useNativeGemm(true);
+        if (isa) addon!.setIsa(isa);
+      }
+    });
+  }
+  it('the native kernels are in use wherever they are built (or DESCENT_SKIP_NATIVE says they are not)', (t) => {
+    if (process.env.DESCENT_SKIP_NATIVE === '1' || process.env.DESCENT_NATIVE === '0')
+      return t.skip('the native kernels are skipped here by DESCENT_SKIP_NATIVE=1 or DESCENT_NATIVE=0');
+    assert.ok(
+      addon,
+      `the native addon did not load (${nativeStatus().reason}): run \`npm run build:native\`, or set DESCENT_SKIP_NATIVE=1 where it cannot be built`,
+    );
+  });
+});
 
 describe('the contract itself', () => {
   it('covers every method of every registered backend', () => {

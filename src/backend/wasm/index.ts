@@ -22,6 +22,7 @@ import { MR, NR } from './gemm.js';
 import { forEachBlock, toBlocks } from './layout.js';
 import type { Blocks } from './layout.js';
 import { PARALLEL_MIN_ELEMENTS, parallelCalls, parallelFor } from './parallel.js';
+import { nativeGemm } from './native-gemm.js';
 import { WasmStorage } from './memory.js';
 import { runtime } from './runtime.js';
 import { SIMD_TRANSCENDENTAL } from './transcendental.js';
@@ -60,6 +61,12 @@ function allF32(...ss: Storage[]): boolean {
  */
 function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: number, b: number, rsB: number, csB: number, c: number): void {
   const rt = runtime();
+  const native = nativeGemm(rt.heap);
+  if (native !== null) {
+    // the same product on the same memory, natively (native-gemm.ts); its own threads, as many as ours
+    native.sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, n, 0, rt.threads);
+    return;
+  }
   const threads = Math.min(rt.threads, rt.pool.capacity());
   if (k >= SPLIT_K_MIN_K && m * n <= SPLIT_K_MAX_MN) {
     // C^T = B^T A^T when its tiles waste less (conv1's weight gradient: m = 32, n = 9 pads to

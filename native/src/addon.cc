@@ -1,0 +1,306 @@
+// Node-API bindings (plain C Node-API, no node-addon-api): float32 GEMM on the tensors of the
+// wasm backend, read and written in place in its WebAssembly.Memory.
+//
+//   setMemory(u8: Uint8Array): void       the view every byte offset refers to (again after grow)
+//   sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, threads): void
+//   setNumThreads(n), getNumThreads(), isa(), setIsa(name), features()
+//
+// Every offset and extent is checked against the view's current length before any memory is
+// touched; a bad one throws a RangeError that names the argument.
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "gemm.h"
+#include "pool.h"
+
+namespace descent {
+namespace {
+
+// Per-environment (main thread or worker) state, so one thread's setIsa or setNumThreads does not
+// change another's. `memory` is a strong reference to the view, so the buffer stays alive; its
+// pointer and length are read again on every call (a non-shared buffer may have been detached by
+// memory.grow, which leaves the view empty).
+struct EnvState {
+  napi_ref memory = nullptr;
+  Isa isa = Isa::generic;
+  int threads = 1;
+};
+
+EnvState* env_state(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<EnvState*>(data);
+}
+
+constexpr int64_t kMaxDim = int64_t{1} << 31;     // m, n, k, |strides|, ldc below 2^31
+constexpr int64_t kMaxOffset = int64_t{1} << 53;  // byte offsets: any safe integer
+
+#define CHECK_NAPI(call)                                               \
+  do {                                                                 \
+    if ((call) != napi_ok) {                                           \
+      napi_throw_error(env, nullptr, "descent_native: " #call " failed"); \
+      return nullptr;                                                  \
+    }                                                                  \
+  } while (0)
+
+napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// Reads an integer argument in [lo, hi]; on failure throws (TypeError or RangeError naming it).
+bool get_int(napi_env env, napi_value v, const char* fn, const char* name, int64_t lo, int64_t hi, int64_t* out) {
+  char msg[256];
+  napi_valuetype type = napi_undefined;
+  napi_typeof(env, v, &type);
+  double d = 0;
+  if (type != napi_number || napi_get_value_double(env, v, &d) != napi_ok) {
+    std::snprintf(msg, sizeof msg, "%s: %s must be a number", fn, name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  if (!(std::isfinite(d) && std::trunc(d) == d && d >= static_cast<double>(lo) && d <= static_cast<double>(hi))) {
+    std::snprintf(msg, sizeof msg, "%s: %s must be an integer in [%lld, %lld], got %.17g", fn, name, static_cast<long long>(lo),
+                  static_cast<long long>(hi), d);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+// Checks that the float32 elements base + i * s1 + j * s2 (0 <= i < e1, 0 <= j < e2) lie inside
+// [0, length) bytes and that base is 4-byte aligned; else throws a RangeError naming `name`.
+// |s| < 2^31 and e < 2^31, so the element spans below stay under 2^63 and nothing overflows.
+bool check_extent(napi_env env, const char* name, int64_t base, int64_t e1, int64_t s1, int64_t e2, int64_t s2, size_t length) {
+  char msg[320];
+  if (base % 4 != 0) {
+    std::snprintf(msg, sizeof msg, "sgemm: %s = %lld is not a multiple of 4 (a float32 byte offset)", name, static_cast<long long>(base));
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  const int64_t d1 = (e1 - 1) * s1, d2 = (e2 - 1) * s2;
+  const int64_t below = (d1 < 0 ? -d1 : 0) + (d2 < 0 ? -d2 : 0);  // elements before base
+  const int64_t above = (d1 > 0 ? d1 : 0) + (d2 > 0 ? d2 : 0);   // elements after base
+  const int64_t len = static_cast<int64_t>(length);
+  if (below > base / 4 || base > len || above + 1 > (len - base) / 4) {
+    const double lo = static_cast<double>(base) - 4.0 * static_cast<double>(below);
+    const double hi = static_cast<double>(base) + 4.0 * (static_cast<double>(above) + 1.0);
+    std::snprintf(msg, sizeof msg, "sgemm: %s spans bytes [%.17g, %.17g), outside the memory of %zu bytes", name, lo, hi, length);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  return true;
+}
+
+napi_value SetMemory(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg;
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr));
+  bool is_typed = false;
+  if (argc >= 1) napi_is_typedarray(env, arg, &is_typed);
+  napi_typedarray_type type = napi_int8_array;
+  if (is_typed) CHECK_NAPI(napi_get_typedarray_info(env, arg, &type, nullptr, nullptr, nullptr, nullptr));
+  if (!is_typed || type != napi_uint8_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "setMemory: expected a Uint8Array over the WebAssembly.Memory's buffer");
+    return nullptr;
+  }
+  EnvState* state = env_state(env);
+  if (state->memory != nullptr) napi_delete_reference(env, state->memory);
+  state->memory = nullptr;
+  CHECK_NAPI(napi_create_reference(env, arg, 1, &state->memory));
+  return undefined(env);
+}
+
+// The current data pointer and byte length of the view given to setMemory.
+bool memory_view(napi_env env, uint8_t** data, size_t* length) {
+  EnvState* state = env_state(env);
+  napi_value view;
+  if (state->memory == nullptr || napi_get_reference_value(env, state->memory, &view) != napi_ok || view == nullptr) {
+    napi_throw_error(env, "ERR_INVALID_STATE", "sgemm: no memory; call setMemory(new Uint8Array(memory.buffer)) first");
+    return false;
+  }
+  void* p = nullptr;
+  if (napi_get_typedarray_info(env, view, nullptr, length, &p, nullptr, nullptr) != napi_ok) {
+    napi_throw_error(env, nullptr, "sgemm: cannot read the memory view");
+    return false;
+  }
+  *data = static_cast<uint8_t*>(p);
+  if (*data == nullptr) *length = 0;
+  return true;
+}
+
+napi_value Sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value args[13];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
+  if (argc != 13) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "sgemm: expected 13 arguments (m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, threads)");
+    return nullptr;
+  }
+  static const char* const names[13] = {"m", "n", "k", "a", "rsA", "csA", "b", "rsB", "csB", "c", "ldc", "accumulate", "threads"};
+  static const int64_t lo[13] = {0, 0, 0, 0, -kMaxDim + 1, -kMaxDim + 1, 0, -kMaxDim + 1, -kMaxDim + 1, 0, 0, 0, 0};
+  static const int64_t hi[13] = {kMaxDim - 1, kMaxDim - 1, kMaxDim - 1, kMaxOffset, kMaxDim - 1, kMaxDim - 1, kMaxOffset, kMaxDim - 1,
+                                 kMaxDim - 1, kMaxOffset, kMaxDim - 1, 1, Pool::kMaxThreads};
+  int64_t v[13];
+  for (int i = 0; i < 13; ++i)
+    if (!get_int(env, args[i], "sgemm", names[i], lo[i], hi[i], &v[i])) return nullptr;
+  const int64_t m = v[0], n = v[1], k = v[2];
+  if (m == 0 || n == 0) return undefined(env);
+  if (m > 1 && v[10] < n) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "sgemm: ldc = %lld is less than n = %lld, so rows of C would overlap", static_cast<long long>(v[10]),
+                  static_cast<long long>(n));
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return nullptr;
+  }
+  uint8_t* base = nullptr;
+  size_t length = 0;
+  if (!memory_view(env, &base, &length)) return nullptr;
+  if (k > 0 && !check_extent(env, "a", v[3], m, v[4], k, v[5], length)) return nullptr;
+  if (k > 0 && !check_extent(env, "b", v[6], k, v[7], n, v[8], length)) return nullptr;
+  if (!check_extent(env, "c", v[9], m, v[10], n, 1, length)) return nullptr;
+  Gemm g{m, n, k, reinterpret_cast<const float*>(base + v[3]), v[4], v[5], reinterpret_cast<const float*>(base + v[6]), v[7], v[8],
+         reinterpret_cast<float*>(base + v[9]), v[10], v[11] != 0};
+  const EnvState* state = env_state(env);
+  const int threads = v[12] > 0 ? static_cast<int>(v[12]) : state->threads;
+  if (!sgemm(kernels_for(state->isa), g, threads)) {
+    napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "sgemm: out of memory for the packing buffers");
+    return nullptr;
+  }
+  return undefined(env);
+}
+
+napi_value SetNumThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg = nullptr;
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr));
+  if (argc < 1) napi_get_undefined(env, &arg);
+  int64_t n = 0;
+  if (!get_int(env, arg, "setNumThreads", "n", 1, Pool::kMaxThreads, &n)) return nullptr;
+  env_state(env)->threads = static_cast<int>(n);
+  return undefined(env);
+}
+
+napi_value GetNumThreads(napi_env env, napi_callback_info) {
+  napi_value out;
+  CHECK_NAPI(napi_create_int32(env, env_state(env)->threads, &out));
+  return out;
+}
+
+napi_value IsaName(napi_env env, napi_callback_info) {
+  napi_value out;
+  CHECK_NAPI(napi_create_string_utf8(env, isa_name(env_state(env)->isa), NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
+// Selects `name` for this environment; on failure returns a message (the CPU lacks it, or no such path).
+const char* select_isa(EnvState* state, const char* name, char* msg, size_t size) {
+  Isa isa;
+  if (!parse_isa(name, &isa)) {
+    std::snprintf(msg, size, "unknown ISA '%s' (expected generic, avx2 or avx512)", name);
+    return msg;
+  }
+  if (!isa_available(isa)) {
+    std::snprintf(msg, size, "this CPU (or this build) has no %s path: the fastest available is %s", name, isa_name(best_isa()));
+    return msg;
+  }
+  state->isa = isa;
+  return nullptr;
+}
+
+napi_value SetIsa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg = nullptr;
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr));
+  char name[32] = {0};
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, arg, name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "setIsa: expected 'generic', 'avx2' or 'avx512'");
+    return nullptr;
+  }
+  char msg[200];
+  if (const char* err = select_isa(env_state(env), name, msg, sizeof msg)) {
+    char full[240];
+    std::snprintf(full, sizeof full, "setIsa: %s", err);
+    napi_throw_error(env, "ERR_INVALID_ARG_VALUE", full);
+    return nullptr;
+  }
+  return undefined(env);
+}
+
+napi_value FeaturesObject(napi_env env, napi_callback_info) {
+  const Features f = cpu_features();
+  napi_value out;
+  CHECK_NAPI(napi_create_object(env, &out));
+  const std::pair<const char*, bool> entries[] = {{"avx2", f.avx2}, {"fma", f.fma}, {"avx512f", f.avx512f}};
+  for (const auto& e : entries) {
+    napi_value b;
+    CHECK_NAPI(napi_get_boolean(env, e.second, &b));
+    CHECK_NAPI(napi_set_named_property(env, out, e.first, b));
+  }
+  return out;
+}
+
+void DeleteEnvState(napi_env env, void* data, void*) {
+  auto* state = static_cast<EnvState*>(data);
+  if (state->memory != nullptr) napi_delete_reference(env, state->memory);
+  delete state;
+}
+
+// The ISA at load: DESCENT_NATIVE_ISA if set (an unavailable one fails the load with the reason),
+// else the widest the CPU has. Threads: all CPUs.
+bool init_state(napi_env env, EnvState* state) {
+  state->isa = best_isa();
+  const unsigned hc = std::thread::hardware_concurrency();
+  state->threads = hc == 0 ? 1 : static_cast<int>(hc < Pool::kMaxThreads ? hc : Pool::kMaxThreads);
+  const char* forced = std::getenv("DESCENT_NATIVE_ISA");
+  if (forced == nullptr || forced[0] == '\0') return true;
+  char msg[200];
+  if (const char* err = select_isa(state, forced, msg, sizeof msg)) {
+    char full[260];
+    std::snprintf(full, sizeof full, "DESCENT_NATIVE_ISA=%s: %s", forced, err);
+    napi_throw_error(env, "ERR_INVALID_ARG_VALUE", full);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+}  // namespace descent
+
+NAPI_MODULE_INIT() {
+  using namespace descent;
+  auto* state = new EnvState();
+  if (!init_state(env, state)) {
+    delete state;
+    return nullptr;
+  }
+  if (napi_set_instance_data(env, state, DeleteEnvState, nullptr) != napi_ok) {
+    delete state;
+    napi_throw_error(env, nullptr, "descent_native: napi_set_instance_data failed");
+    return nullptr;
+  }
+  const napi_property_descriptor props[] = {
+      {"setMemory", nullptr, SetMemory, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"getNumThreads", nullptr, GetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"isa", nullptr, IsaName, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setIsa", nullptr, SetIsa, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"features", nullptr, FeaturesObject, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) {
+    napi_throw_error(env, nullptr, "descent_native: napi_define_properties failed");
+    return nullptr;
+  }
+  return exports;
+}

@@ -1,0 +1,57 @@
+// A small persistent thread pool. A job is a number of chunks; the calling thread and up to
+// `helpers` workers claim chunks one at a time from a shared counter until none are left, so a
+// worker that is slow to wake (or busy elsewhere) only means the others do more of the job.
+// Idle workers spin for about 50 us and then sleep on a condition variable, so back-to-back
+// GEMMs of a training step find them awake and an idle process costs no CPU. One job at a time:
+// a caller that finds the pool busy (another Node thread using the addon) runs its job alone.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace descent {
+
+class Pool {
+ public:
+  using Task = void (*)(void* ctx, int chunk);
+
+  // The process-wide pool (created on first use, never destroyed: its threads live until exit).
+  static Pool& instance();
+
+  // Runs task(ctx, c) for every c in [0, chunks) on the calling thread and up to `helpers`
+  // workers; returns when all chunks are done.
+  void run(int chunks, int helpers, Task task, void* ctx);
+
+  static constexpr int kMaxThreads = 256;
+  static constexpr int kMaxChunks = 4096;
+
+ private:
+  void grow(int workers);
+  void work(int id, std::uint64_t seen);
+  // Claims the next chunk of job `job`; false when the job has none left (or is over).
+  bool claim(std::uint64_t job, int* chunk);
+  void finish_chunk();
+
+  std::mutex run_mutex_;  // held for the whole of one run()
+  std::mutex mutex_;      // guards sleeping and waking
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  std::uint64_t job_ = 0;
+  // (job << 16) | helpers: what sleeping workers wait on.
+  std::atomic<std::uint64_t> state_{0};
+  // (job << 32) | (chunks << 16) | next chunk: claimed by compare-and-swap, so a worker that
+  // wakes after its job ended claims nothing, and task_ / ctx_ (written before this word is
+  // published) are read only while the job they belong to is still running.
+  alignas(64) std::atomic<std::uint64_t> claim_{0};
+  alignas(64) std::atomic<int> finished_{0};
+  int chunks_ = 0;
+  Task task_ = nullptr;
+  void* ctx_ = nullptr;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace descent

@@ -1,0 +1,124 @@
+/**
+ * The native addon's interface: which kernel path it runs and how to force one, its thread
+ * count, and its refusals: offsets outside the memory, a grown or detached memory, a thread
+ * (worker) that has not attached one. The addon must be built (`npm run build:native`); only
+ * DESCENT_SKIP_NATIVE=1 or DESCENT_NATIVE=0 skips these tests.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { nativeStatus } from '../../src/backend/native/addon.js';
+import type { NativeIsa } from '../../src/backend/native/addon.js';
+import { expectLoaded, initialIsa, memory, native, pathsOnThisCpu, placeC, readC, reset, skipSuite } from './harness.js';
+
+expectLoaded();
+const addonFile = fileURLToPath(new URL('../../native/build/Release/descent_native.node', import.meta.url));
+
+describe('native addon: interface', { skip: skipSuite }, () => {
+  const addon = native!;
+  const isas = native ? pathsOnThisCpu(native) : [];
+
+  it('runs the widest path the CPU has (or DESCENT_NATIVE_ISA) and says so', () => {
+    const forced = process.env.DESCENT_NATIVE_ISA;
+    assert.equal(initialIsa, forced || isas[isas.length - 1]);
+    assert.deepEqual(nativeStatus(), { loaded: true, isa: initialIsa });
+    console.log(`native paths on this CPU: ${isas.join(', ')}`);
+  });
+
+  it('refuses offsets and extents outside the memory with a RangeError naming the argument, touching nothing', () => {
+    reset();
+    const len = memory.buffer.byteLength;
+    const c = placeC(2, 2, () => 7);
+    const before = readC(c);
+    const call = (args: number[]): void => (addon.sgemm as (...x: number[]) => void)(...args);
+    // m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, threads
+    const cases: [number[], RegExp][] = [
+      [[2, 2, 2, len, 2, 1, 0, 2, 1, c.off, c.rs, 0, 1], /\ba\b/],
+      [[2, 2, 2, len - 12, 2, 1, 0, 2, 1, c.off, c.rs, 0, 1], /\ba spans/],
+      [[2, 2, 2, 0, 2, 1, len - 8, 2, 1, c.off, c.rs, 0, 1], /\bb spans/],
+      [[2, 2, 2, 0, 2, 1, 0, 2, 1, len - 8, 2, 0, 1], /\bc spans/],
+      [[2, 2, 2, 4, -2, 1, 0, 2, 1, c.off, c.rs, 0, 1], /\ba spans/], // row 1 would sit at byte -4
+      [[2, 2, 2, 0, 2, 1, 0, 1, 2 ** 29, c.off, c.rs, 0, 1], /\bb spans/],
+      [[2, 2, 2, 2, 2, 1, 0, 2, 1, c.off, c.rs, 0, 1], /a = 2 is not a multiple of 4/],
+      [[-1, 2, 2, 0, 2, 1, 0, 2, 1, c.off, c.rs, 0, 1], /\bm must be an integer/],
+      [[2, 2.5, 2, 0, 2, 1, 0, 2, 1, c.off, c.rs, 0, 1], /\bn must be an integer/],
+      [[2, 2, 2, 0, 2, 1, 0, 2, 1, c.off, 1, 0, 1], /ldc = 1 is less than n = 2/],
+      [[2, 2, 2, 0, 2, 1, 0, 2, 1, c.off, c.rs, 2, 1], /accumulate must be an integer in \[0, 1\]/],
+      [[2, 2, 2, 0, 2, 1, 0, 2, 1, c.off, c.rs, 0, -1], /threads must be/],
+      [[2, 2, 2, 2 ** 60, 2, 1, 0, 2, 1, c.off, c.rs, 0, 1], /\ba must be an integer/],
+    ];
+    for (const [args, message] of cases)
+      assert.throws(
+        () => call(args),
+        (e: Error) => e instanceof RangeError && message.test(e.message),
+        `${args}`,
+      );
+    assert.throws(() => (addon.sgemm as (...x: unknown[]) => void)(2, 2, '2', 0, 2, 1, 0, 2, 1, c.off, c.rs, 0, 1), TypeError);
+    assert.throws(() => (addon.sgemm as (...x: unknown[]) => void)(2, 2, 2), TypeError);
+    assert.deepEqual(readC(c), before);
+    reset();
+  });
+
+  it('sees a grown memory only through a new view, and an emptied (detached) view as empty', () => {
+    const grown = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
+    addon.setMemory(new Uint8Array(grown.buffer));
+    grown.grow(1);
+    const args = [1, 1, 1, 65536, 1, 1, 65540, 1, 1, 65544, 1, 0, 1] as const;
+    assert.throws(() => addon.sgemm(...args), RangeError); // the old view ends at 64 KiB
+    addon.setMemory(new Uint8Array(grown.buffer));
+    new Float32Array(grown.buffer).set([3, 5], 16384);
+    addon.sgemm(...args);
+    assert.equal(new Float32Array(grown.buffer)[16386], 15);
+    const plain = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    addon.setMemory(new Uint8Array(plain.buffer));
+    plain.grow(1); // detaches the old buffer: the addon must not use its pointer
+    assert.throws(() => addon.sgemm(1, 1, 1, 0, 1, 1, 4, 1, 1, 8, 1, 0, 1), /outside the memory of 0 bytes/);
+    reset();
+  });
+
+  it('loads in a worker thread, with its own memory (none until setMemory), path and thread count', async () => {
+    const body = `const { parentPort } = require('node:worker_threads'); const a = require(${JSON.stringify(addonFile)});
+      a.setIsa('generic'); a.setNumThreads(1);
+      try { a.sgemm(1, 1, 1, 0, 1, 1, 4, 1, 1, 8, 1, 0, 1); parentPort.postMessage('no error'); } catch (e) { parentPort.postMessage(e.message); }`;
+    const threads = addon.getNumThreads();
+    const message = await new Promise((resolve, reject) => {
+      const w = new Worker(body, { eval: true });
+      w.once('message', (m) => void w.terminate().then(() => resolve(m)));
+      w.once('error', reject);
+    });
+    assert.match(String(message), /call setMemory/);
+    assert.equal(addon.isa(), initialIsa, "the worker's setIsa changed this thread's path");
+    assert.equal(addon.getNumThreads(), threads);
+  });
+
+  it('selects paths: setIsa refuses unknown names and ones this CPU lacks; DESCENT_NATIVE_ISA forces one at load', () => {
+    assert.throws(() => addon.setIsa('sse9' as NativeIsa), /unknown ISA 'sse9'/);
+    for (const isa of ['generic', 'avx2', 'avx512'] as const) {
+      if (isas.includes(isa)) {
+        addon.setIsa(isa);
+        assert.equal(addon.isa(), isa);
+      } else assert.throws(() => addon.setIsa(isa), new RegExp(`has no ${isa} path`));
+    }
+    reset();
+    const probe = (env: string): string => {
+      const r = spawnSync(process.execPath, ['-e', `try { console.log(require(${JSON.stringify(addonFile)}).isa()) } catch (e) { console.log(e.message) }`], {
+        env: { ...process.env, DESCENT_NATIVE_ISA: env },
+        encoding: 'utf8',
+      });
+      return r.stdout.trim();
+    };
+    assert.equal(probe('generic'), 'generic');
+    assert.match(probe('avx3'), /DESCENT_NATIVE_ISA=avx3: unknown ISA/);
+  });
+
+  it('sets and reports its default thread count', () => {
+    const n = addon.getNumThreads();
+    assert.ok(Number.isInteger(n) && n >= 1);
+    addon.setNumThreads(3);
+    assert.equal(addon.getNumThreads(), 3);
+    assert.throws(() => addon.setNumThreads(0), RangeError);
+    addon.setNumThreads(n);
+  });
+});
