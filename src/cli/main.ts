@@ -10,6 +10,7 @@ import { defineCommand, type ExitCode } from './command.js';
 import { CSV_HELP, registerEvaluate, registerPredict } from './eval-cmd.js';
 import { registerExplain } from './explain-cmd.js';
 import { registerInfo } from './info-cmd.js';
+import { registerPlayground } from './playground-cmd.js';
 import { RUN_OPTIONS, TRAIN_OPTIONS } from './options.js';
 import { registerReport } from './report-cmd.js';
 import { trainCommand } from './train-cmd.js';
@@ -67,6 +68,7 @@ function buildProgram(out: ExitCode): Command {
   registerReport(program, out);
   registerExplain(program, out);
   registerInfo(program, out);
+  registerPlayground(program, out);
   return program;
 }
 
