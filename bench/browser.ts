@@ -3,7 +3,8 @@
  * page of Debian's headless Chromium (wasm on Web Workers) and in Node, in the same run: one
  * thread and all threads each. Rows carry `runtime` ('chromium' | 'node') and `threads`; the
  * chromium all-threads row gives its ratio to Node's all-threads rate and to its own one-thread
- * rate (issue 14's targets: >= 0.85x and >= 1.25x).
+ * rate (issue 14's targets: >= 0.85x and >= 1.25x). Node's rows compared run the wasm GEMM, as the
+ * page does; a 'native' Node row (the addon of issue 15, where built) is given beside them.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { launch } from '../test/report/browser.js';
 import { mlpRates } from './browser-page.js';
+import { nativeGemmActive, useNativeGemm } from '../src/backend/wasm/native-gemm.js';
 
 export interface BrowserRow {
   name: string;
@@ -60,10 +62,20 @@ export async function benchBrowser(o: { quick: boolean }): Promise<BrowserRow[]>
     await browser.close();
     server.close();
   }
-  const node = await mlpRates(budget);
+  // Node on the same kernels as the page (the wasm GEMM: threads against threads), then with the
+  // native addon where it is built, for scale (a page cannot load it).
+  useNativeGemm(false);
+  let node: { threads: number; examples_per_second: number }[];
+  try {
+    node = await mlpRates(budget);
+  } finally {
+    useNativeGemm(true);
+  }
+  const native = nativeGemmActive() ? await mlpRates(budget) : [];
   const rows: BrowserRow[] = [];
   const nodeAll = node[node.length - 1]!.examples_per_second;
   for (const r of node) rows.push({ name: 'mlp_784_512_256_10_b128_runtime', runtime: 'node', backend: 'wasm', ...r });
+  for (const r of native) rows.push({ name: 'mlp_784_512_256_10_b128_runtime', runtime: 'node', backend: 'native', ...r });
   for (const r of chromium) {
     const row: BrowserRow = { name: 'mlp_784_512_256_10_b128_runtime', runtime: 'chromium', backend: 'wasm', ...r };
     if (r.threads > 1) {

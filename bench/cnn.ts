@@ -152,7 +152,7 @@ export async function benchCnn(options: CnnBenchOptions = {}): Promise<CnnResult
       results.push({
         name: 'cnn-train',
         backend,
-        threads: backend === 'wasm' ? threads : 1,
+        threads: backend === 'wasm' || backend === 'native' ? threads : 1,
         batch: BATCH,
         examples_per_second: Math.round(median),
         mean_examples_per_second: Math.round(mean),

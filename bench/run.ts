@@ -177,7 +177,7 @@ console.log(
 );
 for (const r of browserRows) {
   console.log(
-    `${r.name.padEnd(34)} ${r.runtime.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${(r.ratio_vs_node_all_threads === undefined ? '' : r.ratio_vs_node_all_threads.toFixed(2) + 'x').padEnd(11)} ${r.ratio_vs_one_thread === undefined ? '' : (r.ratio_vs_one_thread.toFixed(2) + 'x').padStart(8)}`,
+    `${r.name.padEnd(34)} ${(r.runtime + (r.backend === 'native' ? '+nat' : '')).padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${(r.ratio_vs_node_all_threads === undefined ? '' : r.ratio_vs_node_all_threads.toFixed(2) + 'x').padEnd(11)} ${r.ratio_vs_one_thread === undefined ? '' : (r.ratio_vs_one_thread.toFixed(2) + 'x').padStart(8)}`,
   );
 }
 console.log(
