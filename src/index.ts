@@ -62,6 +62,8 @@ export type { PoolOptions, AvgPoolOptions } from './ops/index.js';
 export { GradStore, valueAndGrad, grad, vjp, hvp } from './autograd/api.js';
 export type { GradOptions, ValueAndGrad } from './autograd/api.js';
 export { gradCheck } from './autograd/gradcheck.js';
+export { backwardSteps, walkthroughNetwork, walkthroughExamples } from './autograd/walkthrough.js';
+export type { BackwardStep } from './autograd/walkthrough.js';
 export type { GradCheckOptions, GradCheckResult } from './autograd/gradcheck.js';
 export { perExampleGrads, perExampleGradNorms, perExampleSummary, clippedGradSum, perExamplePlan } from './autograd/per-example.js';
 export type {

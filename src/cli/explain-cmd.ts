@@ -11,18 +11,16 @@ import type { Command } from 'commander';
 import { valueAndGrad } from '../autograd/api.js';
 import { perExampleGrads } from '../autograd/per-example.js';
 import type { PerExampleLossFn } from '../autograd/per-example.js';
-import { backwardPass, topoSort } from '../autograd/tape.js';
-import { enableGrad, noGrad } from '../core/grad-mode.js';
+import { backwardSteps, walkthroughExamples, walkthroughNetwork } from '../autograd/walkthrough.js';
+import { noGrad } from '../core/grad-mode.js';
 import { Generator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { scope } from '../core/tensor.js';
 import { loadFashionMnist } from '../data/builtin.js';
-import { Sequential, mlp } from '../nn/container.js';
-import { Linear } from '../nn/layers.js';
-import { Tanh } from '../nn/activations.js';
+import { mlp } from '../nn/container.js';
 import { crossEntropy } from '../nn/classification.js';
 import { mseLoss } from '../nn/losses.js';
-import { cast, narrow, onesLike, tensor } from '../ops/index.js';
+import { cast, narrow, tensor } from '../ops/index.js';
 import { batchSizeAdvice } from '../stats/noise-scale.js';
 import { batchSizeSweep } from '../stats/sweep.js';
 import type { SweepResult } from '../stats/sweep.js';
@@ -105,22 +103,6 @@ export interface SweepJson {
 
 const byName = (v: readonly number[]) => Object.fromEntries(NAMES.map((n, i) => [n, v[i]!]));
 
-/** The tiny network: h = tanh(w1 x1 + w2 x2 + b1), out = v h + c, with readable starting weights. */
-function tinyNetwork(gen: Generator): Sequential {
-  const net = new Sequential(new Linear(2, 1, { dtype: 'float64', generator: gen }), new Tanh(), new Linear(1, 1, { dtype: 'float64', generator: gen }));
-  // Round the random starting weights to 2 decimals so they are easy to read; v is kept away from 0.
-  for (const p of net.parameters())
-    p.assign(
-      tensor(
-        Array.from(p.data, (w) => Math.round(w * 100) / 100),
-        { shape: p.shape, dtype: 'float64' },
-      ),
-    );
-  const v = (net.at(2) as Linear).weight;
-  if (Math.abs(v.item()) < 0.3) v.assign(tensor([[v.item() < 0 ? -0.6 : 0.6]], { dtype: 'float64' }));
-  return net;
-}
-
 const sq: PerExampleLossFn = (out, y, o) => mseLoss(out, y, o);
 
 /** Build the whole explanation: the text for the terminal and the same numbers as JSON. */
@@ -133,11 +115,10 @@ export function explainReport(options: ExplainOptions = {}): { text: string; jso
   if (!(lr > 0)) throw new RangeError(`explain: the learning rate must be > 0, got ${lr}`);
   return scope(() => {
     const gen = new Generator(seed);
-    const net = tinyNetwork(gen);
+    const net = walkthroughNetwork(gen);
     const params = net.parameters();
     // Inputs with one decimal; the target is a smooth function of them the network can learn.
-    const xs = Array.from({ length: B }, () => [Math.round((gen.nextFloat64() * 4 - 2) * 10) / 10, Math.round((gen.nextFloat64() * 4 - 2) * 10) / 10]);
-    const ys = xs.map(([a, b]) => Math.round(Math.sin(a!) * 10 - b! * 5) / 10);
+    const { xs, ys } = walkthroughExamples(gen, B);
     const X = tensor(xs, { dtype: 'float64' }),
       Y = tensor(
         ys.map((v) => [v]),
@@ -216,7 +197,7 @@ export function explainReport(options: ExplainOptions = {}): { text: string; jso
     );
 
     // The backward pass step by step: every recorded operation, last first, with its gradient.
-    const backward = backwardSteps(net, X, Y);
+    const backward = backwardSteps(net, X, Y).map(({ value: _value, ...step }) => step);
     say(
       'THE BACKWARD PASS, step by step. The forward pass recorded every operation; backpropagation visits them',
       'in reverse, and at each one passes on the gradient (d mean loss / d that value). Each value holds one',
@@ -281,38 +262,6 @@ export function explainReport(options: ExplainOptions = {}): { text: string; jso
   });
 }
 
-/** How each recorded op passes the gradient back, in words. */
-function ruleOf(t: Tensor): string {
-  const n = t.node!;
-  switch (n.op) {
-    case 'div':
-      return 'divides by a constant, so it divides the gradient by it too';
-    case 'sum':
-      return 'adds numbers up, so each of them receives the gradient unchanged';
-    case 'mul':
-      return n.inputs[0] === n.inputs[1]
-        ? 'squares, so it sends back 2 x value x gradient'
-        : 'multiplies, so each factor receives the gradient times the other factor';
-    case 'sub':
-      return 'subtracts, so the first input receives the gradient and the second its negative';
-    case 'add':
-      return 'adds, so both inputs receive the gradient (a bias, shared by all examples, receives the sum over the examples)';
-    case 'matmul':
-      return 'matrix product with a weight, so the weight receives (inputs)^T x gradient, a sum over the examples, and the inputs receive gradient x weight';
-    case 'tanh':
-      return 'tanh, so the gradient is multiplied by its slope 1 - tanh^2';
-    case 'reshape':
-      return 'rearranges numbers, so the gradient is arranged back';
-    default:
-      return '';
-  }
-}
-
-/** An unnamed input: its value when it is one number (the 2 of div(t, 2)), else 'constant'. */
-function constantText(u: Tensor): string {
-  return u.shape.every((d) => d === 1) ? String(r4(Number(u.data[0]))) : 'constant';
-}
-
 /**
  * Prose lines wrapped at spaces to `width` columns, continuing under their indentation (and under
  * the text of a numbered step); table rows (with '|') are left whole.
@@ -341,46 +290,6 @@ export function wrapText(text: string, width: number): string {
 
 function fmtList(v: readonly number[]): string {
   return '[' + v.map((x) => (Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(2) : String(r4(x)))).join(', ') + ']';
-}
-
-/** Every op of the forward pass in reverse order, with the gradient of the mean loss flowing through it. */
-function backwardSteps(net: Sequential, X: Tensor, Y: Tensor): ExplainJson['backward'] {
-  return scope(() => {
-    const params = net.parameters();
-    const names = new Map<Tensor, string>([
-      [X, 'x'],
-      [Y, 'y'],
-    ]);
-    ['w (first layer: w1, w2)', 'b1', 'v', 'c'].forEach((n, i) => names.set(params[i]!, n));
-    for (const p of params) p.tracked++;
-    try {
-      const loss = enableGrad(() => mseLoss(net.forward(X), Y));
-      const order = topoSort([loss]).filter((t) => t.node);
-      order.forEach((t, i) => names.set(t, t === loss ? 'mean loss' : `t${i + 1}`));
-      const grads = backwardPass([loss], [onesLike(loss)], [...order, ...params], false);
-      const steps = [...order].reverse().map((t, i) => ({
-        step: i + 1,
-        tensor: names.get(t)!,
-        made_by: `${t.node!.op}(${t.node!.inputs.map((u) => names.get(u) ?? constantText(u)).join(', ')})`,
-        shape: [...t.shape],
-        gradient: Array.from(grads.get(t)!.data),
-        rule: ruleOf(t),
-      }));
-      params.forEach((p) =>
-        steps.push({
-          step: steps.length + 1,
-          tensor: names.get(p)!,
-          made_by: 'a weight',
-          shape: [...p.shape],
-          gradient: Array.from(grads.get(p)!.data),
-          rule: 'reached: its gradient is complete',
-        }),
-      );
-      return steps;
-    } finally {
-      for (const p of params) p.tracked--;
-    }
-  });
 }
 
 const SWEEP_MODEL = 'MLP 784-32-10 (ReLU), float64, at its seeded initialisation';

@@ -20,7 +20,6 @@
  * a file whose digest does not match (truncated, extended or damaged: checked before any tensor is
  * decoded), and JSON or tensor names that do not fit the format.
  */
-import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { asUint8Array } from '../io/bytes.js';
 import type { SafetensorsFile } from '../io/safetensors-codec.js';
@@ -29,7 +28,7 @@ import type { CheckpointContent, CheckpointMeta, CheckpointParts } from './check
 import { CHECKPOINT_BYTES_FORMAT, CHECKPOINT_FORMAT, CheckpointError, validateMeta } from './checkpoint-format.js';
 import { Sha256 } from './sha256.js';
 import type { Checkpoint, RestoreParts } from './store.js';
-import { restoreCheckpoint } from './store.js';
+import { restoreCheckpoint, withCheckpointContent } from './store.js';
 
 export { CHECKPOINT_BYTES_FORMAT } from './checkpoint-format.js';
 
@@ -217,20 +216,7 @@ export function decodeCheckpoint(input: Uint8Array | ArrayBuffer, source: string
  * scheduler's and loader's state) and of the default generator, as saveCheckpoint writes a folder.
  */
 export function checkpointToBytes(p: CheckpointParts, opts: EncodeCheckpointOptions = {}): Uint8Array<ArrayBuffer> {
-  const optimizer = p.optimizer?.stateDict();
-  try {
-    const meta = {
-      epoch: p.epoch,
-      step: p.step,
-      rng: defaultGenerator.getState(),
-      scheduler: p.scheduler?.stateDict(),
-      loader: p.loader?.getState?.(),
-      extra: p.extra,
-    };
-    return encodeCheckpoint({ model: p.model.stateDict(), optimizer, meta }, opts);
-  } finally {
-    if (optimizer) dispose(optimizer.tensors);
-  }
+  return withCheckpointContent(p, (content) => encodeCheckpoint(content, opts));
 }
 
 /**

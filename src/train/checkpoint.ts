@@ -18,14 +18,13 @@
  */
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { decodeSafetensors } from '../io/safetensors.js';
 import type { CheckpointMeta, CheckpointParts } from './checkpoint-format.js';
 import { CheckpointError, validateMeta } from './checkpoint-format.js';
 import { sha256 } from './checksum.js';
 import { exists, writeCheckpoint } from './checkpoint-write.js';
-import { restoreCheckpoint } from './store.js';
+import { restoreCheckpoint, withCheckpointContent } from './store.js';
 import type { OptimizerStateLike } from './types.js';
 
 export { CHECKPOINT_FORMAT, CheckpointError } from './checkpoint-format.js';
@@ -119,27 +118,7 @@ export function loadModelWeights(dir: string): Record<string, Tensor> {
 
 /** Save a model (and optionally its optimizer, scheduler and loader) as a checkpoint folder `dir`. */
 export function saveCheckpoint(dir: string, p: CheckpointParts): string {
-  const optimizer = p.optimizer?.stateDict();
-  try {
-    return writeCheckpoint(
-      dirname(resolve(dir)),
-      {
-        model: p.model.stateDict(),
-        optimizer,
-        meta: {
-          epoch: p.epoch,
-          step: p.step,
-          rng: defaultGenerator.getState(),
-          scheduler: p.scheduler?.stateDict(),
-          loader: p.loader?.getState?.(),
-          extra: p.extra,
-        },
-      },
-      basename(resolve(dir)),
-    );
-  } finally {
-    for (const t of Object.values(optimizer?.tensors ?? {})) t.dispose();
-  }
+  return withCheckpointContent(p, (content) => writeCheckpoint(dirname(resolve(dir)), content, basename(resolve(dir))));
 }
 
 /**

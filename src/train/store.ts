@@ -6,7 +6,7 @@
  */
 import type { Tensor } from '../core/tensor.js';
 import { defaultGenerator } from '../core/random.js';
-import type { CheckpointContent, CheckpointMeta } from './checkpoint-format.js';
+import type { CheckpointContent, CheckpointMeta, CheckpointParts } from './checkpoint-format.js';
 import { CheckpointError } from './checkpoint-format.js';
 import type { BatchLoader, OptimizerStateLike, Scheduler, StepOptimizer, TrainableModel } from './types.js';
 
@@ -58,4 +58,26 @@ export function restoreCheckpoint(c: Checkpoint, p: RestoreParts): CheckpointMet
   if (p.loader?.setState && c.meta.loader !== undefined) part('loader state', () => p.loader!.setState!(c.meta.loader as never));
   part('rng', () => defaultGenerator.setState(c.meta.rng));
   return c.meta;
+}
+
+/**
+ * The content of a checkpoint of these objects (the model's state dict, the optimizer's, the
+ * scheduler's and loader's state) and of the default generator, handed to `write` (a folder on
+ * Node, bytes anywhere); the optimizer state's tensors are freed when it returns.
+ */
+export function withCheckpointContent<T>(p: CheckpointParts, write: (content: CheckpointContent) => T): T {
+  const optimizer = p.optimizer?.stateDict();
+  try {
+    const meta = {
+      epoch: p.epoch,
+      step: p.step,
+      rng: defaultGenerator.getState(),
+      scheduler: p.scheduler?.stateDict(),
+      loader: p.loader?.getState?.(),
+      extra: p.extra,
+    };
+    return write({ model: p.model.stateDict(), optimizer, meta });
+  } finally {
+    for (const t of Object.values(optimizer?.tensors ?? {})) t.dispose();
+  }
 }

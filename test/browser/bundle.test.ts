@@ -15,6 +15,7 @@ import { launch } from '../report/browser.js';
 import type { Browser } from '../report/browser.js';
 import * as d from '../../src/index.js';
 import { trainBlobs } from './train-blobs.js';
+import { pageResult } from './page-result.js';
 import { loadFashionMnist } from '../../src/node/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -145,30 +146,7 @@ describe('descent in a browser', () => {
     await page.close();
   });
 
-  /** Open a page and wait for what its script publishes (window.__result), failing on any page error. */
-  async function result(path: string): Promise<{ r: Record<string, unknown>; console: string[] }> {
-    const page = await browser.context.newPage();
-    const logs: string[] = [],
-      errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => (m.type() === 'error' ? errors : logs).push(m.text()));
-    await page.goto(url.replace(/\/$/, '') + path);
-    await page.waitForFunction(
-      () =>
-        (window as unknown as { __result?: unknown; __error?: string }).__result !== undefined ||
-        (window as unknown as { __error?: string }).__error !== undefined,
-      undefined,
-      { timeout: 120_000 },
-    );
-    const out = await page.evaluate(() => {
-      const w = window as unknown as { __result?: Record<string, unknown>; __error?: string };
-      return { __result: w.__result, __error: w.__error };
-    });
-    await page.close();
-    assert.equal(out.__error, undefined, String(out.__error));
-    assert.deepEqual(errors, []);
-    return { r: out.__result!, console: logs };
-  }
+  const result = (path: string) => pageResult(browser, url.replace(/\/$/, '') + path);
 
   it('in a cross-origin isolated page trains on 2 threads (Web Workers), to the same weights as Node on 2 threads, bit for bit', async () => {
     const { r } = await result('/iso/threads.html?threads=2');

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { launch } from '../report/browser.js';
+import { pageResult } from './page-result.js';
 import type { Browser } from '../report/browser.js';
 import * as d from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
@@ -98,23 +99,7 @@ const plain = (x: Tensor): Plain => ({ dtype: x.dtype, shape: [...x.shape], data
 describe('the data namespace in Chromium', () => {
   let r: Record<string, unknown>;
   before(async () => {
-    const page = await browser.context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
-    await page.goto(url);
-    await page.waitForFunction(() => {
-      const w = window as unknown as { __result?: unknown; __error?: unknown };
-      return w.__result !== undefined || w.__error !== undefined;
-    });
-    const out = await page.evaluate(() => {
-      const w = window as unknown as { __result?: Record<string, unknown>; __error?: string };
-      return { result: w.__result, error: w.__error };
-    });
-    await page.close();
-    assert.equal(out.error, undefined, out.error);
-    assert.deepEqual(errors, []);
-    r = out.result!;
+    r = (await pageResult(browser, url)).r;
   });
 
   it('fetchIris (raw and gzip) gives the tensors, classes and columns of loadIris in Node', () => {

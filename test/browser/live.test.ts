@@ -16,6 +16,7 @@ import { launch } from '../report/browser.js';
 import type { Browser } from '../report/browser.js';
 import * as d from '../../src/index.js';
 import { trainBlobs } from './train-blobs.js';
+import { pageResult } from './page-result.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -117,18 +118,8 @@ after(async () => {
 });
 
 async function result(path: string): Promise<Record<string, unknown>> {
-  const page = await browser.context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  await page.goto(url + path);
-  await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: 120_000 });
-  const r = await page.evaluate(() => (window as unknown as { __result: Record<string, unknown> }).__result);
-  await page.close();
+  const { r } = await pageResult(browser, url + path);
   assert.equal(r.error, undefined, String(r.error));
-  assert.deepEqual(errors, []);
   return r;
 }
 
