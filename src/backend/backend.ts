@@ -75,6 +75,21 @@ export interface BackendGuarantees {
 }
 
 /**
+ * One torch.optim.SGD update of a parameter (Backend.sgdStep). Scalars are rounded to the
+ * parameter's dtype, as the ops round a number operand.
+ */
+export interface SgdStepHyper {
+  readonly lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  readonly maximize: boolean;
+  /** The first step with momentum: the buffer starts as the gradient (bufIn is not read). */
+  readonly first: boolean;
+}
+
+/**
  * The kernels every backend provides. Shapes and strides are in elements; all storages are
  * contiguous except where a layout gives explicit strides. The plain-TypeScript `js` backend is
  * the specification of each kernel; faster backends are tested against it.
@@ -128,6 +143,21 @@ export interface Backend {
   zigguratMap?(buf: Storage, std: number, tables: Float64Array): Int32Array;
   /** Optional: scatterAdd into zeros, whatever out held (one pass instead of fill + scatterAdd). */
   scatterAddZeroed?(src: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
+  /**
+   * Optional, CPU backends: the sum of x[i] * x[i] over a float storage, each square rounded to
+   * x's dtype and the squares added in float64 (in an order of the backend's choosing, the same
+   * on every call), returned as a number: the gradient norm the trainer checks every step.
+   */
+  sumSquares?(x: Storage): number;
+  /**
+   * Optional: one SGD step out of place, the same values as the ops SGD.update composes (each
+   * operation rounded to the dtype, no fused multiply-add), in one pass: with g = grad (negated
+   * when maximize), g += weightDecay * p when weightDecay != 0; with momentum, bufOut = g on the
+   * first step, else momentum * bufIn + (1 - dampening) * g, and g = nesterov ? g + momentum *
+   * bufOut : bufOut; then pOut = p - lr * g. bufIn and bufOut are null without momentum. Outputs
+   * are fresh storages (a checkpoint may hold the old ones as views).
+   */
+  sgdStep?(p: Storage, grad: Storage, bufIn: Storage | null, pOut: Storage, bufOut: Storage | null, h: SgdStepHyper): void;
   /** out[o, j, i] = x[o, idx[j], i]; idx has m entries. */
   indexSelect(x: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
   /** out[o, idx[j], i] += src[o, j, i] (out must be initialised). */

@@ -1,5 +1,6 @@
 /** Stochastic gradient descent, optionally with (Nesterov) momentum and L2 weight decay, as torch.optim.SGD. */
-import type { Tensor } from '../core/tensor.js';
+import { getBackend } from '../backend/index.js';
+import { Tensor } from '../core/tensor.js';
 import { add, mul, neg, sub } from '../ops/index.js';
 import { checkBoolean, checkFinite, checkNonNegative } from './checks.js';
 import type { BaseHyper, ParamGroup, ParamState, ParamsInput } from './optimizer.js';
@@ -65,6 +66,7 @@ export class SGD extends Optimizer<SGDHyper> {
   }
 
   protected update(p: Tensor, grad: Tensor, group: ParamGroup<SGDHyper>, state: ParamState): void {
+    if (this.fusedUpdate(p, grad, group, state)) return;
     const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
     let g = maximize ? neg(grad) : grad;
     if (weightDecay !== 0) g = add(g, mul(p, weightDecay));
@@ -79,5 +81,37 @@ export class SGD extends Optimizer<SGDHyper> {
       g = nesterov ? add(g, mul(buf, momentum)) : buf;
     }
     p.assign(sub(p, mul(g, lr)));
+  }
+
+  /**
+   * The same update in one kernel call where the backend has one (Backend.sgdStep: the same
+   * operations in the same order, so the same bits): new storages for the parameter and the
+   * buffer, assigned as the composed ops' results are. False where the kernel is absent or a
+   * tensor lives on another backend.
+   */
+  private fusedUpdate(p: Tensor, grad: Tensor, group: ParamGroup<SGDHyper>, state: ParamState): boolean {
+    const b = getBackend();
+    const existing = state.buffers.momentumBuffer;
+    const onB = (t: Tensor | undefined) => t === undefined || t.storage.backend === b.name;
+    if (!b.sgdStep || !onB(p) || !onB(grad) || !onB(existing) || (p.dtype !== 'float32' && p.dtype !== 'float64')) return false;
+    const { lr, momentum, dampening, weightDecay, nesterov, maximize } = group;
+    const first = momentum !== 0 && !existing;
+    const pOut = new Tensor(b.alloc(p.dtype, p.size), p.shape);
+    const bufOut = momentum !== 0 ? new Tensor(b.alloc(p.dtype, p.size), p.shape) : null;
+    b.sgdStep(p.storage, grad.storage, existing?.storage ?? null, pOut.storage, bufOut?.storage ?? null, {
+      lr,
+      momentum,
+      dampening,
+      weightDecay,
+      nesterov,
+      maximize,
+      first,
+    });
+    if (bufOut !== null) {
+      if (first) this.buffer(state, 'momentumBuffer', () => bufOut);
+      else existing!.assign(bufOut);
+    }
+    p.assign(pOut);
+    return true;
   }
 }

@@ -457,6 +457,46 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
           if (!inner.has(i)) assert.ok(Object.is(gotF[i], want[i]), `zigguratMap n=${n} std=${std}: element ${i}: ${gotF[i]} vs ${want[i]}`);
       }
   },
+  sgdStep(c) {
+    // every variant: plain, maximize with weight decay, momentum's first and later steps, dampening, Nesterov
+    const hypers = [
+      { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, first: false },
+      { lr: 0.03, momentum: 0, dampening: 0, weightDecay: 0.01, nesterov: false, maximize: true, first: false },
+      { lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, first: true },
+      { lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, first: false },
+      { lr: 0.07, momentum: 0.8, dampening: 0.3, weightDecay: 0.02, nesterov: false, maximize: true, first: false },
+      { lr: 0.01, momentum: 0.95, dampening: 0, weightDecay: 1e-4, nesterov: true, maximize: false, first: false },
+      { lr: 0.01, momentum: 0.95, dampening: 0, weightDecay: 0, nesterov: true, maximize: false, first: true },
+    ];
+    for (const dtype of FLOATS)
+      for (const n of [0, ...SIZES, 1031])
+        for (const h of hypers) {
+          const [pr, pt] = c.pair(dtype, c.values(n)),
+            [gr, gt] = c.pair(dtype, c.values(n)),
+            [br, bt] = c.pair(dtype, c.values(n));
+          const [por, pot] = c.out(dtype, n),
+            [bor, bot] = c.out(dtype, n);
+          const withBuf = h.momentum !== 0;
+          c.ref.sgdStep!(pr, gr, withBuf ? br : null, por, withBuf ? bor : null, h);
+          c.backend.sgdStep!(pt, gt, withBuf ? bt : null, pot, withBuf ? bot : null, h);
+          const label = `sgdStep ${dtype} n=${n} ${JSON.stringify(h)}`;
+          c.check(pot, por, `${label}: parameter`);
+          if (withBuf) c.check(bot, bor, `${label}: buffer`);
+        }
+  },
+  sumSquares(c) {
+    // squares rounded to the dtype, added in float64 in any fixed order: within n float64 roundings of the sum
+    for (const dtype of FLOATS)
+      for (const n of [0, ...SIZES, 16384, 16385, 3 * 16384 + 7]) {
+        const [r, t] = c.pair(dtype, c.values(n));
+        const want = c.ref.sumSquares!(r),
+          got = c.backend.sumSquares!(t);
+        const label = `sumSquares ${dtype} n=${n} [${c.backend.name}]: ${got} vs reference ${want}`;
+        if (!Number.isFinite(want)) assert.ok(Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want)), label);
+        else assert.ok(Math.abs(got - want) <= n * 2 ** -52 * want, label);
+        assert.equal(c.backend.sumSquares!(t), got, `${label}: the same on a second call`);
+      }
+  },
   col2im(c) {
     for (const l of WINDOWS)
       for (const dtype of FLOATS) {

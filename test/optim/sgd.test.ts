@@ -104,4 +104,38 @@ describe('SGD', () => {
     assert.throws(() => new SGD([w], { lr: 0.1, weightDecay: -1 }), /weightDecay must be a finite number >= 0/);
     assert.throws(() => new SGD([w], undefined as unknown as { lr: number }), /lr has no default/);
   });
+
+  it('the fused kernel (Backend.sgdStep) gives the same bits as the composed ops, state dict included', () => {
+    const b = d.getBackend() as { sgdStep?: unknown };
+    const saved = b.sgdStep;
+    assert.ok(saved, 'the backend under test has sgdStep');
+    const cases = [
+      { momentum: 0 },
+      { momentum: 0.9 },
+      { momentum: 0.8, dampening: 0.25, weightDecay: 0.01, maximize: true },
+      { momentum: 0.9, nesterov: true, weightDecay: 1e-3 },
+    ];
+    for (const hyper of cases) {
+      const run = (fused: boolean) => {
+        b.sgdStep = fused ? saved : undefined;
+        try {
+          d.manualSeed(3);
+          const w = d.randn([37, 5]),
+            v = d.randn([5]);
+          const opt = new SGD([w, v], { lr: 0.05, ...hyper });
+          for (let s = 0; s < 4; s++) {
+            const g = d.grad(() => d.sum(d.square(d.sub(d.matmul(d.randn([7, 37]), w), v))), [w, v]);
+            opt.step(g);
+          }
+          const st = opt.stateDict();
+          const buffers = Object.entries(st.tensors).map(([k, t]) => [k, t.toArray()]);
+          assert.equal(buffers.length, hyper.momentum === 0 ? 0 : 2);
+          return [w.toArray(), v.toArray(), buffers, JSON.stringify(st.meta)];
+        } finally {
+          b.sgdStep = saved;
+        }
+      };
+      assert.deepEqual(run(true), run(false), JSON.stringify(hyper));
+    }
+  });
 });

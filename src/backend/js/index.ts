@@ -9,6 +9,7 @@ import type { Storage } from '../../core/storage.js';
 import { noteAlloc, noteFree } from '../../core/storage.js';
 import type { ArgReduceOp, AxisLayout, Backend, BinaryOp, MatmulLayout, ReduceOp, UnaryOp } from '../backend.js';
 import { erf, pow, sigmoid } from './math.js';
+import { sgdStepReference, sumSquaresReference } from './optim.js';
 
 class JsStorage implements Storage {
   readonly backend = 'js';
@@ -341,5 +342,11 @@ export const jsBackend: Backend = {
           from = (o * m + j) * inner;
         for (let i = 0; i < inner; i++) od[to + i]! += sd[from + i]!;
       }
+  },
+
+  sgdStep: sgdStepReference,
+  sumSquares(x) {
+    if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new TypeError(`sumSquares: expected a float storage, got ${x.dtype}`);
+    return sumSquaresReference(x);
   },
 };

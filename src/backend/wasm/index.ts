@@ -15,6 +15,7 @@ import { contiguousStrides, shapeSize } from '../../core/shape.js';
 import type { Storage } from '../../core/storage.js';
 import type { AxisLayout, Backend, MatmulLayout, WindowLayout } from '../backend.js';
 import { col2imReference, windowArgmaxReference } from '../js/conv.js';
+import { sgdStepReference, sumSquaresReference } from '../js/optim.js';
 import { jsBackend } from '../js/index.js';
 import { SIMD_BINARY, SIMD_UNARY } from './elementwise.js';
 import type { SimdBinary } from './elementwise.js';
@@ -23,6 +24,7 @@ import { forEachBlock, toBlocks } from './layout.js';
 import type { Blocks } from './layout.js';
 import { PARALLEL_MIN_ELEMENTS, parallelCalls, parallelFor } from './parallel.js';
 import { nativeGemm } from './native-gemm.js';
+import { sgdFlags, SUMSQ_ROW } from './optim.js';
 import { WasmStorage } from './memory.js';
 import { runtime } from './runtime.js';
 import { SIMD_TRANSCENDENTAL } from './transcendental.js';
@@ -406,6 +408,47 @@ export const wasmBackend: Backend = {
       return;
     }
     jsBackend.indexAdd(src, idx, out, l);
+  },
+
+  sgdStep(p, grad, bufIn, pOut, bufOut, h) {
+    const momentum = h.momentum !== 0;
+    if (!allF32(p, grad, pOut) || (momentum && (bufOut === null || !allF32(bufOut) || (!h.first && (bufIn === null || !allF32(bufIn)))))) {
+      if (bufOut) willWrite(bufOut);
+      willWrite(pOut);
+      return sgdStepReference(p, grad, bufIn, pOut, bufOut, h);
+    }
+    const rt = runtime(), n = p.size;
+    const hp = rt.heap.malloc(16);
+    try {
+      new Float32Array(rt.heap.buffer, hp, 4).set([h.lr, h.momentum, 1 - h.dampening, h.weightDecay]);
+      const pp = rd(p), pg = rd(grad), pbi = momentum && !h.first ? rd(bufIn!) : 0, pbo = momentum ? wr(bufOut!) : 0, ppo = wr(pOut);
+      parallelFor(`sgd_${sgdFlags(h)}`, n, 4 * n, (s, len) => [pp + s * 4, pg + s * 4, pbi && pbi + s * 4, ppo + s * 4, pbo && pbo + s * 4, len, hp], 16);
+    } finally {
+      rt.heap.freeBlock(hp, 16);
+    }
+  },
+
+  sumSquares(x) {
+    if (!allF32(x)) {
+      if (x.dtype !== 'float64') throw new TypeError(`sumSquares: expected a float storage, got ${x.dtype}`);
+      return sumSquaresReference(x);
+    }
+    // rows of SUMSQ_ROW elements (and a last, shorter one), each a float64 partial sum; the
+    // partials are added in order, so the result does not depend on the thread count
+    const rt = runtime(), n = x.size, rows = Math.floor(n / SUMSQ_ROW), tail = n - rows * SUMSQ_ROW;
+    const parts = rows + (tail > 0 ? 1 : 0);
+    if (parts === 0) return 0;
+    const px = rd(x), po = rt.heap.malloc(parts * 8);
+    try {
+      if (rows > 0) parallelFor('sumsq_rows', rows, rows * SUMSQ_ROW, (s, len) => [px + s * SUMSQ_ROW * 4, po + s * 8, len, SUMSQ_ROW]);
+      if (tail > 0) rt.kernel('sumsq_rows')(px + rows * SUMSQ_ROW * 4, po + rows * 8, 1, tail);
+      const partial = new Float64Array(rt.heap.buffer, po, parts);
+      let s = 0;
+      for (let i = 0; i < parts; i++) s += partial[i]!;
+      return s;
+    } finally {
+      rt.heap.freeBlock(po, parts * 8);
+    }
   },
 
   col2im(cols, out, l: WindowLayout) {

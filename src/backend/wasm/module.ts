@@ -9,6 +9,7 @@ import type { ReadPattern } from './elementwise.js';
 import { emitConv } from './conv.js';
 import { emitGemm } from './gemm.js';
 import { emitRandom } from './random.js';
+import { emitSgd, emitSumSquares, SGD_VARIANTS } from './optim.js';
 import { emitGatherScatter, emitIndexKernels } from './indexing.js';
 import { emitCopy2d, emitCopy4d, emitReduceCols, emitReduceMiddleSum, emitReduceRows } from './reduce.js';
 import { emitTranscendental, SIMD_TRANSCENDENTAL } from './transcendental.js';
@@ -74,6 +75,8 @@ export function buildModule(memory: { initial: number; maximum: number; shared: 
   emitGatherScatter(m);
   emitIndexKernels(m);
   emitRandom(m);
+  for (const flags of SGD_VARIANTS) emitSgd(m, flags);
+  emitSumSquares(m);
   const bytes = m.bytes();
   if (!WebAssembly.validate(bytes)) throw new Error('wasm backend: the generated module does not validate (a kernel emitter is wrong)');
   return bytes;
