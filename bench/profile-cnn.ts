@@ -4,13 +4,20 @@
  * `npm run bench`; run `node --import tsx bench/profile-cnn.ts [threads] [model spec]` when tuning
  * kernels (the spec is the CLI's --model grammar, e.g. conv:32x3same,bn,pool:2,res:32,gap,dense:64).
  * The timings wrap synchronous calls, so the JS dispatch between kernels shows as the gap between
- * "profiled" and "in kernels".
+ * "profiled" and "in kernels". PROFILE_CLOCK=cpu times by the process's CPU time instead of the
+ * wall clock (steadier on a busy machine; with 1 thread it is the step's own work).
  */
 import * as d from '../src/index.js';
 import { getBackend, setNumThreads } from '../src/backend/index.js';
 import { cnnTrainStep, makeCnn } from './cnn.js';
 import { buildModelFromSpec } from '../src/cli/model-spec.js';
 const threads = Number(process.argv[2] ?? 2);
+const cpuClock = process.env.PROFILE_CLOCK === 'cpu';
+const now = (): number => {
+  if (!cpuClock) return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 setNumThreads(threads);
 const b = getBackend() as any;
 const times = new Map<string, { t: number; n: number }>();
@@ -20,9 +27,9 @@ for (const k of Object.keys(b)) {
   if (typeof f !== 'function' || k === 'alloc') continue;
   b[k] = function (...args: any[]) {
     if (!on) return f.apply(this, args);
-    const t0 = performance.now();
+    const t0 = now();
     const r = f.apply(this, args);
-    const dt = performance.now() - t0;
+    const dt = now() - t0;
     let key = k;
     if (k === 'matmul') {
       const l = args[3];
@@ -43,13 +50,13 @@ const net = spec ? buildModelFromSpec(spec, { inputSize: 784, numClasses: 10, im
 const { step } = cnnTrainStep(net, g, spec ? [784] : [1, 28, 28]);
 for (let i = 0; i < 5; i++) step();
 const N = 40;
-let t0 = performance.now();
+let t0 = now();
 for (let i = 0; i < N; i++) step();
-const plain = (performance.now() - t0) / N;
+const plain = (now() - t0) / N;
 on = true;
-t0 = performance.now();
+t0 = now();
 for (let i = 0; i < N; i++) step();
-const total = (performance.now() - t0) / N;
+const total = (now() - t0) / N;
 let sum = 0;
 const rows = [...times.entries()].sort((a, b) => b[1].t - a[1].t);
 for (const [k, e] of rows) {

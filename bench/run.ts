@@ -19,6 +19,7 @@ import { makeMlp, trainStep } from './mlp.js';
 import { benchPeers } from './peers.js';
 import { benchPerExample } from './per-example.js';
 import { benchStartup } from './startup.js';
+import { benchRecipe } from './recipe.js';
 import { benchTorch } from './torch.js';
 import type { Result } from './measure.js';
 import { NATIVE_AVAILABLE, rateOf, timeIt, useBackend } from './measure.js';
@@ -132,6 +133,11 @@ for (const r of dashboard) console.log(JSON.stringify(r));
 const browserRows = await benchBrowser({ quick });
 for (const r of browserRows) console.log(JSON.stringify(r));
 
+// ------------------------- the full Fashion-MNIST MLP recipe, CLI against PyTorch (issue 15) --
+// Child processes in turns, with this process idle.
+const recipe = benchRecipe({ quick });
+for (const r of recipe) console.log(JSON.stringify(r));
+
 // ------------------------------------------ process start to first training step --
 // Fresh child processes, so it runs last, with this process idle.
 const startup = await benchStartup({ quick });
@@ -178,6 +184,14 @@ console.log(
 for (const r of browserRows) {
   console.log(
     `${r.name.padEnd(34)} ${(r.runtime + (r.backend === 'native' ? '+nat' : '')).padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${(r.ratio_vs_node_all_threads === undefined ? '' : r.ratio_vs_node_all_threads.toFixed(2) + 'x').padEnd(11)} ${r.ratio_vs_one_thread === undefined ? '' : (r.ratio_vs_one_thread.toFixed(2) + 'x').padStart(8)}`,
+  );
+}
+console.log(
+  `\n${'full recipe (descent train --json)'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'test acc'.padEnd(11)} ${'vs torch'.padStart(8)}`,
+);
+for (const r of recipe) {
+  console.log(
+    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second ?? 'skipped').padStart(12)} ${String(r.test_accuracy ?? r.skipped ?? '').padEnd(11)} ${ratio(r.ratio_vs_pytorch).padStart(8)}`,
   );
 }
 console.log(

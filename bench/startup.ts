@@ -45,7 +45,7 @@ function newestMtime(dir: string): number {
 }
 
 /** Builds dist/ (tsc -p tsconfig.build.json) when it is missing or older than some file in src/. */
-function ensureDist(): void {
+export function ensureDist(): void {
   const entry = join(ROOT, 'dist', 'index.js');
   if (existsSync(entry) && statSync(entry).mtimeMs >= newestMtime(join(ROOT, 'src'))) return;
   console.error('startup: dist/ is missing or older than src/; building it (tsc -p tsconfig.build.json)');

@@ -3,8 +3,8 @@ PyTorch on the full Fashion-MNIST MLP recipe of issue 15, for comparison with
   descent train --data DIR --model mlp:512,256 --batch-size 128 --epochs 5 --optimizer sgd --lr 0.05 --momentum 0.9 --json
 The same IDX files, shuffled batches of 128, SGD with momentum 0.9, a cosine schedule stepped per
 update (the CLI's default for MLPs); only the training loop is timed. Run with Debian's Python:
-  OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_recipe.py 1 [DIR]
-(the first argument is torch.set_num_threads; DIR defaults to Debian's dataset-fashion-mnist).
+  OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_recipe.py 1 [DIR [EPOCHS]]
+(the first argument is torch.set_num_threads; DIR defaults to Debian's dataset-fashion-mnist, EPOCHS to 5).
 """
 import gzip, time, sys
 import numpy as np, torch, torch.nn as nn
@@ -18,7 +18,7 @@ yt = torch.from_numpy(idx('t10k-labels-idx1-ubyte.gz', 8).astype(np.int64))
 threads = int(sys.argv[1]); torch.set_num_threads(threads); torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
 opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-epochs, B = 5, 128
+epochs, B = (int(sys.argv[3]) if len(sys.argv) > 3 else 5), 128
 steps = epochs * ((len(x) + B - 1) // B)
 sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
 lossf = nn.CrossEntropyLoss(); seconds = 0.0

@@ -202,6 +202,70 @@ void run_chunk(void* ctx, int chunk) {
   if (!ok) s.failed.store(true, std::memory_order_relaxed);
 }
 
+// ---- split-K: a small C with a long k (a convolution's weight gradient: 32 x 9 over 43,264) --
+// Split along C, such a product has one or two tiles, so one thread would do it all, mostly on
+// padding. Instead k is cut into runs of kSplitKRun (fixed, so the result does not depend on the
+// thread count), each run's product goes to a partial C of its own, and the partials are added
+// in order in float64. C^T = B^T A^T is computed instead when its tiles waste less.
+constexpr Index kSplitKRun = 2048;
+constexpr Index kSplitKMaxMn = 4096;
+
+struct SplitK {
+  const KernelSet* ks;
+  Gemm g;          // the product as computed (maybe transposed), accumulate = false
+  float* partial;  // runs x (g.m * g.n)
+  Index runs;
+  std::atomic<bool> failed{false};
+};
+
+void run_k_chunk(void* ctx, int run) {
+  SplitK& s = *static_cast<SplitK*>(ctx);
+  const Index p0 = run * kSplitKRun, p1 = std::min(s.g.k, p0 + kSplitKRun);
+  Gemm sub = s.g;
+  sub.a += p0 * s.g.cs_a;
+  sub.b += p0 * s.g.rs_b;
+  sub.k = p1 - p0;
+  sub.c = s.partial + run * s.g.m * s.g.n;
+  sub.ldc = s.g.n;
+  if (!gemm_block(*s.ks, sub, 0, sub.m, 0, sub.n)) s.failed.store(true, std::memory_order_relaxed);
+}
+
+Index padded_area(const KernelSet& ks, Index rows, Index cols) { return round_up(rows, ks.mr) * round_up(cols, ks.nr); }
+
+bool split_k_fits(const KernelSet& ks, const Gemm& g) {
+  return g.k >= 2 * kSplitKRun && g.m * g.n <= kSplitKMaxMn && std::min(padded_area(ks, g.m, g.n), padded_area(ks, g.n, g.m)) <= kSplitKMaxMn * 2;
+}
+
+bool sgemm_split_k(const KernelSet& ks, const Gemm& g, int threads) {
+  const bool transpose = padded_area(ks, g.n, g.m) < padded_area(ks, g.m, g.n);
+  SplitK s;
+  s.ks = &ks;
+  s.g = transpose ? Gemm{g.n, g.m, g.k, g.b, g.cs_b, g.rs_b, g.a, g.cs_a, g.rs_a, nullptr, g.m, false} : g;
+  s.g.accumulate = false;
+  s.runs = (g.k + kSplitKRun - 1) / kSplitKRun;
+  const Index mn = g.m * g.n;
+  s.partial = aligned_floats(static_cast<size_t>(round_up(s.runs * mn, 16)));
+  if (s.partial == nullptr) return false;
+  const Index parts = std::min<Index>(threads, s.runs);
+  if (parts <= 1) {
+    for (Index r = 0; r < s.runs; ++r) run_k_chunk(&s, static_cast<int>(r));
+  } else {
+    Pool::instance().run(static_cast<int>(s.runs), static_cast<int>(parts - 1), &run_k_chunk, &s);
+  }
+  const bool ok = !s.failed.load(std::memory_order_relaxed);
+  if (ok) {
+    for (Index i = 0; i < g.m; ++i)
+      for (Index j = 0; j < g.n; ++j) {
+        const Index at = transpose ? j * g.m + i : i * g.n + j;
+        double sum = g.accumulate ? static_cast<double>(g.c[i * g.ldc + j]) : 0.0;
+        for (Index r = 0; r < s.runs; ++r) sum += static_cast<double>(s.partial[r * mn + at]);
+        g.c[i * g.ldc + j] = static_cast<float>(sum);
+      }
+  }
+  free_floats(s.partial);
+  return ok;
+}
+
 }  // namespace
 
 bool sgemm(const KernelSet& ks, const Gemm& g, int threads) {
@@ -216,6 +280,7 @@ bool sgemm(const KernelSet& ks, const Gemm& g, int threads) {
   // stay at least kMinChunkSide rows or columns wide: at that width the repacking costs a few
   // percent. Beyond one chunk per thread, spare chunks let a thread that started late (asleep,
   // or busy with other work) take less of the product.
+  if (split_k_fits(ks, g)) return sgemm_split_k(ks, g, threads);
   const double work = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
   const Index tiles_m = (g.m + ks.mr - 1) / ks.mr, tiles_n = (g.n + ks.nr - 1) / ks.nr;
   const bool by_columns = tiles_n >= tiles_m;

@@ -68,6 +68,20 @@ describe('native sgemm: results', { skip: skipSuite }, () => {
     reset();
   });
 
+  it('a small C over a long k (a weight gradient: k cut into fixed runs, partials added in order) matches, the same bits on 1 and 2 threads', () => {
+    // 32 x 9 computes as C^T = B^T A^T (fewer padded tiles); 40 x 40 as it is; k spans 3-5 runs and a short last one
+    for (const [m, n, k, la, lb] of [
+      [32, 9, 9000, 'row', 'col'],
+      [9, 32, 4100, 'col', 'row'],
+      [40, 40, 6150, 'row', 'row'],
+      [3, 5, 8193, 'col', 'col'],
+    ] as const) {
+      reset();
+      checkProduct(addon, isas, place(m, k, la, random), place(k, n, lb, random), `split-K ${m}x${n}x${k} A ${la} B ${lb}`);
+    }
+    reset();
+  });
+
   it('k = 0 writes zeros, or leaves C as it was when accumulating; m = 0 or n = 0 touches nothing', () => {
     reset();
     for (const isa of isas) {
