@@ -83,7 +83,7 @@ namespace {
 // Plain C++ the compiler vectorises with the baseline ISA (SSE2 on x86-64, NEON on arm64). No
 // reassociation: every C element is its own sum, accumulated in order over k.
 template <int MR, int NR>
-void micro_generic(Index kc, const float* a, const float* b, float* c, Index ldc, bool add, int rows, int cols) {
+void micro_generic(Index kc, const float* a, const float* b, Index ldb, float* c, Index ldc, bool add, int rows, int cols) {
   float acc[MR][NR] = {};
   for (Index p = 0; p < kc; ++p) {
     for (int i = 0; i < MR; ++i) {
@@ -91,7 +91,7 @@ void micro_generic(Index kc, const float* a, const float* b, float* c, Index ldc
       for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
     }
     a += MR;
-    b += NR;
+    b += ldb;
   }
   for (int i = 0; i < rows; ++i)
     for (int j = 0; j < cols; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
@@ -151,31 +151,47 @@ constexpr Index kMinChunkSide = 512;
 
 Index round_up(Index x, Index to) { return (x + to - 1) / to * to; }
 
+// The depth of each k block: k cut into blocks of at most 5/4 kc, as equal as can be (multiples of
+// 4), so no thin last block costs a pass over C for little work (k = 288 is one block, not 256 + 32).
+// It depends on k alone, never on threads, so the rounding does not change with the thread count.
+Index balanced_kc(const KernelSet& ks, Index k) {
+  const Index limit = ks.kc + ks.kc / 4;
+  const Index blocks = (k + limit - 1) / limit;
+  return std::min(k, round_up((k + blocks - 1) / blocks, 4));
+}
+
 // Rows [i0, i1) and columns [j0, j1) of C; false when the packing buffers cannot be allocated.
 bool gemm_block(const KernelSet& ks, const Gemm& g, Index i0, Index i1, Index j0, Index j1) {
   const Index mr = ks.mr, nr = ks.nr;
   const Index nc_max = round_up(std::min(ks.nc, j1 - j0), nr);
   const Index mc_max = round_up(std::min(ks.mc, i1 - i0), mr);
-  const Index kc_max = std::min(ks.kc, g.k);
+  const Index kc_max = balanced_kc(ks, g.k);
   float* bp = Scratch::ensure(scratch.b, scratch.b_len, static_cast<size_t>(nc_max * kc_max));
   float* ap = Scratch::ensure(scratch.a, scratch.a_len, static_cast<size_t>(mc_max * kc_max));
   if (bp == nullptr || ap == nullptr) return false;
+  // Few rows of C (one block of A): each NR-wide strip of B serves every row tile from L1 right
+  // after its first use, so where B's rows are contiguous (cs_b = 1) full strips are read where
+  // they lie instead of being packed; packing them would cost more than it saves.
+  const bool direct = g.cs_b == 1 && i1 - i0 <= ks.mc;
   for (Index jc = j0; jc < j1; jc += ks.nc) {
     const Index nc = std::min(ks.nc, j1 - jc);
-    for (Index pc = 0; pc < g.k; pc += ks.kc) {
-      const Index kc = std::min(ks.kc, g.k - pc);
+    for (Index pc = 0; pc < g.k; pc += kc_max) {
+      const Index kc = std::min(kc_max, g.k - pc);
       const bool add = g.accumulate || pc > 0;
       for (Index jr = 0; jr < nc; jr += nr)
-        ks.pack_b(g.b + pc * g.rs_b + (jc + jr) * g.cs_b, g.rs_b, g.cs_b, static_cast<int>(std::min(nr, nc - jr)), kc, bp + jr * kc);
+        if (!direct || nc - jr < nr) ks.pack_b(g.b + pc * g.rs_b + (jc + jr) * g.cs_b, g.rs_b, g.cs_b, static_cast<int>(std::min(nr, nc - jr)), kc, bp + jr * kc);
       for (Index ic = i0; ic < i1; ic += ks.mc) {
         const Index mc = std::min(ks.mc, i1 - ic);
         for (Index ir = 0; ir < mc; ir += mr)
           ks.pack_a(g.a + (ic + ir) * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, static_cast<int>(std::min(mr, mc - ir)), kc, ap + ir * kc);
         for (Index jr = 0; jr < nc; jr += nr) {
           const int cols = static_cast<int>(std::min(nr, nc - jr));
+          const bool in_place = direct && cols == nr;
+          const float* b = in_place ? g.b + pc * g.rs_b + jc + jr : bp + jr * kc;
+          const Index ldb = in_place ? g.rs_b : nr;
           for (Index ir = 0; ir < mc; ir += mr) {
             float* c = g.c + (ic + ir) * g.ldc + jc + jr;
-            ks.micro(kc, ap + ir * kc, bp + jr * kc, c, g.ldc, add, static_cast<int>(std::min(mr, mc - ir)), cols);
+            ks.micro(kc, ap + ir * kc, b, ldb, c, g.ldc, add, static_cast<int>(std::min(mr, mc - ir)), cols);
           }
         }
       }

@@ -22,9 +22,10 @@ const char* isa_name(Isa isa);
 bool parse_isa(const char* name, Isa* out);
 
 // C[0:rows, 0:cols] = (add ? C : 0) + Ap * Bp, where Ap is a packed kc x MR panel (element
-// (i, p) at a[p * MR + i]) and Bp a packed kc x NR panel (element (p, j) at b[p * NR + j]).
-// rows <= MR and cols <= NR; only those are read or written in C.
-using MicroKernel = void (*)(Index kc, const float* a, const float* b, float* c, Index ldc, bool add, int rows, int cols);
+// (i, p) at a[p * MR + i]) and Bp a kc x NR panel with rows ldb apart (element (p, j) at
+// b[p * ldb + j]: ldb = NR for a packed panel, B's row stride when B is read where it lies).
+// rows <= MR and cols <= NR; only those are read or written in C (all NR columns of B are read).
+using MicroKernel = void (*)(Index kc, const float* a, const float* b, Index ldb, float* c, Index ldc, bool add, int rows, int cols);
 // Packs rows (<= MR) rows and kc columns of A (element (i, p) at a[i * rs + p * cs]) into one
 // MR panel, rows beyond `rows` zero. PackB likewise packs cols (<= NR) columns of B.
 using PackA = void (*)(const float* a, Index rs, Index cs, int rows, Index kc, float* out);

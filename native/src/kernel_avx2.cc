@@ -20,7 +20,7 @@ DESCENT_TARGET inline __m256i lanes_below(int left) {
 }
 
 template <int MR, int NV>
-DESCENT_TARGET void micro_avx2(Index kc, const float* a, const float* b, float* c, Index ldc, bool add, int rows, int cols) {
+DESCENT_TARGET void micro_avx2(Index kc, const float* a, const float* b, Index ldb, float* c, Index ldc, bool add, int rows, int cols) {
   constexpr int NR = 8 * NV;
   __m256 acc[MR][NV];
 #pragma GCC unroll 16
@@ -34,7 +34,7 @@ DESCENT_TARGET void micro_avx2(Index kc, const float* a, const float* b, float* 
   for (Index p = 0; p < kc; ++p) {
     __m256 bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm256_load_ps(b + 8 * v);
+    for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);
@@ -42,7 +42,7 @@ DESCENT_TARGET void micro_avx2(Index kc, const float* a, const float* b, float* 
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
     }
     a += MR;
-    b += NR;
+    b += ldb;
   }
   if (rows == MR && cols == NR) {
 #pragma GCC unroll 16

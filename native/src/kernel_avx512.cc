@@ -16,7 +16,7 @@ namespace descent {
 namespace {
 
 template <int MR, int NV>
-DESCENT_TARGET void micro_avx512(Index kc, const float* a, const float* b, float* c, Index ldc, bool add, int rows, int cols) {
+DESCENT_TARGET void micro_avx512(Index kc, const float* a, const float* b, Index ldb, float* c, Index ldc, bool add, int rows, int cols) {
   constexpr int NR = 16 * NV;
   __m512 acc[MR][NV];
 #pragma GCC unroll 32
@@ -30,7 +30,7 @@ DESCENT_TARGET void micro_avx512(Index kc, const float* a, const float* b, float
   for (Index p = 0; p < kc; ++p) {
     __m512 bv[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
@@ -38,7 +38,7 @@ DESCENT_TARGET void micro_avx512(Index kc, const float* a, const float* b, float
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
     a += MR;
-    b += NR;
+    b += ldb;
   }
   if (rows == MR && cols == NR) {
 #pragma GCC unroll 32
