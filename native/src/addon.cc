@@ -3,6 +3,7 @@
 //
 //   setMemory(u8: Uint8Array): void       the view every byte offset refers to (again after grow)
 //   sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, threads): void
+//   park(): idle pool threads sleep at once (another pool is about to run)
 //   setNumThreads(n), getNumThreads(), isa(), setIsa(name), features()
 //
 // Every offset and extent is checked against the view's current length before any memory is
@@ -179,6 +180,11 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value Park(napi_env env, napi_callback_info) {
+  Pool::instance().park();
+  return undefined(env);
+}
+
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value arg = nullptr;
@@ -292,6 +298,7 @@ NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
       {"setMemory", nullptr, SetMemory, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"park", nullptr, Park, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getNumThreads", nullptr, GetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"isa", nullptr, IsaName, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

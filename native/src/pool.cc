@@ -79,7 +79,10 @@ void Pool::finish_chunk() {
 
 void Pool::work(int id, std::uint64_t seen) {
   for (;;) {
-    if (!spin_until([&] { return state_.load(std::memory_order_acquire) != seen; }, kIdleSpin)) {
+    const auto woken = [&] { return state_.load(std::memory_order_acquire) != seen; };
+    // spin for the next job unless parked (then sleep at once: another pool wants the core)
+    spin_until([&] { return woken() || parked_.load(std::memory_order_relaxed); }, kIdleSpin);
+    if (!woken()) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return state_.load(std::memory_order_acquire) != seen; });
     }
@@ -101,6 +104,7 @@ void Pool::run(int chunks, int helpers, Task task, void* ctx) {
   }
   if (helpers > kMaxThreads - 1) helpers = kMaxThreads - 1;
   grow(helpers);
+  parked_.store(false, std::memory_order_relaxed);
   const std::uint64_t job = ++job_;
   task_ = task;
   ctx_ = ctx;

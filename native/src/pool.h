@@ -26,6 +26,10 @@ class Pool {
   // workers; returns when all chunks are done.
   void run(int chunks, int helpers, Task task, void* ctx);
 
+  // Idle workers stop spinning and sleep now (another thread pool is about to use the cores);
+  // the next run() wakes them as usual.
+  void park() { parked_.store(true, std::memory_order_relaxed); }
+
   static constexpr int kMaxThreads = 256;
   static constexpr int kMaxChunks = 4096;
 
@@ -48,6 +52,7 @@ class Pool {
   // published) are read only while the job they belong to is still running.
   alignas(64) std::atomic<std::uint64_t> claim_{0};
   alignas(64) std::atomic<int> finished_{0};
+  std::atomic<bool> parked_{false};
   int chunks_ = 0;
   Task task_ = nullptr;
   void* ctx_ = nullptr;

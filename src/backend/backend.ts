@@ -72,6 +72,13 @@ export interface BackendGuarantees {
    * (gradual underflow). 'flushed': they may be read as zero and produced as zero of either sign.
    */
   readonly subnormals: 'kept' | 'flushed';
+  /**
+   * Optional: the transcendental functions (exp, log, log1p, sigmoid, tanh, erf, sin, cos, pow, and
+   * the exp and log inside crossEntropyRows and its gradient) are within this many units in the
+   * last place of the reference (GPU builtins are not correctly rounded). Absent: 1 unit, and the
+   * fused cross-entropy kernels exact.
+   */
+  readonly ulps?: number;
 }
 
 /**
@@ -143,6 +150,18 @@ export interface Backend {
   zigguratMap?(buf: Storage, std: number, tables: Float64Array): Int32Array;
   /** Optional: scatterAdd into zeros, whatever out held (one pass instead of fill + scatterAdd). */
   scatterAddZeroed?(src: Storage, idx: Storage, out: Storage, layout: AxisLayout): void;
+  /**
+   * Optional: softmax cross-entropy of each row of x [rows, cols] (float) against the int32 class
+   * target[i] (in [0, cols)), out[i] = -logSoftmax(x)[i, target[i]], computed as the ops compose
+   * it: shift = the row's maximum where finite (else 0), s = x - shift, L = log(sum(exp(s)))
+   * with the sum in float64, out = -(s[target] - L), each step rounded to x's dtype.
+   */
+  crossEntropyRows?(x: Storage, target: Storage, out: Storage, rows: number, cols: number): void;
+  /**
+   * Optional, with crossEntropyRows: its gradient, out[i, j] = (softmax(x)[i, j] - (j == target[i]
+   * ? 1 : 0)) * g[i], softmax as e / S from the same s, e = exp(s) and S, each step rounded.
+   */
+  crossEntropyRowsGrad?(x: Storage, target: Storage, g: Storage, out: Storage, rows: number, cols: number): void;
   /**
    * Optional, CPU backends: the sum of x[i] * x[i] over a float storage, each square rounded to
    * x's dtype and the squares added in float64 (in an order of the backend's choosing, the same

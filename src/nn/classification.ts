@@ -5,7 +5,7 @@
  */
 import { shapeStr, shapesEqual } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
-import { add, div, gather, indexSelect, logSoftmax, mul, neg, oneHot, relu, reshape, square, sub, sum, tensor } from '../ops/index.js';
+import { add, div, gather, indexSelect, logSoftmax, mul, neg, oneHot, relu, reshape, softmaxCrossEntropy, square, sub, sum, tensor } from '../ops/index.js';
 import type { ReductionOptions } from './reduction.js';
 import { checkReduction, checkWeight, reduce, requireFloat } from './reduction.js';
 
@@ -49,6 +49,21 @@ function indexTargets(fn: string, target: Tensor, B: number, C: number, ignoreIn
     valid[i] = 1;
   }
   return { safe: tensor(safe, { dtype: 'int32' }), valid: tensor(valid, { dtype }) };
+}
+
+/** Checks integer targets as indexTargets does; true when some target equals ignoreIndex. */
+function anyIgnored(fn: string, target: Tensor, B: number, C: number, ignoreIndex: number): boolean {
+  if (target.dtype !== 'int32') throw new TypeError(`${fn}: class-index targets must be int32, got ${target.dtype}`);
+  if (!shapesEqual(target.shape, [B]))
+    throw new RangeError(`${fn}: target must have shape [${B}] (one class index per example), got ${shapeStr(target.shape)}`);
+  const t = target.data;
+  let ignored = false;
+  for (let i = 0; i < B; i++) {
+    const c = t[i]!;
+    if (c === ignoreIndex) ignored = true;
+    else if (c < 0 || c >= C) indexTargets(fn, target, B, C, ignoreIndex, 'float32'); // throws its message
+  }
+  return ignored;
 }
 
 /**
@@ -106,6 +121,12 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   checkClassWeight(fn, options.weight, logits, C);
   const eps = options.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps <= 1)) throw new RangeError(`${fn}: labelSmoothing must be in [0, 1], got ${eps}`);
+  if (target.dtype === 'int32' && !options.weight && eps === 0) {
+    // the common case, nothing weighted, smoothed or ignored: one fused op per row (ops/cross-entropy.ts)
+    const [B] = checkScores(fn, 'logits', logits);
+    const reduction = checkReduction(fn, options.reduction ?? 'mean', ['mean', 'sum', 'none']);
+    if (!anyIgnored(fn, target, B, C, options.ignoreIndex ?? -100)) return reduce(fn, softmaxCrossEntropy(logits, target), reduction);
+  }
   const logp = logSoftmax(logits, 1);
   if (target.dtype === 'int32') return fromLogProbs(fn, logp, target, options, eps);
   if (!shapesEqual(target.shape, logits.shape) || target.dtype !== logits.dtype) {

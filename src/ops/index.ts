@@ -6,6 +6,7 @@ export * from './matmul.js';
 export * from './activation.js';
 export * from './conv.js';
 export * from './pool.js';
+export { softmaxCrossEntropy, softmaxCrossEntropyGrad } from './cross-entropy.js';
 export { OPS, OP_NAMES, isDifferentiable } from './table.js';
 export type { OpAttrs, OpName, WindowAttrs } from './types.js';
 export type { OpDef, BackwardCtx } from './run.js';

@@ -3,6 +3,7 @@
  * not compile. Tests walk it to check that each differentiable op has a gradient check.
  */
 import { convOps } from './conv.js';
+import { crossEntropyOps } from './cross-entropy.js';
 import { binaryOps, unaryOps, whereOps } from './elementwise.js';
 import { matmulOps } from './matmul.js';
 import { movementOps } from './movement.js';
@@ -11,7 +12,7 @@ import type { OpTable } from './run.js';
 import { addPerExample, indexSelectPerExample, matmulPerExample, mulPerExample, subPerExample } from './per-example.js';
 import type { OpName, PerExampleTable } from './types.js';
 
-export const OPS: OpTable<OpName> = { ...unaryOps, ...binaryOps, ...whereOps, ...reduceOps, ...matmulOps, ...movementOps, ...convOps };
+export const OPS: OpTable<OpName> = { ...unaryOps, ...binaryOps, ...whereOps, ...reduceOps, ...matmulOps, ...movementOps, ...convOps, ...crossEntropyOps };
 
 export const OP_NAMES = Object.keys(OPS) as OpName[];
 
@@ -74,4 +75,6 @@ export const PER_EXAMPLE: PerExampleTable<OpName> = {
   im2col: null,
   col2im: null,
   windowArgmax: null,
+  softmaxCrossEntropy: null,
+  softmaxCrossEntropyGrad: null,
 };

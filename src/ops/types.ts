@@ -60,6 +60,9 @@ export interface OpAttrs {
   im2col: WindowAttrs;
   col2im: WindowAttrs & { shape: number[] };
   windowArgmax: WindowAttrs;
+  // softmax cross-entropy of [B, C] logits against int32 classes, one loss per row (ops/cross-entropy.ts)
+  softmaxCrossEntropy: {};
+  softmaxCrossEntropyGrad: {};
 }
 
 export type OpName = keyof OpAttrs;

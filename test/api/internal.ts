@@ -9,3 +9,4 @@ export { OP_NAMES, isDifferentiable } from '../../src/ops/table.js';
 export type { OpName } from '../../src/ops/types.js';
 export { reluBackward } from '../../src/ops/elementwise.js';
 export { im2col, col2im, windowArgmax } from '../../src/ops/conv.js';
+export { softmaxCrossEntropy, softmaxCrossEntropyGrad } from '../../src/ops/cross-entropy.js';

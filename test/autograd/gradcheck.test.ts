@@ -150,6 +150,14 @@ const PRIMITIVES: { [K in OpName]: Check } = {
     { label: 'stride [2,1], dilation 2', f: (c) => d.col2im(c, [1, 2, 6, 5], 2, { stride: [2, 1], dilation: 2 }), inputs: [rn([2, 2, 2, 1, 2, 3])] },
   ],
   windowArgmax: 'not differentiable',
+  softmaxCrossEntropy: [
+    { label: 'x [4,3], classes [2,0,1,2]', f: (x) => d.softmaxCrossEntropy(x, idx([2, 0, 1, 2])), inputs: [rn([4, 3])] },
+    { label: 'x [3,5] spread by 20, one class', f: (x) => d.softmaxCrossEntropy(d.mul(x, 20), idx([4, 4, 4])), inputs: [rn([3, 5])] },
+  ],
+  softmaxCrossEntropyGrad: [
+    { label: 'x [4,3] and g [4]', f: (x, g) => d.softmaxCrossEntropyGrad(x, idx([2, 0, 1, 2]), g), inputs: [rn([4, 3]), rn([4])] },
+    { label: 'one column', f: (x, g) => d.softmaxCrossEntropyGrad(x, idx([0, 0]), g), inputs: [rn([2, 1]), rn([2])] },
+  ],
 };
 
 const COMPOSED: Record<string, Case[]> = {
@@ -275,6 +283,8 @@ describe('second derivatives (gradients of gradients)', () => {
     max: [(x) => d.mul(d.max(x, 1), d.max(x, 1)), rn([2, 3])],
     logSumExp: [(x) => d.logSumExp(x), rn([4])],
     softmax: [(x) => d.softmax(x), rn([4])],
+    'crossEntropy (the fused op and its gradient op)': [(x) => d.crossEntropy(x, idx([1, 0, 2]), { reduction: 'none' }), rn([3, 3])],
+    'crossEntropy mean': [(x) => d.crossEntropy(x, idx([3, 0]), { reduction: 'mean' }), rn([2, 4])],
   };
   for (const [name, [f, x]] of Object.entries(second)) {
     it(`gradcheck of the gradient of ${name}`, () => {

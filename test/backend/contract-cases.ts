@@ -35,8 +35,10 @@ const EDGES = [-200, -104.5, -103.9, -87.5, -20, -0.0100001, -0.0099999, 1e-30, 
 
 /** Strides reading a tensor of `own` shape broadcast to `shape` (0 along broadcast axes). */
 function bstrides(own: readonly number[], shape: readonly number[]): number[] {
-  const c = contiguousStrides(own);
-  return shape.map((d, i) => (own[i] === 1 && d !== 1 ? 0 : c[i]!));
+  // a lower-rank operand is aligned to the right, as broadcasting does ([257] against [7, 257])
+  const o = [...new Array<number>(shape.length - own.length).fill(1), ...own];
+  const c = contiguousStrides(o);
+  return shape.map((d, i) => (o[i] === 1 && d !== 1 ? 0 : c[i]!));
 }
 
 /** Integer-valued versions of random values (for int32 storages): specials become 3. */
@@ -58,7 +60,7 @@ function unaryCase(c: Contract, op: UnaryOp, dtype: 'float32' | 'float64', n: nu
   c.ref.unary(op, xr, or);
   c.backend.unary(op, xt, ot);
   const ys = or.data;
-  c.check(ot, or, `unary ${op} ${dtype} n=${n}`, UNARY[op].exact ? {} : { tol: (i) => ulp(ys[i]!, dtype) });
+  c.check(ot, or, `unary ${op} ${dtype} n=${n}`, UNARY[op].exact ? {} : { tol: (i) => c.ulps * ulp(ys[i]!, dtype) });
 }
 
 function binaryCase(c: Contract, op: BinaryOp, shape: number[], aShape: number[], bShape: number[], dtype: DType): void {
@@ -76,7 +78,7 @@ function binaryCase(c: Contract, op: BinaryOp, shape: number[], aShape: number[]
     ot,
     or,
     `binary ${op} ${dtype} [${aShape}] with [${bShape}] -> [${shape}]`,
-    op === 'pow' && dtype !== 'int32' ? { tol: (i) => ulp(ys[i]!, dtype) } : {},
+    op === 'pow' && dtype !== 'int32' ? { tol: (i) => c.ulps * ulp(ys[i]!, dtype) } : {},
   );
 }
 
@@ -483,6 +485,56 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
           c.check(pot, por, `${label}: parameter`);
           if (withBuf) c.check(bot, bor, `${label}: buffer`);
         }
+  },
+  crossEntropyRows(c) {
+    // the same steps as the reference, each rounded alike: the same values (NaN rows as NaN)
+    for (const dtype of FLOATS)
+      for (const [rows, cols] of [
+        [1, 1],
+        [3, 10],
+        [17, 7],
+        [64, 33],
+        [5, 1000],
+      ] as const) {
+        const [xr, xt] = c.pair(
+          dtype,
+          c.values(rows * cols).map((v) => v * 30),
+        );
+        const [tr, tt] = c.pair('int32', c.ints(rows, cols));
+        const [or, ot] = c.out(dtype, rows);
+        c.ref.crossEntropyRows!(xr, tr, or, rows, cols);
+        c.backend.crossEntropyRows!(xt, tt, ot, rows, cols);
+        // exact, unless the backend declares its exp and log within c.ulps units: then the loss
+        // L - s[t] may be off by that many units of L (at most |loss| + log(cols) + 1) and its own rounding
+        const y = or.data;
+        const tol = c.ulps > 1 ? { tol: (i: number) => c.ulps * ulp(Math.abs(y[i]!) + Math.log(cols) + 1, dtype) + ulp(y[i]!, dtype) } : {};
+        c.check(ot, or, `crossEntropyRows ${dtype} [${rows}, ${cols}]`, tol);
+      }
+  },
+  crossEntropyRowsGrad(c) {
+    for (const dtype of FLOATS)
+      for (const [rows, cols] of [
+        [1, 1],
+        [3, 10],
+        [17, 7],
+        [64, 33],
+      ] as const) {
+        const [xr, xt] = c.pair(
+          dtype,
+          c.values(rows * cols).map((v) => v * 30),
+        );
+        const [tr, tt] = c.pair('int32', c.ints(rows, cols));
+        const [gr, gt] = c.pair(dtype, c.values(rows));
+        const [or, ot] = c.out(dtype, rows * cols);
+        c.ref.crossEntropyRowsGrad!(xr, tr, gr, or, rows, cols);
+        c.backend.crossEntropyRowsGrad!(xt, tt, gt, ot, rows, cols);
+        // exact, unless exp is declared within c.ulps units: then softmax p in [0, 1] may be off by
+        // c.ulps units of 1 (twice, through the row sum too) before p - [j == t] is scaled by g
+        const y = or.data,
+          g = gr.data;
+        const tol = c.ulps > 1 ? { tol: (i: number) => 2 * c.ulps * ulp(1, dtype) * Math.abs(g[Math.floor(i / cols)]!) + ulp(y[i]!, dtype) } : {};
+        c.check(ot, or, `crossEntropyRowsGrad ${dtype} [${rows}, ${cols}]`, tol);
+      }
   },
   sumSquares(c) {
     // squares rounded to the dtype, added in float64 in any fixed order: within n float64 roundings of the sum

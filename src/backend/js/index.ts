@@ -10,6 +10,7 @@ import { noteAlloc, noteFree } from '../../core/storage.js';
 import type { ArgReduceOp, AxisLayout, Backend, BinaryOp, MatmulLayout, ReduceOp, UnaryOp } from '../backend.js';
 import { erf, pow, sigmoid } from './math.js';
 import { sgdStepReference, sumSquaresReference } from './optim.js';
+import { crossEntropyRowsGradReference, crossEntropyRowsReference } from './loss.js';
 
 class JsStorage implements Storage {
   readonly backend = 'js';
@@ -345,6 +346,8 @@ export const jsBackend: Backend = {
   },
 
   sgdStep: sgdStepReference,
+  crossEntropyRows: crossEntropyRowsReference,
+  crossEntropyRowsGrad: crossEntropyRowsGradReference,
   sumSquares(x) {
     if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new TypeError(`sumSquares: expected a float storage, got ${x.dtype}`);
     return sumSquaresReference(x);

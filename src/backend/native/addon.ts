@@ -48,6 +48,8 @@ export interface NativeAddon {
     accumulate: 0 | 1,
     threads: number,
   ): void;
+  /** Idle pool threads stop spinning and sleep at once (another thread pool is about to run). */
+  park(): void;
   /** Default threads for sgemm(..., threads = 0); initially the number of CPUs. */
   setNumThreads(n: number): void;
   getNumThreads(): number;

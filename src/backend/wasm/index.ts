@@ -16,6 +16,7 @@ import type { Storage } from '../../core/storage.js';
 import type { AxisLayout, Backend, MatmulLayout, WindowLayout } from '../backend.js';
 import { col2imReference, windowArgmaxReference } from '../js/conv.js';
 import { sgdStepReference, sumSquaresReference } from '../js/optim.js';
+import { crossEntropyRowsGradReference, crossEntropyRowsReference } from '../js/loss.js';
 import { jsBackend } from '../js/index.js';
 import { SIMD_BINARY, SIMD_UNARY } from './elementwise.js';
 import type { SimdBinary } from './elementwise.js';
@@ -65,7 +66,11 @@ function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: numb
   const rt = runtime();
   const native = nativeGemm(rt.heap);
   if (native !== null) {
-    // the same product on the same memory, natively (native-gemm.ts); its own threads, as many as ours
+    // the same product on the same memory, natively (native-gemm.ts); its own threads, as many as
+    // ours. Each pool parks the other's idle threads before it runs, so that on a machine with as
+    // many cores as threads no idle thread spins on a core the running pool needs.
+    if (rt.pool.beforeRun === null) rt.pool.beforeRun = () => native.park();
+    rt.pool.park();
     native.sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, n, 0, rt.threads);
     return;
   }
@@ -449,6 +454,17 @@ export const wasmBackend: Backend = {
     } finally {
       rt.heap.freeBlock(po, parts * 8);
     }
+  },
+
+  // The softmax cross-entropy of a classifier head ([B, C], C small) is one short loop per row:
+  // the reference loops on the heap's views, in place of the two dozen kernel calls it replaces.
+  crossEntropyRows(x, target, out, rows, cols) {
+    willWrite(out);
+    crossEntropyRowsReference(x, target, out, rows, cols);
+  },
+  crossEntropyRowsGrad(x, target, g, out, rows, cols) {
+    willWrite(out);
+    crossEntropyRowsGradReference(x, target, g, out, rows, cols);
   },
 
   col2im(cols, out, l: WindowLayout) {

@@ -10,6 +10,8 @@
  *               finishing an old round can never take a task of the next one
  *   [1] done    tasks finished this round (the caller waits until it equals count)
  *   [2] failed  set when a kernel threw on a worker
+ *   [3] parked  set by park(): idle workers stop spinning and sleep at once (another pool, the
+ *               native kernels' threads, is about to use the cores); cleared by the next round
  *   [16 * (1 + t) ...]       task t: kernel index, then its 15 arguments   (t < MAX_TASKS)
  *   [16 * (1 + MAX_TASKS + w)]  worker w's wake-up word: bumped (and notified) to start it
  *   [16 * (1 + MAX_TASKS + MAX_WORKERS) ...]  the first failure on a worker this round: the
@@ -66,7 +68,7 @@ let last = 0;
 for (;;) {
   // spin a little before sleeping: in a training loop the next call usually comes within
   // microseconds, and waking from Atomics.wait costs tens of them
-  for (let i = 0; i < ${SPIN} && Atomics.load(I, wake) === last; i++);
+  for (let i = 0; i < ${SPIN} && Atomics.load(I, wake) === last && Atomics.load(I, base + 3) === 0; i++);
   Atomics.wait(I, wake, last);
   last = Atomics.load(I, wake);
   serve(I, base, (fn, args) => fns[fn](...args.map((a) => (a === ${SCRATCH} ? scratch : a))), (e, fn) => {
@@ -140,6 +142,18 @@ export class ThreadPool {
     this.blocking = canBlock(this.I, this.base + 2);
   }
 
+  /** Called at the start of every round that wakes workers (the native kernels park their pool). */
+  beforeRun: (() => void) | null = null;
+
+  /**
+   * Idle workers stop spinning and sleep now: another pool (the native GEMM's threads) is about
+   * to run, and on a machine with as many cores as threads a spinning worker would take a core
+   * from it. The next round wakes them as usual.
+   */
+  park(): void {
+    Atomics.store(this.I, this.base + 3, 1);
+  }
+
   /** Workers started so far (they start on first use). */
   get started(): number {
     return this.workers;
@@ -187,9 +201,11 @@ export class ThreadPool {
     }
     Atomics.store(I, base + 1, 0);
     Atomics.store(I, base + 2, 0);
+    Atomics.store(I, base + 3, 0);
     this.round = (this.round + 1) & 0x7f;
     Atomics.store(I, base, (this.round << 24) | (n << 12));
     const helpers = Math.min(threads - 1, n - 1);
+    if (helpers > 0 && this.beforeRun !== null) this.beforeRun();
     this.ensure(helpers);
     for (let w = 0; w < Math.min(helpers, this.workers); w++) {
       Atomics.add(I, this.wakeWord(w), 1);
