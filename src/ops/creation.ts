@@ -17,6 +17,15 @@ export interface RandomOptions extends DTypeOption {
   generator?: Generator;
 }
 
+/**
+ * A tensor whose elements `fill` writes straight into the backend's fresh storage (every element:
+ * the storage's contents are unspecified before): a large dataset decoded from bytes is then
+ * written once, with no intermediate array. Not public API.
+ */
+export function tensorFromFill(shape: Shape, dtype: DType, fill: (d: TypedArray) => void): Tensor {
+  return make('tensorFromFill', shape, dtype, fill);
+}
+
 function make(op: string, shape: Shape, dtype: DType, fill?: (d: TypedArray) => void): Tensor {
   const sh = checkShape(op, shape);
   const s = getBackend().alloc(checkDType(op, dtype), shapeSize(sh));
