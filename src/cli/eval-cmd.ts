@@ -22,7 +22,7 @@ and test.csv and the data given to evaluate and predict are mapped through the s
 not among them is an error). Empty, NaN and infinite feature cells (and values beyond float32, like
 1e39) are errors naming the line and column, unless --allow-nan.`;
 
-function openCheckpoint(dir: string): { meta: CheckpointMeta; cfg: TrainConfig; info: ModelInfo; classes?: string[] } {
+export function openCheckpoint(dir: string): { meta: CheckpointMeta; cfg: TrainConfig; info: ModelInfo; classes?: string[] } {
   let meta: CheckpointMeta;
   try {
     meta = readCheckpointMeta(dir);
@@ -52,7 +52,8 @@ function dataOptions(cfg: TrainConfig, info: ModelInfo, classes: string[] | unde
   };
 }
 
-function loadModel(dir: string, info: ModelInfo) {
+/** The model a checkpoint describes, with its weights, in eval mode (a bad checkpoint is a UsageError). */
+export function loadModel(dir: string, info: ModelInfo) {
   const model = buildModel(info.spec, info);
   try {
     model.loadStateDict(loadModelWeights(dir), true);
@@ -119,8 +120,9 @@ export async function predictCommand(dir: string, opts: Record<string, unknown>)
     inputs = batch[0]!;
     truth = Array.from(batch[1]!.data);
   }
-  const probs = scope(() => noGrad(() => softmax(model.forward(reshape(cast(inputs, 'float32'), [inputs.shape[0]!, -1])), -1)));
-  const p = probs.toArray() as number[][];
+  const logits = scope(() => noGrad(() => model.forward(reshape(cast(inputs, 'float32'), [inputs.shape[0]!, -1]))));
+  const p = scope(() => softmax(logits, -1).toArray() as number[][]);
+  const z = opts.logits ? (logits.toArray() as number[][]) : undefined;
   const name = (k: number) => classes?.[k] ?? String(k);
   const rows = p.map((row, i) => {
     const order = row
@@ -131,13 +133,14 @@ export async function predictCommand(dir: string, opts: Record<string, unknown>)
       index: ids[i]!,
       predictions: order.map(([v, k]) => ({ class: k, name: name(k), probability: Number(v.toFixed(6)) })),
       ...(truth ? { label: truth[i]!, label_name: name(truth[i]!) } : {}),
+      ...(z ? { logits: z[i]! } : {}),
     };
   });
   if (opts.json) stdout(JSON.stringify(rows) + '\n');
   else
     for (const r of rows) {
       const preds = r.predictions.map((q) => `${q.name} (${(q.probability * 100).toFixed(1)}%)`).join(', ');
-      stdout(`#${r.index}: ${preds}${'label' in r ? `  [true: ${r.label_name}]` : ''}\n`);
+      stdout(`#${r.index}: ${preds}${'label' in r ? `  [true: ${r.label_name}]` : ''}${r.logits ? `  logits [${r.logits.join(', ')}]` : ''}\n`);
     }
   return 0;
 }
@@ -176,10 +179,11 @@ export function registerPredict(program: Command, exit?: ExitCode): void {
         indices: { flags: '--indices <range>', help: 'which test examples, e.g. 0:10 or 3,7,9 (default: the first 10)' },
         top: { flags: '--top <k>', help: 'show the k most likely classes', default: 1 },
         json: { flags: '--json', help: 'print the predictions as JSON' },
+        logits: { flags: '--logits', help: "also print each example's logits (the model's raw outputs, before softmax), unrounded" },
         ...CSV_OPTIONS,
         backend: BACKEND_OPTION,
       },
-      help: `\nExamples:\n  $ descent predict runs/exp1/checkpoint --indices 0:5\n  $ descent predict runs/exp1/checkpoint --input images.npy --top 3 --json\n  $ descent predict runs/exp1/checkpoint --input rows.csv --no-header\n\n--indices takes ranges START:END (END excluded, START < END) and single indices, comma-separated.\n${CSV_HELP}`,
+      help: `\nExamples:\n  $ descent predict runs/exp1/checkpoint --indices 0:5\n  $ descent predict runs/exp1/checkpoint --input images.npy --top 3 --json\n  $ descent predict runs/exp1/checkpoint --indices 0:100 --json --logits\n  $ descent predict runs/exp1/checkpoint --input rows.csv --no-header\n\n--indices takes ranges START:END (END excluded, START < END) and single indices, comma-separated.\n${CSV_HELP}`,
       run: ([dir], opts) => predictCommand(dir as string, opts),
     },
     exit,

@@ -9,6 +9,7 @@ import { CheckpointError } from '../train/checkpoint.js';
 import { defineCommand, type ExitCode } from './command.js';
 import { CSV_HELP, registerEvaluate, registerPredict } from './eval-cmd.js';
 import { registerExplain } from './explain-cmd.js';
+import { registerExport } from './export-cmd.js';
 import { registerInfo } from './info-cmd.js';
 import { registerPlayground } from './playground-cmd.js';
 import { RUN_OPTIONS, TRAIN_OPTIONS } from './options.js';
@@ -65,6 +66,7 @@ function buildProgram(out: ExitCode): Command {
   );
   registerEvaluate(program, out);
   registerPredict(program, out);
+  registerExport(program, out);
   registerReport(program, out);
   registerExplain(program, out);
   registerInfo(program, out);

@@ -29,7 +29,8 @@ export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   readonly kernelSize: [number, number];
-  private readonly options: Conv2dOptions;
+  /** stride, padding, dilation and groups, with their defaults filled in. */
+  readonly options: Readonly<Conv2dOptions>;
 
   constructor(
     readonly inChannels: number,

@@ -42,6 +42,24 @@ function onBackend(b: Backend, t: Tensor): Storage {
   return c;
 }
 
+/** While above 0, every op records its node, differentiable or not and whatever its inputs (see recordEveryOp). */
+let recordingAll = 0;
+
+/**
+ * Run fn with every op recording its node on its output, as if every input took part in
+ * differentiation and every op had a gradient (a non-differentiable op's rule gives no gradients).
+ * exportOnnx traces a layer's forward pass this way, so that comparisons, masks and values cut off
+ * with detach are in the recorded graph too.
+ */
+export function recordEveryOp<T>(fn: () => T): T {
+  recordingAll++;
+  try {
+    return fn();
+  } finally {
+    recordingAll--;
+  }
+}
+
 export function apply<K extends OpName>(name: K, def: OpDef<OpAttrs[K]>, inputs: Tensor[], attrs: OpAttrs[K]): Tensor {
   const { shape, dtype } = def.infer(inputs, attrs);
   const b = getBackend();
@@ -65,6 +83,8 @@ export function apply<K extends OpName>(name: K, def: OpDef<OpAttrs[K]>, inputs:
       attrs,
       backward: (g, needs) => bw(g, { inputs, out, attrs, needs }),
     };
+  } else if (recordingAll > 0) {
+    out.node = { op: name, inputs, attrs, backward: (g, needs) => (bw ? bw(g, { inputs, out, attrs, needs }) : inputs.map(() => null)) };
   }
   return out;
 }
