@@ -89,10 +89,15 @@ export function clipper(maxNorm: number): (g: Map<Tensor, Tensor>) => Map<Tensor
   return (g) => clipGradNorm(g, maxNorm).grads;
 }
 
-export function makeLoaders(d: CliData, cfg: Pick<TrainConfig, 'batchSize'>): { train: DataLoader; validation?: DataLoader; test: DataLoader } {
+/** With `shard` (data parallelism), training and validation take this rank's share; `test` is always the whole split. */
+export function makeLoaders(
+  d: CliData,
+  cfg: Pick<TrainConfig, 'batchSize'>,
+  shard?: { rank: number; size: number },
+): { train: DataLoader; validation?: DataLoader; test: DataLoader } {
   return {
-    train: new DataLoader(d.train, { batchSize: cfg.batchSize, shuffle: true }),
-    validation: d.val ? new DataLoader(d.val, { batchSize: 512 }) : undefined,
+    train: new DataLoader(d.train, { batchSize: cfg.batchSize, shuffle: true, shard }),
+    validation: d.val || shard ? new DataLoader(d.val ?? d.test, { batchSize: 512, shard }) : undefined,
     test: testLoader(d, 512),
   };
 }

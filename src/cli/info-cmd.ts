@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { defineCommand, type ExitCode } from './command.js';
 import { BACKEND_OPTION, useBackend } from './options.js';
 import { stdout } from './io.js';
+import { mpiStatus } from '../distributed/mpi.js';
 
 /** What `descent info` reports. Later backends (native kernels, WebGPU, MPI) add their facts here. */
 export interface RuntimeInfo {
@@ -16,7 +17,8 @@ export interface RuntimeInfo {
   /** The native kernels (issue 15): which ISA path runs the wasm backend's products, or why none does. */
   native: { available: boolean; reason?: string; isa?: string; kernels?: string[] };
   webgpu: { available: false; reason: string };
-  mpi: { available: false; reason: string };
+  /** The MPI addon (data-parallel training under mpirun): built and loadable, or why not. */
+  mpi: { available: boolean; reason?: string };
   node: string;
 }
 
@@ -30,7 +32,7 @@ export function runtimeInfo(backendName?: string): RuntimeInfo {
     wasm: { ...wasmFeatures() },
     native: nativeInfo(backend),
     webgpu: absent,
-    mpi: absent,
+    mpi: mpiStatus(),
     node: process.version,
   };
 }
@@ -57,7 +59,7 @@ function lines(i: RuntimeInfo): string[] {
       ? `native kernels: ${i.native.isa} (${i.native.kernels?.length ? i.native.kernels.join(', ') : i.native.reason})`
       : `native kernels: absent (${i.native.reason})`,
     `webgpu: absent (${i.webgpu.reason})`,
-    `mpi: absent (${i.mpi.reason})`,
+    i.mpi.available ? 'mpi: addon built (mpirun -np N descent train ... trains data-parallel)' : `mpi: absent (${i.mpi.reason})`,
     `node: ${i.node}`,
   ];
 }

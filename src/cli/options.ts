@@ -104,7 +104,7 @@ export const CSV_OPTIONS = {
   allowNan: { flags: '--allow-nan', help: 'CSV: read empty, NaN and infinite feature cells as NaN / Inf instead of failing', parse: bool },
 } satisfies OptionTable;
 
-type ConfigKey = Exclude<keyof TrainConfig, 'threads'>;
+type ConfigKey = Exclude<keyof TrainConfig, 'threads' | 'ranks' | 'globalBatch'>;
 
 /**
  * The options of a run, one per field of TrainConfig (a missing one does not compile), in help

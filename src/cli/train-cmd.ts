@@ -11,7 +11,7 @@ import type { Checkpoint } from '../train/store.js';
 import { evaluate } from '../train/evaluate.js';
 import { fit } from '../train/trainer.js';
 import type { FitOptions } from '../train/trainer.js';
-import { buildModel, buildOptimizer, buildScheduler, clipper, lossFor, makeLoaders } from './build.js';
+import { buildModel, buildOptimizer, buildScheduler, lossFor, makeLoaders } from './build.js';
 import { loadData } from './data.js';
 import { checkTrainingMemory } from './memory.js';
 import { UsageError } from './errors.js';
@@ -29,6 +29,8 @@ import type { CliData } from './data.js';
 import type { FitResult, Stateful } from '../train/types.js';
 import type { TrainConfig } from './types.js';
 import { stdout } from './io.js';
+import { checkSameRun, gradTransform, keepGlobalBatch, startDistributed, trainingEnded } from './distributed.js';
+import type { MpiCommunicator } from '../distributed/mpi.js';
 
 function readConfigFile(file: string): Record<string, unknown> {
   if (!existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
@@ -78,10 +80,16 @@ function resumedConfig(saved: TrainConfig, opts: Record<string, unknown>, cmd: C
 }
 
 export async function trainCommand(opts: Record<string, unknown>, cmd: Command): Promise<number> {
+  const comm = startDistributed(process.env); // under mpirun / srun: data-parallel (distributed.ts)
+  const lead = !comm || comm.rank === 0;
   const resume = typeof opts.resume === 'string' ? opts.resume : undefined;
   const resumed = resume ? configForResume(resume, opts, cmd) : undefined;
   const cfg = resumed?.cfg ?? resolveConfig(opts, cmd);
   Object.assign(cfg, useBackend(cfg.backend)); // config.json and checkpoints record where the run computed
+  if (resumed) keepGlobalBatch(cfg, cfg.ranks ?? 1, comm);
+  delete cfg.ranks;
+  delete cfg.globalBatch;
+  if (comm) Object.assign(cfg, { ranks: comm.size, globalBatch: cfg.batchSize * cfg.accumulate * comm.size });
   manualSeed(cfg.seed);
   // Everything is checked (data, memory, model, flags, the run folder) before anything is written.
   const data = loadData(cfg.data, { labelColumn: cfg.labelColumn, valSplit: cfg.valSplit, seed: cfg.seed, header: cfg.header, allowNan: cfg.allowNan });
@@ -93,16 +101,23 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
     dropout: cfg.dropout,
     imageShape: data.imageShape,
   });
+  if (comm) checkSameRun(comm, cfg, { trainExamples: data.train.length, testExamples: data.test.length, parameters: model.numParameters() });
   const dashboardPort = parseDashboardPort(opts.dashboard);
-  prepareRunFolder(cfg.out, { overwrite: !!opts.overwrite, continuing: !!resume && sameFolder(cfg.out, dirname(resolveCheckpointDir(resume))) });
-  log(
-    `descent: training ${cfg.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data.name}: ${data.train.length.toLocaleString('en-US')} train / ${data.test.length.toLocaleString('en-US')} test examples, ${cfg.optimizer} lr ${formatLr(cfg.lr)}, batch ${cfg.batchSize}, ${plural(cfg.epochs, 'epoch')} on ${cfg.backend} -> ${cfg.out}`,
-  );
-  const dashboard = dashboardPort === undefined ? undefined : await openDashboard(cfg.out, dashboardPort);
-  writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-  const loaders = makeLoaders(data, cfg);
+  if (lead) prepareRunFolder(cfg.out, { overwrite: !!opts.overwrite, continuing: !!resume && sameFolder(cfg.out, dirname(resolveCheckpointDir(resume))) });
+  const batch = comm
+    ? `batch ${cfg.batchSize} per rank x ${plural(comm.size, 'MPI rank')}${cfg.accumulate > 1 ? ` x accumulate ${cfg.accumulate}` : ''} = global batch ${cfg.globalBatch}`
+    : `batch ${cfg.batchSize}`;
+  if (lead)
+    log(
+      `descent: training ${cfg.model} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data.name}: ${data.train.length.toLocaleString('en-US')} train / ${data.test.length.toLocaleString('en-US')} test examples, ${cfg.optimizer} lr ${formatLr(cfg.lr)}, ${batch}, ${plural(cfg.epochs, 'epoch')} on ${cfg.backend} -> ${cfg.out}`,
+    );
+  const dashboard = dashboardPort === undefined || !lead ? undefined : await openDashboard(cfg.out, dashboardPort);
+  if (lead) writeFileAtomic(join(cfg.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  const loaders = makeLoaders(data, cfg, comm);
   const loss = lossFor(cfg);
-  const result = await fit(fitOptions(cfg, data, model, loaders, loss, { resume: resumed?.checkpoint, bar: opts.progress !== false }));
+  const result = await fit(fitOptions(cfg, data, model, loaders, loss, { resume: resumed?.checkpoint, bar: opts.progress !== false, comm }));
+  if (comm) trainingEnded();
+  if (!lead) return result.diverged ? 1 : 0;
   const summary = await writeResults(cfg, data, model, loaders.test, loss, result, !!loaders.validation);
   await dashboard?.close();
   if (result.diverged) log(`descent: ${result.diverged.message}`);
@@ -163,10 +178,12 @@ function fitOptions(
   model: Module,
   loaders: ReturnType<typeof makeLoaders>,
   loss: ReturnType<typeof lossFor>,
-  o: { resume?: Checkpoint; bar: boolean },
+  o: { resume?: Checkpoint; bar: boolean; comm?: MpiCommunicator },
 ): FitOptions {
   const optimizer = buildOptimizer(cfg, model.parameters());
-  const { scheduler, interval } = buildScheduler(cfg, optimizer, loaders.train.length);
+  // Under MPI one update takes accumulate x ranks of the epoch's batches.
+  const { scheduler, interval } = buildScheduler({ ...cfg, accumulate: cfg.accumulate * (o.comm?.size ?? 1) }, optimizer, loaders.train.length);
+  const lead = !o.comm || o.comm.rank === 0;
   const dpNoise = new Generator(cfg.seed + 7);
   const statsHook = cfg.gradStats ? gradientStatsHook({ every: cfg.gradStats }) : undefined;
   return {
@@ -179,13 +196,16 @@ function fitOptions(
     validation: loaders.validation ?? loaders.test,
     epochs: cfg.epochs,
     accumulate: cfg.accumulate,
-    transformGrads: cfg.clipGradNorm ? clipper(cfg.clipGradNorm) : undefined,
+    transformGrads: gradTransform(cfg, dpNoise, o.comm),
     earlyStopping: cfg.earlyStopping ? { patience: cfg.earlyStopping, monitor: 'val_loss' } : undefined,
     stepHooks: statsHook ? [statsHook] : undefined,
-    computeGrads: cfg.dpClip !== undefined ? dpSgdGradients({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, generator: dpNoise }) : undefined,
+    // Under MPI each rank clips only; the noise is added once per global step (gradTransform).
+    computeGrads:
+      cfg.dpClip !== undefined ? dpSgdGradients({ maxGradNorm: cfg.dpClip, noiseMultiplier: o.comm ? 0 : cfg.dpNoise!, generator: dpNoise }) : undefined,
     stateful: { ...(cfg.dpClip !== undefined ? { dpSgdNoise: generatorState(dpNoise) } : {}), ...(statsHook ? { gradientStats: statsHook } : {}) },
-    callbacks: [progressCallback(process.stderr, { bar: o.bar })],
-    ...runFolder(cfg.out, { resumeFrom: o.resume }),
+    callbacks: lead ? [progressCallback(process.stderr, { bar: o.bar })] : [],
+    ...(lead ? runFolder(cfg.out, { resumeFrom: o.resume }) : { resume: o.resume }),
+    communicator: o.comm,
     logEvery: cfg.logEvery,
     checkpointExtra: {
       config: cfg,
@@ -233,10 +253,7 @@ async function writeResults(
     backend: cfg.backend,
     threads: cfg.threads,
   };
-  const privacy =
-    cfg.dpClip !== undefined
-      ? dpSgdMetadata({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, batchSize: cfg.batchSize, datasetSize: data.train.length, steps: result.steps })
-      : undefined;
+  const privacy = privacyOf(cfg, data.train.length, result.steps);
   writeFileAtomic(
     join(cfg.out, 'summary.json'),
     JSON.stringify({ ...summary, diverged: result.diverged ?? null, stopped_early: result.stoppedEarly, ...(privacy ? { privacy } : {}) }, null, 2) + '\n',
@@ -258,6 +275,12 @@ async function writeResults(
   });
   log(`descent: report in ${writeReport(cfg.out)}`);
   return summary;
+}
+
+/** DP-SGD's privacy parameters and spent epsilon; the sample rate is the global batch's (under MPI, all ranks' examples). */
+function privacyOf(cfg: TrainConfig, examples: number, steps: number): ReturnType<typeof dpSgdMetadata> | undefined {
+  if (cfg.dpClip === undefined) return undefined;
+  return dpSgdMetadata({ maxGradNorm: cfg.dpClip, noiseMultiplier: cfg.dpNoise!, batchSize: cfg.globalBatch ?? cfg.batchSize, datasetSize: examples, steps });
 }
 
 /** A generator's position as a part of the run's checkpointed state. */

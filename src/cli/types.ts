@@ -45,6 +45,10 @@ export interface TrainConfig {
   backend?: string;
   /** Threads the backend used (1 for js); absent in older checkpoints. */
   threads?: number;
+  /** MPI ranks the run trained on (data-parallel); absent: one process. */
+  ranks?: number;
+  /** Examples per update over all ranks: batchSize x accumulate x ranks (with ranks). */
+  globalBatch?: number;
 }
 
 /** What checkpoint.json records so that `evaluate` and `predict` can rebuild the model. */

@@ -41,6 +41,12 @@ export interface DataLoaderOptions {
   generator?: Generator;
   /** Keep each batch's tensors alive after the next batch is requested (default false). */
   retainBatches?: boolean;
+  /**
+   * Data parallelism: of the epoch's batches (the same seeded order on every rank), serve only
+   * batch b with b mod size = rank, and read only their examples. A communicator can be passed
+   * as it is. The loader's length and state stay those of the whole epoch.
+   */
+  shard?: { readonly rank: number; readonly size: number };
 }
 
 /** Everything needed to continue a run with exactly the same orders (JSON-serialisable). */
@@ -62,6 +68,7 @@ export class DataLoader<T extends Tensor[] = Tensor[]> {
   readonly dropLast: boolean;
   readonly generator: Generator;
   readonly retainBatches: boolean;
+  readonly shard?: { readonly rank: number; readonly size: number };
   private epochCount = 0;
   private served = 0;
   private epochStart: RngState | null = null;
@@ -78,6 +85,12 @@ export class DataLoader<T extends Tensor[] = Tensor[]> {
     this.dropLast = dropLast;
     this.generator = generator;
     this.retainBatches = retainBatches;
+    if (options.shard) {
+      const { rank, size } = options.shard;
+      if (!Number.isInteger(size) || size < 1 || !Number.isInteger(rank) || rank < 0 || rank >= size)
+        throw new RangeError(`DataLoader: shard must be { rank, size } with 0 <= rank < size, got ${JSON.stringify({ rank, size })}`);
+      this.shard = { rank, size };
+    }
   }
 
   /** Batches per epoch: ceil(n / B), or floor(n / B) with dropLast. */
@@ -160,12 +173,15 @@ export class DataLoader<T extends Tensor[] = Tensor[]> {
     const { order, first } = this.beginEpoch();
     let prev: T | null = null;
     try {
+      const shard = this.shard ?? { rank: 0, size: 1 };
       for (let b = first; b < this.length; b++) {
+        if (b % shard.size !== shard.rank) continue;
         const batch = (yield { fetch: this.indicesOf(order, b) })!;
         checkBatch(batch);
         this.free(prev);
         prev = batch;
-        this.served = b + 1;
+        // Sharded: the batches up to this rank's next one are the other ranks' (served by them).
+        this.served = Math.min(b + shard.size, this.length);
         // The consumer has the batch until it asks for the next one (then it is freed above).
         yield { batch };
       }

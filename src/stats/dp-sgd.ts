@@ -79,6 +79,25 @@ export function dpSgdGradients(options: DpSgdOptions): (ctx: DpSgdContext) => Dp
   };
 }
 
+/**
+ * DP-SGD over several ranks (data parallelism): each rank's computeGrads clips per example with no
+ * noise (dpSgdGradients with noiseMultiplier 0), the allreduce averages the clipped gradients over
+ * the global batch B, and this transformGrads adds the noise once per global step:
+ *   g = (1/B) sum_i clip_C(g_i) + N(0, (sigma C)^2 I) / B,
+ * the same update as one process with the whole batch. Every rank draws the same noise: its
+ * generator starts from the same seed on every rank and is advanced alike.
+ */
+export function dpSgdNoise(options: { maxGradNorm: number; noiseMultiplier: number; generator: Generator }) {
+  const { maxGradNorm: C, noiseMultiplier: sigma, generator } = options;
+  return (grads: Map<Tensor, Tensor>, info: { examples: number }): Map<Tensor, Tensor> => {
+    if (!(sigma > 0)) return grads;
+    return noGrad(
+      () =>
+        new Map([...grads].map(([p, g]) => [p, add(g, div(gaussianTensor(p.shape, p.dtype as 'float32' | 'float64', sigma * C, generator), info.examples))])),
+    );
+  };
+}
+
 export interface DpSgdMetadataOptions {
   maxGradNorm: number;
   noiseMultiplier: number;

@@ -11,6 +11,7 @@
  * saved as checkpoint-last-good), so what is kept is always one consistent state.
  */
 import { valueAndGrad } from '../autograd/api.js';
+import { getBackend } from '../backend/index.js';
 import { noGrad } from '../core/grad-mode.js';
 import type { Tensor } from '../core/tensor.js';
 import { keep } from '../core/tensor.js';
@@ -25,6 +26,8 @@ import { accuracy, MetricSums } from './metrics.js';
 import type { Checkpoint, RunStore } from './store.js';
 import { restoreCheckpoint } from './store.js';
 import { Pacer } from './pace.js';
+import type { Communicator } from '../distributed/communicator.js';
+import { DataParallel, epochSums, reduceEvaluation, twoBatchNoise } from './data-parallel.js';
 import type {
   BatchContext,
   BatchLoader,
@@ -59,8 +62,11 @@ export interface FitOptions {
   schedulerInterval?: 'step' | 'epoch';
   /** Called for epoch schedulers that take a metric (ReduceLROnPlateau): which value to pass. */
   schedulerMetric?: 'val_loss' | 'train_loss';
-  /** Transform the averaged gradient store before the update (e.g. clipping). */
-  transformGrads?: (grads: Map<Tensor, Tensor>) => Map<Tensor, Tensor>;
+  /**
+   * Transform the averaged gradient store before the update (e.g. clipping); `examples` is how many
+   * examples it averages (over every rank under data parallelism).
+   */
+  transformGrads?: (grads: Map<Tensor, Tensor>, info: { examples: number }) => Map<Tensor, Tensor>;
   callbacks?: Callback[];
   earlyStopping?: EarlyStopping;
   /**
@@ -97,6 +103,15 @@ export interface FitOptions {
   yieldEveryMs?: number;
   /** Stored in checkpoints (how to rebuild the model, the data used...). */
   checkpointExtra?: Record<string, unknown>;
+  /**
+   * Data parallelism (data-parallel.ts): this process is one rank of a group training one model.
+   * The training loader must be sharded by the same communicator; each update averages the
+   * gradient over every rank's batches (global batch = batch size x accumulate x ranks); rank 0's
+   * initial weights are broadcast; only rank 0 uses the store. `mpiCommunicator()` from
+   * descent/node gives one under mpirun. Every rank must stop alike: an AbortSignal or a
+   * callback's 'stop' on one rank alone leaves the others waiting at the next update.
+   */
+  communicator?: Communicator;
 }
 
 /** One epoch's running sums and the gradient group being accumulated. */
@@ -115,6 +130,13 @@ interface Epoch {
   accCount: number;
   gradNorm?: number;
   stop: boolean;
+  /** Data parallelism: a loss of this rank's group was not finite (every rank stops at the group's update). */
+  badLoss?: boolean;
+  /** Data parallelism: a step hook's record, logged at the update with the two-batch noise estimate. */
+  pendingStats?: Record<string, unknown>;
+  /** Data parallelism: this rank's sum of n x loss over the group's micro-batches, and the group's mean loss over all ranks after its update. */
+  groupLossSum?: number;
+  updateLoss?: number;
 }
 
 interface Run {
@@ -137,6 +159,7 @@ interface Run {
   stoppedEarly: boolean;
   aborted: boolean;
   diverged?: Divergence;
+  dp?: DataParallel;
 }
 
 function newRun(o: FitOptions, accumulate: number): Run {
@@ -159,10 +182,12 @@ function newRun(o: FitOptions, accumulate: number): Run {
     history: [],
     stoppedEarly: false,
     aborted: false,
+    dp: o.communicator && o.communicator.size > 1 ? new DataParallel(o.communicator, o.model.parameters(), accumulate, o.train) : undefined,
   };
 }
 
 export async function fit(o: FitOptions): Promise<FitResult> {
+  if (o.communicator && o.communicator.rank !== 0) o = { ...o, store: undefined }; // rank 0 alone writes
   const accumulate = o.accumulate ?? 1;
   if (!Number.isInteger(accumulate) || accumulate < 1) throw new RangeError(`fit: accumulate must be a positive integer, got ${accumulate}`);
   if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${o.epochs}`);
@@ -175,8 +200,9 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   for (const c of o.callbacks ?? []) c.onTrainBegin?.({ epochs: o.epochs, startEpoch, batchesPerEpoch: o.train.length });
   try {
     for (let epoch = startEpoch; epoch <= o.epochs && !run.diverged && !run.stoppedEarly && !run.aborted; epoch++) {
-      const ep = newEpoch(epoch, run.metrics, progress?.epoch === epoch ? progress : undefined);
+      const ep = newEpoch(epoch, run.metrics, progress?.epoch === epoch ? (run.dp?.resumedProgress(progress) ?? progress) : undefined);
       for (const c of o.callbacks ?? []) c.onEpochBegin?.(epoch);
+      run.dp?.beginEpoch(ep.batch);
       await forEachBatch(o.train, (b) => trainBatch(run, ep, b as [Tensor, Tensor]), pacer);
       if (aborted(run)) {
         // The state after the last update is kept; the micro-batches since are dropped.
@@ -184,7 +210,8 @@ export async function fit(o: FitOptions): Promise<FitResult> {
         if (run.current) o.store?.checkpoint(checkpointContent(run.current, o.checkpointExtra), 'checkpoint');
         break;
       }
-      if (update(run, ep)) rotate(run, ep); // a last, shorter accumulation group
+      // a last, shorter accumulation group (under data parallelism, every rank joins its reduction)
+      if ((!run.dp || run.dp.lastGroupPending()) && update(run, ep)) rotate(run, ep);
       if (run.diverged) break;
       await endEpoch(run, ep);
     }
@@ -230,6 +257,10 @@ function start(run: Run): { completed: number; progress?: EpochProgress } {
     // An uninterrupted run would already have stopped here.
     if (o.earlyStopping && run.sinceBest >= o.earlyStopping.patience) run.stoppedEarly = true;
   }
+  if (run.dp) {
+    run.dp.checkSameSetup({ parameters: run.params.reduce((s, p) => s + p.size, 0), accumulate: run.accumulate, batches: o.train.length, step: run.step });
+    run.dp.broadcastState(o.model);
+  }
   run.current = snapshot(run, completed, progress ? newEpoch(progress.epoch, run.metrics, progress) : undefined);
   return { completed, progress };
 }
@@ -264,31 +295,37 @@ function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): boolean {
   const n = x.shape[0]!;
   const ctx: BatchContext = { model: o.model, loss: o.loss, x, y, params: run.params };
   const before = ep.sums.sums.accuracy;
+  const b = run.dp?.beforeBatch(o.model, x);
   // The metrics are measured on the output inside the forward pass (its tensors end with it).
   const custom = o.computeGrads?.(ctx);
   const { loss, grads } = custom ?? batchGradient(ctx, (out) => ep.sums.add(out, y));
   if (custom) ep.sums.add(undefined, y, { accuracy: custom.correct, ...custom.metrics });
   for (const h of o.stepHooks ?? []) {
     const rec = h({ ...ctx, step: run.step + 1, epoch: ep.epoch });
-    if (rec && run.store) run.store.log({ type: 'stats', step: run.step + 1, epoch: ep.epoch, ...rec });
+    if (rec && run.dp) ep.pendingStats = rec;
+    else if (rec && run.store) run.store.log({ type: 'stats', step: run.step + 1, epoch: ep.epoch, ...rec });
   }
   ep.batch++;
-  if (!Number.isFinite(loss)) {
+  if (!Number.isFinite(loss) && !run.dp) {
     diverge(run, ep, 'loss', loss);
     return false;
   }
-  run.lastFinite = { loss, step: run.step + 1 };
+  if (Number.isFinite(loss)) run.lastFinite = { loss, step: run.step + 1 };
+  else ep.badLoss = true; // every rank stops at the group's reduction
   ep.lossSum += loss * n;
+  if (run.dp) ep.groupLossSum = (ep.groupLossSum ?? 0) + loss * n;
   ep.examples += n;
   const correct = typeof before === 'number' && typeof ep.sums.sums.accuracy === 'number' ? ep.sums.sums.accuracy - before : undefined;
   accumulate(run, ep, grads, n);
   ep.gradNorm = undefined;
-  const updated = ep.accCount === run.accumulate && update(run, ep);
+  const shard = b === undefined ? undefined : run.dp!.afterBatch(b);
+  if (shard) ep.batch = shard.position; // the loader's position in the whole epoch
+  const updated = (shard ? shard.endsGroup : ep.accCount === run.accumulate) && update(run, ep);
   if (run.diverged) return false;
   const m = {
     epoch: ep.epoch,
     step: run.step,
-    loss,
+    loss: updated && run.dp ? ep.updateLoss! : loss, // under data parallelism: the update's loss over every rank
     examples: n,
     correct,
     lr: lr(o.optimizer),
@@ -345,7 +382,8 @@ function accumulate(run: Run, ep: Epoch, grads: Map<Tensor, Tensor>, n: number):
 function finiteNormSq(grads: Map<Tensor, Tensor>): number {
   return noGrad(() => {
     let s = 0;
-    for (const g of grads.values()) s += sum(mul(g, g)).item();
+    const b = getBackend();
+    for (const g of grads.values()) s += b.sumSquares && g.storage.backend === b.name ? b.sumSquares(g.storage) : sum(mul(g, g)).item();
     return s;
   });
 }
@@ -353,22 +391,34 @@ function finiteNormSq(grads: Map<Tensor, Tensor>): number {
 /** Apply the held group's mean gradient. Returns whether an update was made. */
 function update(run: Run, ep: Epoch): boolean {
   const { o } = run;
-  if (!ep.acc || ep.stop || run.diverged) return false;
+  if ((!ep.acc && !run.dp) || ep.stop || run.diverged) return false;
   const held = ep.acc;
   const groupSize = ep.accCount;
   const total = ep.accN;
+  const badLoss = !!ep.badLoss;
   ep.acc = null;
   ep.accN = ep.accCount = 0;
+  ep.badLoss = false;
+  const lossSum = ep.groupLossSum ?? 0;
+  ep.groupLossSum = 0;
   try {
     // One micro-batch: its mean-loss gradient as it is. Several: the held sum of n_i * grad_i
-    // over sum_i n_i, which is the gradient of the mean loss over all their examples.
-    let grads = groupSize === 1 ? held : new Map([...held].map(([p, g]) => [p, div(g, total)] as [Tensor, Tensor]));
+    // over sum_i n_i, which is the gradient of the mean loss over all their examples (over all
+    // ranks' micro-batches of the group under data parallelism).
+    const reduced = run.dp?.reduce(held, { batches: groupSize, examples: total, lossSum, badLoss, measure: !!ep.pendingStats });
+    ep.updateLoss = reduced?.loss;
+    if (reduced?.badLoss) {
+      diverge(run, ep, 'loss', NaN);
+      return false;
+    }
+    let grads = reduced ? reduced.grads : groupSize === 1 ? held! : new Map([...held!].map(([p, g]) => [p, div(g, total)] as [Tensor, Tensor]));
     const normSq = finiteNormSq(grads);
     if (!Number.isFinite(normSq)) {
       diverge(run, ep, 'gradient', normSq);
       return false;
     }
-    if (o.transformGrads) grads = o.transformGrads(grads);
+    if (ep.pendingStats) logStats(run, ep, reduced?.small && twoBatchNoise(reduced.small, { normSq, batch: reduced.examples }));
+    if (o.transformGrads) grads = o.transformGrads(grads, { examples: reduced ? reduced.examples : total });
     o.optimizer.step(grads);
     // An optimizer that writes into a parameter's storage instead of replacing it would change
     // the snapshot's views too: from then on snapshots copy.
@@ -380,8 +430,14 @@ function update(run: Run, ep: Epoch): boolean {
     return true;
   } finally {
     // the held tensors were kept out of the step's scope, so they are freed here
-    for (const g of held.values()) g.dispose();
+    for (const g of held?.values() ?? []) g.dispose();
   }
+}
+
+/** Data parallelism: a step hook's record of this update, with the ranks' two-batch noise estimate beside it. */
+function logStats(run: Run, ep: Epoch, noise: object | undefined): void {
+  run.store?.log({ type: 'stats', step: run.step + 1, epoch: ep.epoch, ...ep.pendingStats, ...noise });
+  ep.pendingStats = undefined;
 }
 
 function lr(optimizer: StepOptimizer): number {
@@ -445,19 +501,24 @@ function diverge(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number):
 async function endEpoch(run: Run, ep: Epoch): Promise<void> {
   const { o } = run;
   const seconds = (performance.now() - ep.start) / 1000;
-  const { accuracy: trainAccuracy, ...trainOther } = ep.sums.means(ep.examples);
+  run.dp?.checkWeights(ep.epoch);
+  run.dp?.averageBuffers(o.model); // BatchNorm's running statistics: the mean of the ranks' own
+  // Under data parallelism the epoch's figures are over every rank's examples.
+  const { lossSum, examples, sums } = run.dp ? epochSums(run.dp, ep, run.metrics) : ep;
+  const { accuracy: trainAccuracy, ...trainOther } = sums.means(examples);
   const m: EpochMetrics = {
     epoch: ep.epoch,
     step: run.step,
-    train_loss: ep.lossSum / ep.examples,
+    train_loss: lossSum / examples,
     train_accuracy: trainAccuracy,
     ...prefixed('train_', trainOther),
     lr: lr(o.optimizer),
     seconds,
-    examples_per_second: ep.examples / seconds,
+    examples_per_second: examples / seconds,
   };
   if (o.validation) {
-    const v = await evaluate(o.model, o.validation, o.loss, { metrics: run.metrics });
+    const local = await evaluate(o.model, o.validation, o.loss, { metrics: run.metrics });
+    const v = run.dp ? reduceEvaluation(run.dp, local, run.metrics) : local;
     const { accuracy: _a, ...valOther } = v.metrics;
     m.val_loss = v.loss;
     m.val_accuracy = v.accuracy;

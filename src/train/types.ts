@@ -72,7 +72,7 @@ export interface StepMetrics {
   epoch: number;
   /** Optimizer updates made so far (1-based after the first). */
   step: number;
-  /** Mean loss of the micro-batch. */
+  /** Mean loss of the micro-batch (under data parallelism, at an update: its mean over every rank's examples). */
   loss: number;
   /** Examples in the micro-batch. */
   examples: number;
