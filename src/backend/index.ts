@@ -19,8 +19,24 @@ export function registerBackend(b: Backend): void {
 /** Choose the backend new tensors are made on, by name ('js' is the reference backend). */
 export function setBackend(name: string): void {
   const b = backends.get(name);
+  if (!b && name === 'webgpu')
+    throw new Error("setBackend: the webgpu backend starts asynchronously (it must find a GPU): use `await setBackendAsync('webgpu')`");
   if (!b) throw new Error(`setBackend: unknown backend '${name}'; registered: ${[...backends.keys()].join(', ')}`);
   current = b;
+}
+
+/**
+ * Choose a backend that needs asynchronous set-up before use: 'webgpu' finds a WebGPU adapter and
+ * device the first time (navigator.gpu, or in Node the `webgpu` package), registers the backend and
+ * makes it current. Any registered backend ('js', 'wasm') works here too. Never the default.
+ */
+export async function setBackendAsync(name: string): Promise<Backend> {
+  if (!backends.has(name) && name === 'webgpu') {
+    const { createWebgpuBackend } = await import('./webgpu/index.js');
+    if (!backends.has(name)) registerBackend(await createWebgpuBackend());
+  }
+  setBackend(name);
+  return current;
 }
 
 export function getBackend(): Backend {

@@ -13,6 +13,11 @@ export interface Storage {
   readonly data: TypedArray;
   /** Number of tensors referencing this storage. */
   refs: number;
+  /**
+   * Optional (GPU backends): a copy of the elements as they are after every kernel issued so far.
+   * Where it exists, `data` may throw for elements that live only in device memory.
+   */
+  read?(): Promise<TypedArray>;
   /** Return the memory to the backend (called once refs reaches 0). */
   release(): void;
 }

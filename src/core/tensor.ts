@@ -84,22 +84,29 @@ export class Tensor {
     return this.storage.data[0]!;
   }
 
+  /**
+   * A copy of the elements, on every backend; the way to read a tensor that lives in GPU memory
+   * (webgpu), where `data`, `dataSync()`, `item()` and `toArray()` throw.
+   */
+  async dataAsync(): Promise<TypedArray> {
+    const s = this.storage;
+    return s.read ? s.read() : s.data.slice();
+  }
+
+  /** The value of a one-element tensor, on every backend (see dataAsync). */
+  async itemAsync(): Promise<number> {
+    if (this.size !== 1) throw new RangeError(`itemAsync: expected a tensor with one element, got shape ${shapeStr(this.shape)}`);
+    return (await this.dataAsync())[0]!;
+  }
+
+  /** The elements as nested arrays, on every backend (see dataAsync). */
+  async toArrayAsync(): Promise<NestedArray> {
+    return nest(await this.dataAsync(), this.shape);
+  }
+
   /** The elements as nested arrays (a number for a scalar). */
   toArray(): NestedArray {
-    const d = this.storage.data;
-    if (this.shape.length === 0) return d[0]!;
-    const build = (dim: number, off: number): NestedArray[] => {
-      const n = this.shape[dim]!;
-      const out: NestedArray[] = new Array(n);
-      if (dim === this.shape.length - 1) {
-        for (let i = 0; i < n; i++) out[i] = d[off + i]!;
-      } else {
-        const inner = shapeSize(this.shape.slice(dim + 1));
-        for (let i = 0; i < n; i++) out[i] = build(dim + 1, off + i * inner);
-      }
-      return out;
-    };
-    return build(0, 0);
+    return nest(this.storage.data, this.shape);
   }
 
   /** Replace this tensor's contents with `value`'s (same shape and dtype), keeping its identity. */
@@ -137,6 +144,23 @@ export class Tensor {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return formatTensor(this);
   }
+}
+
+/** Row-major elements as nested arrays of `shape` (a number for a scalar). */
+function nest(d: ArrayLike<number>, shape: readonly number[]): NestedArray {
+  if (shape.length === 0) return d[0]!;
+  const build = (dim: number, off: number): NestedArray[] => {
+    const n = shape[dim]!;
+    const out: NestedArray[] = new Array(n);
+    if (dim === shape.length - 1) {
+      for (let i = 0; i < n; i++) out[i] = d[off + i]!;
+    } else {
+      const inner = shapeSize(shape.slice(dim + 1));
+      for (let i = 0; i < n; i++) out[i] = build(dim + 1, off + i * inner);
+    }
+    return out;
+  };
+  return build(0, 0);
 }
 
 function formatNumber(v: number, dtype: DType): string {

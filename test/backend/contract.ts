@@ -66,6 +66,10 @@ export class Contract {
   readonly keepsSubnormals: boolean;
   private readonly specials: number[];
   private readonly live: Storage[] = [];
+  /** Checks of GPU storages, compared when their asynchronous reads finish (settle()). */
+  private readonly pending: Promise<unknown>[] = [];
+  /** The declared accuracy of transcendental functions, in units in the last place (1 unless declared). */
+  readonly ulps: number;
 
   constructor(
     readonly backend: Backend,
@@ -74,6 +78,7 @@ export class Contract {
     this.g = new Generator(seed);
     this.ieee = backend.guarantees.specials === 'ieee';
     this.keepsSubnormals = backend.guarantees.subnormals === 'kept';
+    this.ulps = backend.guarantees.ulps ?? 1;
     this.specials = [...ORDINARY, ...(this.ieee ? NON_FINITE : []), ...(this.keepsSubnormals ? SUBNORMALS : [])];
   }
 
@@ -107,6 +112,33 @@ export class Contract {
 
   /** The backend's result against the reference's, by the declared rules (see the file's head). */
   check(actual: Storage, expected: Storage, label: string, o: CheckOptions = {}): void {
+    if (actual.read && actual.dtype !== 'float64') {
+      // a GPU storage: its elements as of now are read back asynchronously, and compared (with the
+      // reference and tolerances as of now) by settle()
+      const y = expected.data.slice(),
+        tol = o.tol,
+        bounds = tol ? Array.from(y, (_, i) => tol(i)) : undefined;
+      const frozen = { dtype: expected.dtype, data: y } as Storage;
+      const done = actual
+        .read()
+        .then((x) => this.compare({ dtype: actual.dtype, data: x } as Storage, frozen, label, { ...o, tol: bounds && ((i) => bounds[i]!) }));
+      this.pending.push(
+        done.then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ); // failures are thrown by settle()
+      return;
+    }
+    this.compare(actual, expected, label, o);
+  }
+
+  /** Wait for the asynchronous checks of GPU storages and fail on the first that failed. */
+  async settle(): Promise<void> {
+    for (const e of await Promise.all(this.pending.splice(0))) if (e !== undefined) throw e;
+  }
+
+  private compare(actual: Storage, expected: Storage, label: string, o: CheckOptions): void {
     const x = actual.data,
       y = expected.data,
       dtype = expected.dtype;
