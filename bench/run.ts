@@ -8,7 +8,9 @@
  * ratio to the js reference backend on the same workload in the same run. Each rate is the best
  * of ~10 timing windows (see measure.ts). `--quick` shortens every budget.
  */
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { join } from 'node:path';
 import * as d from '../src/index.js';
 import { wasmFeatures } from '../src/backend/index.js';
 import { benchCnn } from './cnn.js';
@@ -17,6 +19,7 @@ import { benchDashboard } from './dashboard.js';
 import { benchFitLoop } from './fit-loop.js';
 import { makeMlp, trainStep } from './mlp.js';
 import { benchPeers } from './peers.js';
+import { benchWebgpu } from './webgpu.js';
 import { benchPerExample } from './per-example.js';
 import { benchStartup } from './startup.js';
 import { benchRecipe } from './recipe.js';
@@ -113,6 +116,9 @@ useBackend(NATIVE_AVAILABLE ? 'native' : 'wasm', allThreads);
 // ------------------------------------------- the same GEMM and MLP on TF.js and jax-js --
 for (const r of await benchPeers({ quick })) emit(r);
 
+// ------------------------------- WebGPU (issue 16): Descent, TF.js and jax-js on one adapter --
+for (const r of benchWebgpu({ quick })) emit(r);
+
 // ---------------------------------------------------------------------- CNN (issue 6) --
 for (const r of await benchCnn({ quick })) emit({ ...r });
 
@@ -137,6 +143,22 @@ for (const r of browserRows) console.log(JSON.stringify(r));
 // Child processes in turns, with this process idle.
 const recipe = benchRecipe({ quick });
 for (const r of recipe) console.log(JSON.stringify(r));
+
+// ------------------------------------- data parallelism over MPI, 2 ranks (issue 17) --
+// bench/mpi.ts runs its own mpirun jobs; its JSON lines and table are passed through.
+const mpiBench = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'mpi.ts'), ...(quick ? ['--quick'] : [])], {
+  encoding: 'utf8',
+  timeout: 900_000,
+});
+const mpiOut = mpiBench.status === 0 ? mpiBench.stdout.trim() : '';
+if (mpiBench.status !== 0)
+  console.log(
+    JSON.stringify({
+      name: 'mpi_data_parallel',
+      skipped: `bench/mpi.ts: ${(mpiBench.stderr || mpiBench.error?.message || `exit ${mpiBench.status}`).trim().split('\n').at(-1)}`,
+    }),
+  );
+else for (const line of mpiOut.split('\n').filter((l) => l.startsWith('{'))) console.log(line);
 
 // ------------------------------------------ process start to first training step --
 // Fresh child processes, so it runs last, with this process idle.
@@ -186,6 +208,13 @@ for (const r of browserRows) {
     `${r.name.padEnd(34)} ${(r.runtime + (r.backend === 'native' ? '+nat' : '')).padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second).padStart(12)} ${(r.ratio_vs_node_all_threads === undefined ? '' : r.ratio_vs_node_all_threads.toFixed(2) + 'x').padEnd(11)} ${r.ratio_vs_one_thread === undefined ? '' : (r.ratio_vs_one_thread.toFixed(2) + 'x').padStart(8)}`,
   );
 }
+if (mpiOut)
+  console.log(
+    mpiOut
+      .split('\n')
+      .filter((l) => !l.startsWith('{'))
+      .join('\n'),
+  );
 console.log(
   `\n${'full recipe (descent train --json)'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'test acc'.padEnd(11)} ${'vs torch'.padStart(8)}`,
 );

@@ -31,7 +31,17 @@ export type { MemoryInfo } from './core/storage.js';
 export { noGrad, enableGrad, isGradEnabled } from './core/grad-mode.js';
 
 // ------------------------------------------------------------------------------ backends --
-export { setBackend, getBackend, registerBackend, listBackends, findBackend, setNumThreads, getNumThreads, wasmFeatures } from './backend/index.js';
+export {
+  setBackend,
+  setBackendAsync,
+  getBackend,
+  registerBackend,
+  listBackends,
+  findBackend,
+  setNumThreads,
+  getNumThreads,
+  wasmFeatures,
+} from './backend/index.js';
 export type { Backend, WasmFeatures } from './backend/index.js';
 
 // ----------------------------------------------------------------------------------- ops --
@@ -132,6 +142,7 @@ export {
   meanSquaredError,
 } from './train/index.js';
 export type { FitOptions, EarlyStopping, EvalResult, Checkpoint, RestoreParts, RunStore, Metric } from './train/index.js';
+export type { Communicator, ReduceOp } from './distributed/communicator.js';
 export type { CheckpointContent, CheckpointMeta, CheckpointParts, EpochProgress, FileEntry } from './train/index.js';
 export type { EncodeCheckpointOptions, MemoryStore, MemoryStoreOptions, CheckpointName } from './train/index.js';
 export type { TrainableModel, OptimizerStateLike, StepOptimizer, Scheduler, BatchLoader, Stateful } from './train/index.js';
@@ -153,5 +164,7 @@ export type { SweepOptions, SweepPoint, SweepResult, TradeoffOptions, TradeoffPo
 
 // ------------------------------------------------------------------- io (also d.io.<name>) --
 export { encodeSafetensors, decodeSafetensors, isPyTorchInt64Key, SAFETENSORS_DTYPES, readBytes } from './io/index.js';
+export { exportOnnx, importOnnx, ImportedOnnxModel, OnnxImportError, ONNX_OPSET } from './io/index.js';
+export type { ExportOnnxOptions } from './io/index.js';
 export type { BytesSource } from './io/index.js';
 export type { EncodeSafetensorsOptions, SafetensorsFile } from './io/index.js';

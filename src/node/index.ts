@@ -43,3 +43,7 @@ export { writeExplainPage } from '../report/index.js';
 export type { ExplainData, ExplainSweepPoint } from '../report/index.js';
 export { readRun } from '../report/index.js';
 export type { RunData } from '../report/index.js';
+
+// Data-parallel training under mpirun / srun: fit({ communicator: mpiCommunicator(), ... }).
+export { mpiCommunicator, MpiCommunicator, detectMpi, MPI_INSTALL_HINT } from '../distributed/mpi.js';
+export type { MpiLaunch } from '../distributed/mpi.js';
