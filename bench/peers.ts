@@ -162,7 +162,7 @@ async function benchTfjs(quick: boolean): Promise<Result[]> {
 
 // ---------------------------------------------------------------------------------- jax-js --
 /** Mean softmax cross-entropy of the MLP; jax-js functions take ownership of their arguments. */
-function jaxLoss(jax: typeof JAX, params: JAX.Array[], x: JAX.Array, oneHot: JAX.Array): JAX.Array {
+export function jaxLoss(jax: typeof JAX, params: JAX.Array[], x: JAX.Array, oneHot: JAX.Array): JAX.Array {
   const { numpy: np, nn } = jax;
   const batch = x.shape[0]!;
   let h = x;

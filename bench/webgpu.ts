@@ -24,6 +24,7 @@ import * as d from '../src/index.js';
 import type { Result } from './measure.js';
 import { timeItAsync } from './measure.js';
 import { LR, MOMENTUM, SIZES } from './mlp.js';
+import { jaxLoss } from './peers.js';
 
 type Row = Result & { adapter?: string; ratio_vs_tfjs_webgpu?: number; ratio_vs_jax_webgpu?: number };
 
@@ -118,7 +119,7 @@ async function tfjsRows(sizes: number[], budget: number): Promise<Row[]> {
 
 async function jaxRows(sizes: number[], batches: number[], budget: number): Promise<Row[]> {
   const jax: typeof JAX = await import('@jax-js/jax');
-  const { numpy: np, nn } = jax;
+  const { numpy: np } = jax;
   const devices = await jax.init('webgpu');
   if (!devices.includes('webgpu')) throw new Error(`jax-js could not start its 'webgpu' device (got ${devices.join(', ')})`);
   jax.defaultDevice('webgpu');
@@ -132,18 +133,7 @@ async function jaxRows(sizes: number[], batches: number[], budget: number): Prom
     b.dispose();
   }
   // the same step as Descent's: weights [in, out] (h W), mean cross-entropy, v = mu v + g, w -= lr v
-  const loss = (params: JAX.Array[], x: JAX.Array, oneHot: JAX.Array): JAX.Array => {
-    let h = x;
-    for (let l = 0; l < params.length; l += 2) {
-      h = np.matmul(h, params[l]!).add(params[l + 1]!);
-      if (l + 2 < params.length) h = nn.relu(h);
-    }
-    return nn
-      .logSoftmax(h, -1)
-      .mul(oneHot)
-      .sum()
-      .mul(-1 / x.shape[0]!);
-  };
+  const loss = (params: JAX.Array[], x: JAX.Array, oneHot: JAX.Array): JAX.Array => jaxLoss(jax, params, x, oneHot);
   const step = jax.jit((params: JAX.Array[], velocity: JAX.Array[], x: JAX.Array, oneHot: JAX.Array) => {
     const [value, grads] = jax.valueAndGrad((p: JAX.Array[]) => loss(p, x, oneHot))(params.map((p) => p.ref));
     const v2 = velocity.map((v, i) => v.mul(MOMENTUM).add(grads[i]!));

@@ -12,10 +12,11 @@
 //   node scripts/build-mpi.mjs --verbose  the compiler's output too (npm run build:mpi)
 //   DESCENT_SKIP_MPI=1                    skip the build
 import { spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+
 import { createRequire } from 'node:module';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findNodeDir, findNodeGyp } from './node-gyp.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const mpiDir = join(root, 'native', 'mpi');
@@ -43,26 +44,6 @@ export function mpiFlags() {
     return { cflags: pick(mpich[0].stdout, /^-I/), libs: pick(mpich[1].stdout, /^(-L|-l|-Wl)/) };
   }
   return null;
-}
-
-/** node-gyp.js: the one npm runs for install scripts, else the copy bundled with npm. */
-function findNodeGyp() {
-  const candidates = [];
-  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
-  if (process.env.npm_execpath) candidates.push(join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    const npm = join(dir, 'npm');
-    if (!existsSync(npm)) continue;
-    candidates.push(join(dirname(realpathSync(npm)), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  }
-  candidates.push(join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  return candidates.find((p) => existsSync(p)) ?? null;
-}
-
-/** A prefix holding include/node/node_api.h for the running Node, so node-gyp downloads nothing. */
-function findNodeDir() {
-  const candidates = [process.env.npm_config_nodedir, process.config.variables?.node_prefix, resolve(dirname(process.execPath), '..')];
-  return candidates.find((d) => typeof d === 'string' && d && existsSync(join(d, 'include', 'node', 'node_api.h'))) ?? null;
 }
 
 function main() {

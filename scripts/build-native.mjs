@@ -9,11 +9,11 @@
 //   node scripts/build-native.mjs --verbose  the compiler's output too (npm run build:native)
 //   DESCENT_SKIP_NATIVE=1                    skip the build (a machine that cannot build)
 import { spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findNodeDir, findNodeGyp } from './node-gyp.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
@@ -25,37 +25,6 @@ function notice(reason) {
     `descent: the native CPU kernels were not built (${reason}); Descent uses its WebAssembly kernels.\n` +
       `descent: to build the native kernels later: npm run build:native --prefix ${JSON.stringify(root)}`,
   );
-}
-
-/** node-gyp.js: the one npm runs for install scripts, else the copy bundled with npm. */
-function findNodeGyp() {
-  const candidates = [];
-  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
-  if (process.env.npm_execpath) candidates.push(join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    const npm = join(dir, 'npm');
-    if (!existsSync(npm)) continue;
-    candidates.push(join(dir, '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-    const real = realpathSync(npm); // e.g. <prefix>/lib/node_modules/npm/bin/npm-cli.js
-    candidates.push(join(dirname(real), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  }
-  candidates.push(join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  return candidates.find((p) => existsSync(p)) ?? null;
-}
-
-/** A prefix holding include/node/node_api.h for the running Node, so node-gyp downloads nothing. */
-function findNodeDir() {
-  const candidates = [];
-  if (process.env.npm_config_nodedir) candidates.push(process.env.npm_config_nodedir);
-  else {
-    const npm = spawnSync('npm', ['config', 'get', 'nodedir'], { encoding: 'utf8', timeout: 30_000 });
-    const dir = npm.status === 0 ? npm.stdout.trim() : '';
-    if (dir && dir !== 'undefined' && dir !== 'null') candidates.push(dir);
-  }
-  const prefix = process.config.variables?.node_prefix;
-  if (typeof prefix === 'string' && prefix) candidates.push(prefix);
-  candidates.push(resolve(dirname(process.execPath), '..'));
-  return candidates.find((d) => existsSync(join(d, 'include', 'node', 'node_api.h'))) ?? null;
 }
 
 /** Loads the fresh addon; its ISA, or throws. */

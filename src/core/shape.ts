@@ -17,6 +17,29 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
   return true;
 }
 
+/**
+ * Drop length-1 dimensions of `shape` and merge neighbours that every operand (`strides`, one
+ * list per operand, in elements) steps through as one: stride[d] = stride[d+1] * shape[d+1]. The
+ * layouts the wasm and WebGPU kernels take are built on it.
+ */
+export function mergeDims(shape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const dims: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const size = shape[d]!;
+    if (size === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && strides.every((s, q) => st[q]![last]! === s[d]! * size)) {
+      dims[last]! *= size;
+      for (let q = 0; q < strides.length; q++) st[q]![last] = strides[q]![d]!;
+      continue;
+    }
+    dims.push(size);
+    for (let q = 0; q < strides.length; q++) st[q]!.push(strides[q]![d]!);
+  }
+  return { shape: dims, strides: st };
+}
+
 /** Row-major (C-contiguous) strides in elements. */
 export function contiguousStrides(shape: Shape): number[] {
   const s = new Array<number>(shape.length);

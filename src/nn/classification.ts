@@ -117,16 +117,13 @@ export interface CrossEntropyOptions extends ClassWeightOptions {
  */
 export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const fn = 'crossEntropy';
-  const [, C] = checkScores(fn, 'logits', logits);
+  const [B, C] = checkScores(fn, 'logits', logits);
   checkClassWeight(fn, options.weight, logits, C);
   const eps = options.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps <= 1)) throw new RangeError(`${fn}: labelSmoothing must be in [0, 1], got ${eps}`);
-  if (target.dtype === 'int32' && !options.weight && eps === 0) {
-    // the common case, nothing weighted, smoothed or ignored: one fused op per row (ops/cross-entropy.ts)
-    const [B] = checkScores(fn, 'logits', logits);
-    const reduction = checkReduction(fn, options.reduction ?? 'mean', ['mean', 'sum', 'none']);
-    if (!anyIgnored(fn, target, B, C, options.ignoreIndex ?? -100)) return reduce(fn, softmaxCrossEntropy(logits, target), reduction);
-  }
+  // the common case, nothing weighted, smoothed or ignored: one fused op per row (ops/cross-entropy.ts)
+  if (target.dtype === 'int32' && !options.weight && eps === 0 && !anyIgnored(fn, target, B, C, options.ignoreIndex ?? -100))
+    return reduce(fn, softmaxCrossEntropy(logits, target), options.reduction);
   const logp = logSoftmax(logits, 1);
   if (target.dtype === 'int32') return fromLogProbs(fn, logp, target, options, eps);
   if (!shapesEqual(target.shape, logits.shape) || target.dtype !== logits.dtype) {

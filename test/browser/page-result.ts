@@ -1,12 +1,13 @@
 /**
  * What a test page publishes: open `url` in a new tab, wait until its script sets
  * window.__result (or window.__error), and fail on any page error or console error. Returns the
- * result and the page's other console lines. Shared by the Chromium tests of this folder.
+ * result and the page's other console lines. Shared by the Chromium tests (this folder's, and
+ * test/webgpu's, which launches its own Chromium with WebGPU on).
  */
 import assert from 'node:assert/strict';
-import type { Browser } from '../report/browser.js';
+import type { BrowserContext } from 'playwright-core';
 
-export async function pageResult(browser: Browser, url: string): Promise<{ r: Record<string, unknown>; console: string[] }> {
+export async function pageResult(browser: { context: BrowserContext }, url: string): Promise<{ r: Record<string, unknown>; console: string[] }> {
   const page = await browser.context.newPage();
   const logs: string[] = [],
     errors: string[] = [];

@@ -16,6 +16,7 @@ import { chromium } from 'playwright-core';
 import type { BrowserContext } from 'playwright-core';
 import { getBackend, setBackend } from '../../src/backend/index.js';
 import * as d from '../../src/index.js';
+import { pageResult } from '../browser/page-result.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CHROMIUM = process.env.DESCENT_CHROMIUM ?? '/usr/bin/chromium';
@@ -103,26 +104,7 @@ describe('webgpu in Chromium', () => {
 
   it('trains an MLP on navigator.gpu, matching the same loop on the CPU (loss within 1e-3 relative)', async (t) => {
     if (!context) return t.skip(`Chromium not found at ${CHROMIUM} (set DESCENT_CHROMIUM)`);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
-    await page.goto(url);
-    await page.waitForFunction(
-      () => {
-        const w = window as unknown as { __result?: unknown; __error?: unknown };
-        return w.__result !== undefined || w.__error !== undefined;
-      },
-      undefined,
-      { timeout: 120_000 },
-    );
-    const out = await page.evaluate(() => {
-      const w = window as unknown as { __result?: { backend: string; adapter: string; losses: number[] }; __error?: string };
-      return { r: w.__result, error: w.__error };
-    });
-    assert.equal(out.error, undefined, out.error);
-    assert.deepEqual(errors, []);
-    const r = out.r!;
+    const r = (await pageResult({ context }, url)).r as { backend: string; adapter: string; losses: number[] };
     assert.equal(r.backend, 'webgpu');
     const prev = getBackend().name;
     setBackend(d.listBackends().includes('wasm') ? 'wasm' : 'js');

@@ -38,38 +38,37 @@ function checkTarget(t: number, cols: number, i: number): void {
   if (!(t >= 0 && t < cols)) throw new RangeError(`crossEntropyRows: target ${t} of row ${i} is outside [0, ${cols})`);
 }
 
-function stats(cols: number): RowStats {
-  return { s: new Float64Array(cols), e: new Float64Array(cols), S: 0, L: 0 };
+/**
+ * Calls fn(i, target, stats, round) for each row i of x with its statistics computed (the steps
+ * both kernels share), after checking the row's target.
+ */
+function eachRow(x: Storage, target: Storage, rows: number, cols: number, fn: (i: number, t: number, st: RowStats, r: (v: number) => number) => void): void {
+  const r = x.dtype === 'float32' ? Math.fround : (v: number) => v;
+  const xd = x.data,
+    td = target.data;
+  const st: RowStats = { s: new Float64Array(cols), e: new Float64Array(cols), S: 0, L: 0 };
+  for (let i = 0; i < rows; i++) {
+    const t = td[i]!;
+    checkTarget(t, cols, i);
+    rowStats(xd, i * cols, cols, r, st);
+    fn(i, t, st, r);
+  }
 }
 
 /** Backend.crossEntropyRows, written out. */
 export function crossEntropyRowsReference(x: Storage, target: Storage, out: Storage, rows: number, cols: number): void {
-  const r = x.dtype === 'float32' ? Math.fround : (v: number) => v;
-  const xd = x.data,
-    td = target.data,
-    od = out.data,
-    st = stats(cols);
-  for (let i = 0; i < rows; i++) {
-    const t = td[i]!;
-    checkTarget(t, cols, i);
-    rowStats(xd, i * cols, cols, r, st);
+  const od = out.data;
+  eachRow(x, target, rows, cols, (i, t, st, r) => {
     od[i] = -r(st.s[t]! - st.L);
-  }
+  });
 }
 
 /** Backend.crossEntropyRowsGrad, written out. */
 export function crossEntropyRowsGradReference(x: Storage, target: Storage, g: Storage, out: Storage, rows: number, cols: number): void {
-  const r = x.dtype === 'float32' ? Math.fround : (v: number) => v;
-  const xd = x.data,
-    td = target.data,
-    gd = g.data,
-    od = out.data,
-    st = stats(cols);
-  for (let i = 0; i < rows; i++) {
-    const t = td[i]!;
-    checkTarget(t, cols, i);
-    rowStats(xd, i * cols, cols, r, st);
+  const gd = g.data,
+    od = out.data;
+  eachRow(x, target, rows, cols, (i, t, st, r) => {
     const gi = gd[i]!;
     for (let j = 0; j < cols; j++) od[i * cols + j] = r(r(r(st.e[j]! / st.S) - (j === t ? 1 : 0)) * gi);
-  }
+  });
 }

@@ -4,6 +4,7 @@
  * (stride[d] = stride[d+1] * shape[d+1]); what is left is an outer odometer over whole 2-D
  * blocks [rows, cols], each handled by one kernel call.
  */
+import { mergeDims } from '../../core/shape.js';
 
 export interface Blocks {
   /** Outer dimensions, looped in JS. */
@@ -20,20 +21,7 @@ export interface Blocks {
 /** Merge and drop dimensions of `shape` read by operands with `strides`, then split off [rows, cols]. */
 export function toBlocks(shape: readonly number[], strides: readonly (readonly number[])[]): Blocks {
   const nOps = strides.length;
-  const dims: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const size = shape[d]!;
-    if (size === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && strides.every((s, q) => st[q]![last]! === s[d]! * size)) {
-      dims[last]! *= size;
-      for (let q = 0; q < nOps; q++) st[q]![last] = strides[q]![d]!;
-      continue;
-    }
-    dims.push(size);
-    for (let q = 0; q < nOps; q++) st[q]!.push(strides[q]![d]!);
-  }
+  const { shape: dims, strides: st } = mergeDims(shape, strides);
   while (dims.length < 2) {
     dims.unshift(1);
     for (let q = 0; q < nOps; q++) st[q]!.unshift(0);

@@ -13,6 +13,7 @@
  * values synchronously).
  */
 import type { DType } from '../../core/dtype.js';
+import { contiguousStrides } from '../../core/shape.js';
 import type { Storage } from '../../core/storage.js';
 import type { AxisLayout, Backend, MatmulLayout, SgdStepHyper } from '../backend.js';
 import { jsBackend } from '../js/index.js';
@@ -101,7 +102,7 @@ function makeBackend(rt: GpuRuntime, adapter: string): WebgpuBackend {
     reduce(op, x, out, shape, axes) {
       if (onHost(x)) return jsBackend.reduce(op, x, out, shape, axes);
       const t = gpuType(x.dtype);
-      const strides = contiguous(shape);
+      const strides = contiguousStrides(shape);
       const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
       const red = [...axes];
       const count = red.reduce((s, d) => s * shape[d]!, 1);
@@ -180,16 +181,6 @@ function makeBackend(rt: GpuRuntime, adapter: string): WebgpuBackend {
     run(`scatter:${t}:${perElement}`, () => scatterWgsl(t, perElement), [n, l.n, l.inner, l.m, zeroed ? 1 : 0], [gs(src).input(), gs(idx).input(), o], n);
   }
   return b;
-}
-
-function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d]!;
-  }
-  return s;
 }
 
 function matmul(rt: GpuRuntime, a: GpuStorage, b: GpuStorage, out: GpuStorage, l: MatmulLayout): void {
