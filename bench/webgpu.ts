@@ -1,7 +1,9 @@
 /**
  * The webgpu backend's rows (issue 16): GEMM C = A B (float32 n x n, GFLOP/s = 2 n^3 / seconds)
- * and one MLP training step (784-512-256-10 ReLU, softmax cross-entropy, SGD with momentum, batch
- * 128 and 1024 (128 only with --quick), the loss read back every step with itemAsync; examples/s = batch / seconds), with TF.js's
+ * with the adapter's GEMM kernel ('webgpu') and with the other one ('webgpu-tiled' or
+ * 'webgpu-registers', see src/backend/webgpu/wgsl-gemm.ts), and one MLP training step
+ * (784-512-256-10 ReLU, softmax cross-entropy, SGD with momentum, batch 128 and 1024 (128 only with
+ * --quick), the loss read back every step with itemAsync; examples/s = batch / seconds), with TF.js's
  * WebGPU backend (GEMM) and jax-js's WebGPU device (GEMM and the same MLP step, jit-compiled) on
  * the same adapter in the same process, as ratios.
  *
@@ -52,7 +54,7 @@ function uniform(n: number, lo: number, hi: number, seed: number): Float32Array 
   return new Float32Array(n).map(() => lo + (hi - lo) * g.nextFloat64());
 }
 
-async function descentRows(b: WebgpuBackend, sizes: number[], batches: number[], budget: number): Promise<Row[]> {
+async function gemmRows(b: WebgpuBackend, sizes: number[], budget: number, backend: string): Promise<Row[]> {
   const rows: Row[] = [];
   for (const n of sizes) {
     const a = b.alloc('float32', n * n),
@@ -66,10 +68,19 @@ async function descentRows(b: WebgpuBackend, sizes: number[], batches: number[],
       await o.read!();
       o.release();
     }, budget);
-    rows.push(gemmRow(n, 'webgpu', t));
+    rows.push(gemmRow(n, backend, t));
     a.release();
     c.release();
   }
+  return rows;
+}
+
+async function descentRows(b: WebgpuBackend, sizes: number[], batches: number[], budget: number): Promise<Row[]> {
+  const rows = await gemmRows(b, sizes, budget, 'webgpu');
+  // the other GEMM kernel on the same adapter (the tiled one on SwiftShader, where it is not the default)
+  const other = await createWebgpuBackend({ gemm: b.gemm === 'tiled' ? 'registers' : 'tiled' });
+  rows.push(...(await gemmRows(other, sizes, budget, `webgpu-${other.gemm}`)));
+  other.destroy();
   setBackend('webgpu');
   for (const batch of batches) {
     d.manualSeed(0);

@@ -59,7 +59,7 @@ export { sum, mean, max, min, argmax, argmin, variance, std, logSumExp, softmax,
 export type { Axes, VarianceOptions } from './ops/index.js';
 // movement and indexing
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, broadcastTo, slice, narrow, concat, stack, pad } from './ops/index.js';
-export { gather, scatterAdd, indexSelect, indexAdd, oneHot, detach } from './ops/index.js';
+export { gather, scatterAdd, indexSelect, indexAdd, oneHot, detach, clone } from './ops/index.js';
 // matrix products, convolution, pooling
 export { matmul, linear } from './ops/index.js';
 export type { MatmulOptions } from './ops/index.js';

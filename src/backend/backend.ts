@@ -169,6 +169,11 @@ export interface Backend {
    */
   sumSquares?(x: Storage): number;
   /**
+   * Optional (backends that queue work, webgpu): submit the queued kernels now without waiting
+   * for them, so the device runs them while the host waits for an earlier asynchronous read.
+   */
+  flush?(): void;
+  /**
    * Optional: one SGD step out of place, the same values as the ops SGD.update composes (each
    * operation rounded to the dtype, no fused multiply-add), in one pass: with g = grad (negated
    * when maximize), g += weightDecay * p when weightDecay != 0; with momentum, bufOut = g on the

@@ -12,7 +12,7 @@ import { labelVocabulary, loadData, readInputs, type DataOptions } from './data.
 import type { Command } from 'commander';
 import { positiveInt, UsageError } from './errors.js';
 import { defineCommand, type ExitCode } from './command.js';
-import { BACKEND_OPTION, CSV_OPTIONS, useBackend } from './options.js';
+import { BACKEND_OPTION, CSV_OPTIONS, useBackend, useBackendAsync } from './options.js';
 import { stdout } from './io.js';
 
 export const CSV_HELP = `CSV files: the first line is a header if one of its cells is not a number (--header and
@@ -65,7 +65,7 @@ export function loadModel(dir: string, info: ModelInfo) {
 }
 
 export async function evaluateCommand(dir: string, opts: Record<string, unknown>): Promise<number> {
-  useBackend(BACKEND_OPTION.parse('--backend', opts.backend));
+  await useBackendAsync(BACKEND_OPTION.parse('--backend', opts.backend));
   const { cfg, info, classes } = openCheckpoint(dir);
   const model = loadModel(dir, info);
   const dataSpec = typeof opts.data === 'string' ? opts.data : cfg.data;
@@ -100,7 +100,7 @@ function parseIndices(spec: string, n: number): number[] {
 }
 
 export async function predictCommand(dir: string, opts: Record<string, unknown>): Promise<number> {
-  useBackend(BACKEND_OPTION.parse('--backend', opts.backend));
+  useBackend(BACKEND_OPTION.parse('--backend', opts.backend), 'predict');
   const { cfg, info, classes } = openCheckpoint(dir);
   const model = loadModel(dir, info);
   const top = positiveInt('--top', opts.top);

@@ -406,7 +406,7 @@ export function registerExplain(program: Command, exit?: ExitCode): void {
       },
       help: '\nExamples:\n  $ descent explain --batch 10\n  $ descent explain --batch 2 --lr 0.5 --seed 3\n  $ descent explain --sweep --tradeoff\n  $ descent explain --sweep --out sweep.json\n  $ descent explain --sweep --page sweep.html',
       run: (_args, opts) => {
-        useBackend(BACKEND_OPTION.parse('--backend', opts.backend));
+        useBackend(BACKEND_OPTION.parse('--backend', opts.backend), 'explain');
         const batch = positiveInt('--batch', opts.batch);
         if (batch > 32) throw new UsageError(`--batch must be at most 32 (the tables get wide), got ${batch}`);
         const o: ExplainOptions = {

@@ -32,7 +32,7 @@ function checkOut(out: unknown, overwrite: boolean): string {
 }
 
 export async function exportCommand(dir: string, opts: Record<string, unknown>): Promise<number> {
-  useBackend(BACKEND_OPTION.parse('--backend', opts.backend));
+  useBackend(BACKEND_OPTION.parse('--backend', opts.backend), 'export');
   const format = oneOf('--format', opts.format, EXPORT_FORMATS);
   const out = checkOut(opts.out, opts.overwrite === true);
   const { info } = openCheckpoint(dir);

@@ -23,7 +23,7 @@ export interface RuntimeInfo {
 }
 
 export function runtimeInfo(backendName?: string): RuntimeInfo {
-  const { backend, threads } = useBackend(backendName);
+  const { backend, threads } = useBackend(backendName, 'info');
   const absent = { available: false as const, reason: 'not part of this version of Descent' };
   return {
     backend,

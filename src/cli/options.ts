@@ -5,7 +5,7 @@
  * the library's registries, so the CLI cannot drift from what the library accepts.
  */
 import { Command, Option } from 'commander';
-import { getBackend, getNumThreads, listBackends, setBackend, wasmFeatures } from '../backend/index.js';
+import { getBackend, getNumThreads, listBackends, setBackend, setBackendAsync, wasmFeatures } from '../backend/index.js';
 import { ACTIVATION_CHOICES } from '../nn/registry.js';
 import { OPTIMIZER_NAMES, SCHEDULE_NAMES } from '../optim/registry.js';
 import { nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber, UsageError } from './errors.js';
@@ -62,8 +62,8 @@ function choice<T extends string>(list: () => readonly T[]) {
   return (flag: string, v: unknown): T => oneOf(flag, v, list());
 }
 
-/** Backends this runtime has ('wasm' needs WebAssembly SIMD). */
-export const backendChoices = (): readonly string[] => listBackends();
+/** Backends this runtime has ('wasm' needs WebAssembly SIMD; 'webgpu' starts when chosen, and says then if it cannot). */
+export const backendChoices = (): readonly string[] => [...new Set([...listBackends(), 'webgpu'])];
 
 function parseBackend(flag: string, v: unknown): string {
   const have = backendChoices();
@@ -82,11 +82,33 @@ export const BACKEND_OPTION = {
   resume: true,
 } satisfies OptionSpec<string | undefined>;
 
-/** Switch to the named backend (undefined: keep the default); returns its name and thread count. */
-export function useBackend(name: string | undefined): { backend: string; threads: number } {
+/**
+ * Switch to the named backend (undefined: keep the default); returns its name and thread count.
+ * For the commands that read every value as they compute it: webgpu (reads are asynchronous) is
+ * refused with one line naming the commands that take it.
+ */
+export function useBackend(name: string | undefined, command = 'this command'): { backend: string; threads: number } {
+  if (name === 'webgpu') throw new UsageError(`--backend webgpu: ${command} computes on the CPU (js, wasm); train and evaluate take webgpu`);
   if (name !== undefined) setBackend(parseBackend('--backend', name));
   const backend = getBackend().name;
   return { backend, threads: backend === 'js' ? 1 : getNumThreads() };
+}
+
+/**
+ * useBackend for the commands that run on any backend (train, evaluate): webgpu is started here
+ * (finding an adapter and a device; in Node through the optional \`webgpu\` package), and a failure
+ * to start is one line saying why and what to install.
+ */
+export async function useBackendAsync(name: string | undefined): Promise<{ backend: string; threads: number }> {
+  if (name === 'webgpu') {
+    try {
+      await setBackendAsync('webgpu');
+    } catch (e) {
+      throw new UsageError(`--backend webgpu: ${(e as Error).message.split('\n')[0]}`);
+    }
+    return { backend: 'webgpu', threads: 1 };
+  }
+  return useBackend(name);
 }
 
 /** CSV reading, for every command that reads CSV files. */

@@ -15,14 +15,14 @@ import { buildModel, buildOptimizer, buildScheduler, lossFor, makeLoaders } from
 import { loadData } from './data.js';
 import { checkTrainingMemory } from './memory.js';
 import { UsageError } from './errors.js';
-import { checkResumeFlags, flagOf, resolveOptions, TRAIN_OPTIONS, useBackend, type OptionSpec } from './options.js';
+import { checkResumeFlags, flagOf, resolveOptions, TRAIN_OPTIONS, useBackendAsync, type OptionSpec } from './options.js';
 import { formatLr, plural, progressCallback } from './progress.js';
 import { batchSizeAdvice, dpSgdGradients, dpSgdMetadata, gradientStatsHook } from '../stats/index.js';
 import { Generator } from '../core/random.js';
 import { startDashboard, writeReport, writeTestPredictions } from '../report/index.js';
 import { DataLoader } from '../data/loader.js';
 import { noGrad } from '../core/grad-mode.js';
-import { scope } from '../core/tensor.js';
+import { keep, scope } from '../core/tensor.js';
 import { argmax } from '../ops/index.js';
 import type { Module } from '../nn/module.js';
 import type { CliData } from './data.js';
@@ -85,7 +85,7 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   const resume = typeof opts.resume === 'string' ? opts.resume : undefined;
   const resumed = resume ? configForResume(resume, opts, cmd) : undefined;
   const cfg = resumed?.cfg ?? resolveConfig(opts, cmd);
-  Object.assign(cfg, useBackend(cfg.backend)); // config.json and checkpoints record where the run computed
+  Object.assign(cfg, await useBackendAsync(cfg.backend)); // config.json and checkpoints record where the run computed
   if (resumed) keepGlobalBatch(cfg, cfg.ranks ?? 1, comm);
   delete cfg.ranks;
   delete cfg.globalBatch;
@@ -295,10 +295,14 @@ async function predictTest(model: Module, data: CliData): Promise<{ labels: numb
   const wasTraining = model.training;
   model.eval();
   for (const [x, y] of new DataLoader(data.test, { batchSize: 512 })) {
-    scope(() => {
-      predictions.push(...noGrad(() => argmax(model.forward(x!), 1)).dataSync());
-      labels.push(...y!.dataSync());
-    });
+    // read asynchronously: on webgpu the batch and the predictions live in GPU memory
+    const pred = keep(scope(() => noGrad(() => argmax(model.forward(x!), 1))));
+    try {
+      predictions.push(...(await pred.dataAsync()));
+      labels.push(...(await y!.dataAsync()));
+    } finally {
+      for (const t of [pred, x!, y!]) t.dispose();
+    }
   }
   model.train(wasTraining);
   return { labels, predictions };

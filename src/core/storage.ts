@@ -58,3 +58,8 @@ export function memory(): MemoryInfo {
 export function resetPeakMemory(): void {
   counters.peakBytes = counters.bytes;
 }
+
+/** Whether a storage belongs to a GPU backend, where reads may have to be asynchronous (see `read`). */
+export function onDevice(s: Storage): boolean {
+  return s.read !== undefined;
+}

@@ -6,6 +6,7 @@
 import type { Generator } from '../core/random.js';
 import { defaultGenerator } from '../core/random.js';
 import { shapeStr } from '../core/shape.js';
+import { onDevice } from '../core/storage.js';
 import { keep, scope, Tensor } from '../core/tensor.js';
 import { indexSelect, tensor, zeros } from '../ops/index.js';
 
@@ -67,9 +68,28 @@ export class TensorDataset implements Dataset<Tensor[]> {
     for (let i = 0; i < indices.length; i++) checkIndex('TensorDataset.getBatch', indices[i]!, this.length);
     return scope(() => {
       const idx = tensor(indices, { dtype: 'int32' });
-      return this.tensors.map((t) => indexSelect(t, 0, idx));
+      return this.tensors.map((t) => (t.dtype === 'int32' && onDevice(t.storage) ? (hostRows(t, indices) ?? indexSelect(t, 0, idx)) : indexSelect(t, 0, idx)));
     });
   }
+}
+
+/**
+ * Integer columns (class labels) of a GPU backend's dataset still held on the host are gathered
+ * there: the batch's labels stay readable on the host, where the losses check them (as PyTorch
+ * checks CPU targets), and go to the GPU with the batch's first kernel. Undefined when the column
+ * lives in GPU memory only.
+ */
+function hostRows(t: Tensor, indices: Int32Array): Tensor | undefined {
+  let src: Int32Array;
+  try {
+    src = t.data as Int32Array;
+  } catch {
+    return undefined;
+  }
+  const row = t.shape[0] ? t.size / t.shape[0] : 0;
+  const out = new Int32Array(indices.length * row);
+  for (let i = 0; i < indices.length; i++) out.set(src.subarray(indices[i]! * row, (indices[i]! + 1) * row), i * row);
+  return tensor(out, { shape: [indices.length, ...t.shape.slice(1)], dtype: 'int32' });
 }
 
 /** The examples of `dataset` at `indices`, in that order (like torch.utils.data.Subset). */

@@ -20,7 +20,8 @@
 import { isFloat } from '../core/dtype.js';
 import { shapeStr, shapesEqual } from '../core/shape.js';
 import { keep, scope, Tensor } from '../core/tensor.js';
-import { tensor } from '../ops/index.js';
+import { clone, tensor } from '../ops/index.js';
+import { noGrad } from '../core/grad-mode.js';
 
 /** What loadStateDict found: keys the module has that the dict lacks, and keys the dict has that the module lacks. */
 export interface LoadStateDictResult {
@@ -282,7 +283,10 @@ export abstract class Module {
     // A copy per entry, so later in-place changes to either side never reach the other.
     scope(() => {
       for (const [target, src] of pairs) {
-        if (target !== src) target.assign(tensor(src.dataSync(), { shape: src.shape, dtype: src.dtype }));
+        if (target === src) continue;
+        // On one backend, a copy there (GPU memory is not read back); across backends, through the host.
+        const same = src.storage.backend === target.storage.backend;
+        target.assign(same ? noGrad(() => clone(src)) : tensor(src.dataSync(), { shape: src.shape, dtype: src.dtype }));
       }
     });
     return { missingKeys, unexpectedKeys };

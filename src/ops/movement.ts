@@ -7,7 +7,7 @@ import { cast, eq } from './elementwise.js';
 import type { OpDef, OpTable } from './run.js';
 import { apply } from './run.js';
 
-type MoveName = 'reshape' | 'permute' | 'expand' | 'slice' | 'pad' | 'concat' | 'gather' | 'scatterAdd' | 'indexSelect' | 'indexAdd';
+type MoveName = 'reshape' | 'clone' | 'permute' | 'expand' | 'slice' | 'pad' | 'concat' | 'gather' | 'scatterAdd' | 'indexSelect' | 'indexAdd';
 
 /**
  * Index storages whose range a kernel guarantees (max pooling's window argmax): every entry is in
@@ -59,6 +59,14 @@ export const movementOps: OpTable<MoveName> = {
     forward() {},
     view: true,
     backward: (g, { inputs: [x] }) => [reshape(g, x!.shape)],
+  },
+  clone: {
+    infer: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype }),
+    forward(b, [x], out, _a, shape) {
+      const st = contiguousStrides(shape);
+      b.copy(x!.storage, out, shape, 0, st, 0, st);
+    },
+    backward: (g) => [g],
   },
   permute: {
     infer([x], { perm }) {
@@ -373,6 +381,14 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
 /** Zeros of `shape` with the slices of src added at the positions a 1-D index names along axis. */
 export function indexAdd(src: Tensor, axis: number, index: Tensor, shape: readonly number[]): Tensor {
   return apply('indexAdd', movementOps.indexAdd, [src, index], { axis: normAxis('indexAdd', axis, shape.length), shape: [...shape] });
+}
+
+/**
+ * A copy in new storage on the tensor's own backend (torch.clone): every bit kept (-0, NaN), the
+ * gradient passed through. The way to copy a tensor that may live in GPU memory.
+ */
+export function clone(x: Tensor): Tensor {
+  return apply('clone', movementOps.clone, [x], {});
 }
 
 /** The same values, cut off from differentiation (shares storage). */

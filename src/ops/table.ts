@@ -64,6 +64,7 @@ export const PER_EXAMPLE: PerExampleTable<OpName> = {
   argmax: null,
   argmin: null,
   reshape: null,
+  clone: null,
   permute: null,
   expand: null,
   slice: null,

@@ -47,6 +47,7 @@ export interface OpAttrs {
   matmul: { transA: boolean; transB: boolean };
   // movement
   reshape: { shape: number[] };
+  clone: {};
   permute: { perm: number[] };
   expand: { shape: number[] };
   slice: { begin: number[]; end: number[] };

@@ -11,7 +11,7 @@ import { isFloat } from '../core/dtype.js';
 import { noGrad } from '../core/grad-mode.js';
 import { shapeStr, shapesEqual } from '../core/shape.js';
 import { keep, scope, Tensor } from '../core/tensor.js';
-import { detach, tensor } from '../ops/index.js';
+import { clone, detach, tensor } from '../ops/index.js';
 import { checkFinite, checkInteger, checkNonNegative, checkPositive } from './checks.js';
 
 /** Hyperparameters every group has. */
@@ -79,7 +79,7 @@ function cloneJson(x: unknown): unknown {
 
 /** An exact copy in new storage (so that a saved state is not changed by later steps). */
 function copyTensor(t: Tensor): Tensor {
-  return tensor(t.dataSync(), { shape: t.shape, dtype: t.dtype });
+  return noGrad(() => clone(t));
 }
 
 /**

@@ -8,12 +8,18 @@
 import { noGrad } from '../core/grad-mode.js';
 import type { Tensor } from '../core/tensor.js';
 import { abs, argmax, cast, eq, mean, reshape, square, sub, sum } from '../ops/index.js';
+import type { Scalar } from './scalars.js';
+import { readsAsync, scalarNow } from './scalars.js';
 
 export interface Metric {
   /** Logged as train_<name> and val_<name>. */
   readonly name: string;
-  /** The metric summed over the batch's examples; undefined: it does not apply to this output and target. */
-  sum(output: Tensor, target: Tensor): number | undefined;
+  /**
+   * The metric summed over the batch's examples; undefined: it does not apply to this output and
+   * target. A one-element tensor may stand for the number: on a GPU backend it is read back
+   * later with the step's other figures, instead of stalling the step (the built-in metrics do).
+   */
+  sum(output: Tensor, target: Tensor): Scalar | undefined;
 }
 
 /** Whether a batch is classification: scores [B, C] against integer labels [B]. */
@@ -23,12 +29,27 @@ export function isClassification(output: Tensor, target: Tensor): boolean {
 
 /** Correct predictions in a batch: argmax of the outputs against integer labels (undefined for other targets). */
 export function countCorrect(output: Tensor, target: Tensor): number | undefined {
-  if (!isClassification(output, target)) return undefined;
-  return noGrad(() => sum(cast(eq(argmax(output, 1), target), 'int32')).item());
+  const n = correctTensor(output, target);
+  return n === undefined ? undefined : n.item();
 }
 
+/** countCorrect as a one-element int32 tensor on the output's backend (not read back). */
+function correctTensor(output: Tensor, target: Tensor): Tensor | undefined {
+  if (!isClassification(output, target)) return undefined;
+  return noGrad(() => sum(cast(eq(argmax(output, 1), target), 'int32')));
+}
+
+/** A number where the host reads it synchronously, else the tensor (read later, with the step's other figures). */
+const scalarOf = (t: Tensor): Scalar => (readsAsync(t) ? t : t.item());
+
 /** The fraction of examples whose largest output is at their integer label (classification). */
-export const accuracy: Metric = { name: 'accuracy', sum: countCorrect };
+export const accuracy: Metric = {
+  name: 'accuracy',
+  sum: (output, target) => {
+    const n = correctTensor(output, target);
+    return n === undefined ? undefined : scalarOf(n);
+  },
+};
 
 /** Per example: the mean over its outputs of f(output - target); summed over the batch. Float targets of the output's shape only. */
 function regression(name: string, f: (d: Tensor) => Tensor): Metric {
@@ -38,14 +59,15 @@ function regression(name: string, f: (d: Tensor) => Tensor): Metric {
       if (target.dtype === 'int32' || target.size !== output.size || output.rank === 0) return undefined;
       return noGrad(() => {
         const d = f(sub(output, reshape(target, [...output.shape])));
-        return sum(
+        const total = sum(
           output.rank === 1
             ? d
             : mean(
                 d,
                 Array.from({ length: output.rank - 1 }, (_, i) => i + 1),
               ),
-        ).item();
+        );
+        return scalarOf(total);
       });
     },
   };
@@ -68,11 +90,27 @@ export class MetricSums {
     this.sums = Object.fromEntries(metrics.map((m) => [m.name, saved && m.name in saved ? saved[m.name]! : 0]));
   }
 
-  /** Add a batch: from its output, or sums given directly (a custom gradient computation's). */
+  /** Add a batch: from its output, or sums given directly (a custom gradient computation's). Reads GPU values synchronously. */
   add(output: Tensor | undefined, target: Tensor, given?: Record<string, number | undefined>): void {
+    const v = this.batch(output, target, given);
+    this.addValues(Object.fromEntries(Object.entries(v).map(([k, s]) => [k, s === undefined ? undefined : scalarNow(s)])));
+  }
+
+  /** A batch's sums, not yet added: tensors on a GPU backend (see readScalars), else numbers. */
+  batch(output: Tensor | undefined, target: Tensor, given?: Record<string, number | undefined>): Record<string, Scalar | undefined> {
+    const out: Record<string, Scalar | undefined> = {};
     for (const m of this.metrics) {
       if (this.sums[m.name] === null) continue;
-      const v = given && m.name in given ? given[m.name] : output ? m.sum(output, target) : undefined;
+      out[m.name] = given && m.name in given ? given[m.name] : output ? m.sum(output, target) : undefined;
+    }
+    return out;
+  }
+
+  /** Add a batch's sums as numbers (from batch(), read); a metric left out or undefined no longer applies. */
+  addValues(values: Record<string, number | undefined>): void {
+    for (const m of this.metrics) {
+      if (this.sums[m.name] === null) continue;
+      const v = values[m.name];
       this.sums[m.name] = v === undefined ? null : this.sums[m.name]! + v;
     }
   }

@@ -14,8 +14,10 @@ import { valueAndGrad } from '../autograd/api.js';
 import { getBackend } from '../backend/index.js';
 import { noGrad } from '../core/grad-mode.js';
 import type { Tensor } from '../core/tensor.js';
-import { keep } from '../core/tensor.js';
+import { keep, scope } from '../core/tensor.js';
 import { add, div, mul, sum } from '../ops/index.js';
+import type { Scalar } from './scalars.js';
+import { dropScalars, hostTensors, keepScalar, readScalars, readsAsync } from './scalars.js';
 import type { EpochProgress } from './checkpoint-format.js';
 import { CheckpointError } from './checkpoint-format.js';
 import type { Snapshot } from './snapshot.js';
@@ -38,6 +40,7 @@ import type {
   LossFn,
   Scheduler,
   Stateful,
+  StepMetrics,
   StepOptimizer,
   TrainableModel,
 } from './types.js';
@@ -137,6 +140,34 @@ interface Epoch {
   /** Data parallelism: this rank's sum of n x loss over the group's micro-batches, and the group's mean loss over all ranks after its update. */
   groupLossSum?: number;
   updateLoss?: number;
+  /** GPU backends (lagged reads): the micro-batch computed and not yet updated or read, and the one whose figures are being read. */
+  record?: StepRecord;
+  reading?: StepRecord;
+}
+
+/**
+ * GPU backends: a micro-batch's figures, kept on the device while the next micro-batch is computed
+ * and read back in one transfer (scalars.ts); what is checked and reported once they arrive, and
+ * the snapshots a divergence found then goes back to (the same states the synchronous path keeps).
+ */
+interface StepRecord {
+  n: number;
+  /** Undefined for the update that ends an epoch with a shorter group (it has no micro-batch of its own). */
+  loss?: Scalar;
+  metrics: Record<string, Scalar | undefined>;
+  normSq?: Scalar;
+  updated: boolean;
+  /** run.step before this micro-batch's update, and after it. */
+  stepBefore: number;
+  step: number;
+  lr: number;
+  batch: number;
+  /** The states before this micro-batch's update: the one a non-finite loss goes back to, and the one a non-finite gradient does. */
+  goodIfLoss: Snapshot | null;
+  goodIfGradient: Snapshot | null;
+  /** The snapshot taken after its update; its epoch sums are completed when the figures arrive. */
+  after?: Snapshot;
+  values?: Promise<(number | undefined)[]>;
 }
 
 interface Run {
@@ -154,6 +185,12 @@ interface Run {
   inPlace: boolean;
   current: Snapshot | null;
   previous: Snapshot | null;
+  /** GPU backends: the snapshot before `previous` (a divergence is found one micro-batch late). */
+  older: Snapshot | null;
+  /** Figures are read a micro-batch late, asynchronously (parameters in GPU memory). */
+  lagged: boolean;
+  /** The epoch in progress. */
+  epoch?: Epoch;
   lastFinite: { loss: number; step: number } | null;
   history: EpochMetrics[];
   stoppedEarly: boolean;
@@ -178,6 +215,8 @@ function newRun(o: FitOptions, accumulate: number): Run {
     inPlace: false,
     current: null,
     previous: null,
+    older: null,
+    lagged: o.model.parameters().some(readsAsync),
     lastFinite: null,
     history: [],
     stoppedEarly: false,
@@ -193,6 +232,8 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`fit: epochs must be a non-negative integer, got ${o.epochs}`);
   const t0 = performance.now();
   const run = newRun(o, accumulate);
+  if (run.lagged && run.dp)
+    throw new Error('fit: data parallelism (a communicator) needs the model on a CPU backend (js, wasm); its parameters are in GPU memory (webgpu)');
   const pacer = new Pacer(o.yieldEveryMs ?? 8);
   const { completed, progress } = start(run);
   o.model.train(true);
@@ -201,21 +242,27 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   try {
     for (let epoch = startEpoch; epoch <= o.epochs && !run.diverged && !run.stoppedEarly && !run.aborted; epoch++) {
       const ep = newEpoch(epoch, run.metrics, progress?.epoch === epoch ? (run.dp?.resumedProgress(progress) ?? progress) : undefined);
+      run.epoch = ep;
       for (const c of o.callbacks ?? []) c.onEpochBegin?.(epoch);
       run.dp?.beginEpoch(ep.batch);
-      await forEachBatch(o.train, (b) => trainBatch(run, ep, b as [Tensor, Tensor]), pacer);
+      const after = run.lagged ? () => afterBatch(run, ep) : undefined;
+      await forEachBatch(o.train, (b) => trainBatch(run, ep, b as [Tensor, Tensor]), pacer, after);
+      if (run.lagged && !(await settle(run, ep))) break;
       if (aborted(run)) {
         // The state after the last update is kept; the micro-batches since are dropped.
         for (const g of ep.acc?.values() ?? []) g.dispose();
-        if (run.current) o.store?.checkpoint(checkpointContent(run.current, o.checkpointExtra), 'checkpoint');
+        if (run.current) await saveCheckpoint(run, run.current, 'checkpoint');
         break;
       }
       // a last, shorter accumulation group (under data parallelism, every rank joins its reduction)
-      if ((!run.dp || run.dp.lastGroupPending()) && update(run, ep)) rotate(run, ep);
+      if (run.lagged) await lastGroupLagged(run, ep);
+      else if ((!run.dp || run.dp.lastGroupPending()) && update(run, ep)) rotate(run, ep);
       if (run.diverged) break;
       await endEpoch(run, ep);
     }
   } finally {
+    if (run.lagged) discardLagged(run);
+    dropSnapshot(run.older);
     dropSnapshot(run.previous);
     dropSnapshot(run.current);
   }
@@ -294,17 +341,14 @@ function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): boolean {
   if (ep.stop) return true;
   const n = x.shape[0]!;
   const ctx: BatchContext = { model: o.model, loss: o.loss, x, y, params: run.params };
+  if (run.lagged) return computeLagged(run, ep, ctx, n);
   const before = ep.sums.sums.accuracy;
   const b = run.dp?.beforeBatch(o.model, x);
   // The metrics are measured on the output inside the forward pass (its tensors end with it).
   const custom = o.computeGrads?.(ctx);
   const { loss, grads } = custom ?? batchGradient(ctx, (out) => ep.sums.add(out, y));
   if (custom) ep.sums.add(undefined, y, { accuracy: custom.correct, ...custom.metrics });
-  for (const h of o.stepHooks ?? []) {
-    const rec = h({ ...ctx, step: run.step + 1, epoch: ep.epoch });
-    if (rec && run.dp) ep.pendingStats = rec;
-    else if (rec && run.store) run.store.log({ type: 'stats', step: run.step + 1, epoch: ep.epoch, ...rec });
-  }
+  runStepHooks(run, ep, ctx);
   ep.batch++;
   if (!Number.isFinite(loss) && !run.dp) {
     diverge(run, ep, 'loss', loss);
@@ -322,7 +366,7 @@ function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): boolean {
   if (shard) ep.batch = shard.position; // the loader's position in the whole epoch
   const updated = (shard ? shard.endsGroup : ep.accCount === run.accumulate) && update(run, ep);
   if (run.diverged) return false;
-  const m = {
+  stepEnd(run, ep, updated, {
     epoch: ep.epoch,
     step: run.step,
     loss: updated && run.dp ? ep.updateLoss! : loss, // under data parallelism: the update's loss over every rank
@@ -332,30 +376,51 @@ function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): boolean {
     gradNorm: ep.gradNorm,
     batch: ep.batch,
     batches: o.train.length,
-  };
-  if (run.store && updated && run.step % (o.logEvery ?? 10) === 0) {
-    run.store.log({ type: 'step', ...m, examples_per_second: ep.examples / ((performance.now() - ep.start) / 1000) });
-  }
-  for (const cb of o.callbacks ?? []) if (cb.onStepEnd?.(m) === 'stop') ep.stop = run.stoppedEarly = true;
+  });
   if (updated) rotate(run, ep);
   return true;
 }
 
+function runStepHooks(run: Run, ep: Epoch, ctx: BatchContext): void {
+  for (const h of run.o.stepHooks ?? []) {
+    const rec = h({ ...ctx, step: run.step + 1, epoch: ep.epoch });
+    if (rec && run.dp) ep.pendingStats = rec;
+    else if (rec && run.store) run.store.log({ type: 'stats', step: run.step + 1, epoch: ep.epoch, ...rec });
+  }
+}
+
+/** A micro-batch's figures are known: the step line (every logEvery updates) and the callbacks. */
+function stepEnd(run: Run, ep: Epoch, updated: boolean, m: StepMetrics): void {
+  const { o } = run;
+  if (run.store && updated && m.step % (o.logEvery ?? 10) === 0) {
+    run.store.log({ type: 'step', ...m, examples_per_second: ep.examples / ((performance.now() - ep.start) / 1000) });
+  }
+  for (const cb of o.callbacks ?? []) if (cb.onStepEnd?.(m) === 'stop') ep.stop = run.stoppedEarly = true;
+}
+
 /** After an update: the latest snapshot becomes the previous one, and a new one is taken. */
 function rotate(run: Run, ep: Epoch): void {
-  dropSnapshot(run.previous);
+  if (run.lagged) {
+    dropSnapshot(run.older);
+    run.older = run.previous;
+  } else dropSnapshot(run.previous);
   run.previous = run.current;
   run.current = snapshot(run, ep.epoch - 1, ep);
 }
 
 /** The micro-batch's mean loss and its gradient; `seen` is shown the model's output while it exists (for the metrics). */
 function batchGradient(ctx: BatchContext, seen: (output: Tensor) => void): { loss: number; grads: Map<Tensor, Tensor> } {
+  const r = batchGradientTensor(ctx, seen);
+  return { loss: r.loss.item(), grads: r.grads };
+}
+
+function batchGradientTensor(ctx: BatchContext, seen: (output: Tensor) => void): { loss: Tensor; grads: Map<Tensor, Tensor> } {
   const r = valueAndGrad(() => {
     const out = ctx.model.forward(ctx.x);
     seen(out);
     return ctx.loss(out, ctx.y);
   }, ctx.params);
-  return { loss: r.value.item(), grads: r.grads };
+  return { loss: r.value, grads: r.grads };
 }
 
 /**
@@ -411,27 +476,37 @@ function update(run: Run, ep: Epoch): boolean {
       diverge(run, ep, 'loss', NaN);
       return false;
     }
-    let grads = reduced ? reduced.grads : groupSize === 1 ? held! : new Map([...held!].map(([p, g]) => [p, div(g, total)] as [Tensor, Tensor]));
+    const grads = reduced ? reduced.grads : groupSize === 1 ? held! : meanGradient(held!, total);
     const normSq = finiteNormSq(grads);
     if (!Number.isFinite(normSq)) {
       diverge(run, ep, 'gradient', normSq);
       return false;
     }
     if (ep.pendingStats) logStats(run, ep, reduced?.small && twoBatchNoise(reduced.small, { normSq, batch: reduced.examples }));
-    if (o.transformGrads) grads = o.transformGrads(grads, { examples: reduced ? reduced.examples : total });
-    o.optimizer.step(grads);
-    // An optimizer that writes into a parameter's storage instead of replacing it would change
-    // the snapshot's views too: from then on snapshots copy.
-    const before = run.current?.weights;
-    if (!run.inPlace && before && run.params.some((p) => p.storage === before[run.paramKeys.get(p)!]?.storage)) run.inPlace = true;
-    run.step++;
-    if (o.scheduler && o.schedulerInterval === 'step') o.scheduler.step();
+    applyGradients(run, grads, reduced ? reduced.examples : total);
     ep.gradNorm = Math.sqrt(normSq);
     return true;
   } finally {
     // the held tensors were kept out of the step's scope, so they are freed here
     for (const g of held?.values() ?? []) g.dispose();
   }
+}
+
+function meanGradient(held: Map<Tensor, Tensor>, total: number): Map<Tensor, Tensor> {
+  return new Map([...held].map(([p, g]) => [p, div(g, total)] as [Tensor, Tensor]));
+}
+
+/** The update itself: transformGrads, the optimizer's step, the step count and a per-step scheduler. */
+function applyGradients(run: Run, grads: Map<Tensor, Tensor>, examples: number): void {
+  const { o } = run;
+  if (o.transformGrads) grads = o.transformGrads(grads, { examples });
+  o.optimizer.step(grads);
+  // An optimizer that writes into a parameter's storage instead of replacing it would change
+  // the snapshot's views too: from then on snapshots copy.
+  const before = run.current?.weights;
+  if (!run.inPlace && before && run.params.some((p) => p.storage === before[run.paramKeys.get(p)!]?.storage)) run.inPlace = true;
+  run.step++;
+  if (o.scheduler && o.schedulerInterval === 'step') o.scheduler.step();
 }
 
 /** Data parallelism: a step hook's record of this update, with the ranks' two-batch noise estimate beside it. */
@@ -470,17 +545,21 @@ function restore(run: Run, s: Snapshot): void {
   run.step = s.step;
 }
 
-function diverge(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number): void {
+/**
+ * `lagged` (GPU backends): the micro-batch's figures arrived one micro-batch late; its record names
+ * the good state, the step, and where that state was saved already.
+ */
+function diverge(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number, lagged?: { good: Snapshot | null; at: number; savedTo?: string }): void {
   const { o } = run;
-  const at = run.step + 1;
+  const at = lagged ? lagged.at : run.step + 1;
   // A non-finite loss means the current weights are already bad: go back to the state before the
   // latest update. A non-finite gradient with a finite loss: the current weights are the good ones
   // (the snapshot also undoes what the failed step's forward passes did to buffers and generators).
-  const good = what === 'loss' ? run.previous : run.current;
-  let savedTo: string | undefined;
+  const good = lagged ? lagged.good : what === 'loss' ? run.previous : run.current;
+  let savedTo = lagged?.savedTo;
   if (good) {
     restore(run, good);
-    if (o.store) savedTo = o.store.checkpoint(checkpointContent(good, o.checkpointExtra), 'checkpoint-last-good');
+    if (o.store && !lagged) savedTo = o.store.checkpoint(checkpointContent(good, o.checkpointExtra), 'checkpoint-last-good');
   }
   const last = run.lastFinite ? `last finite loss ${run.lastFinite.loss.toPrecision(6)} at step ${run.lastFinite.step}` : 'no finite loss before it';
   const kept = good
@@ -534,7 +613,7 @@ async function endEpoch(run: Run, ep: Epoch): Promise<void> {
   // early-stopping counters and the log have moved on) and is what the checkpoint holds.
   dropSnapshot(run.current);
   run.current = snapshot(run, ep.epoch);
-  o.store?.checkpoint(checkpointContent(run.current, o.checkpointExtra), 'checkpoint');
+  await saveCheckpoint(run, run.current, 'checkpoint');
   if (stop) run.stoppedEarly = true;
   for (const cb of o.callbacks ?? []) if (cb.onEpochEnd?.(m) === 'stop') run.stoppedEarly = true;
 }
@@ -556,4 +635,203 @@ function earlyStop(run: Run, m: EpochMetrics): boolean {
     run.sinceBest = 0;
   } else run.sinceBest++;
   return run.sinceBest >= es.patience;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU backends: a micro-batch's figures are read one micro-batch late, while the device runs the
+// next one. The order of work per micro-batch t: compute t (forward, backward, accumulate; its
+// loss and metric sums stay on the device); submit it; await t-1's figures and check them (a
+// divergence goes back to the snapshot t-1's record names, which the ring of three keeps); then
+// t's update, and the read of t's figures starts. What is trained, kept and reported is what the
+// synchronous path gives; only when the callbacks and log lines run moves by one micro-batch.
+// ---------------------------------------------------------------------------------------------
+
+/** Compute one micro-batch on a GPU backend: nothing is read back here. */
+function computeLagged(run: Run, ep: Epoch, ctx: BatchContext, n: number): boolean {
+  const { o } = run;
+  let metrics: Record<string, Scalar | undefined> = {};
+  const custom = o.computeGrads?.(ctx);
+  // kept at once: the forward pass runs in valueAndGrad's own scope
+  const kept = (r: Record<string, Scalar | undefined>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, keepScalar(v)]));
+  const { loss, grads } = custom ?? batchGradientTensor(ctx, (out) => (metrics = kept(ep.sums.batch(out, ctx.y))));
+  if (custom) metrics = ep.sums.batch(undefined, ctx.y, { accuracy: custom.correct, ...custom.metrics });
+  runStepHooks(run, ep, ctx);
+  ep.batch++;
+  accumulate(run, ep, grads, n);
+  ep.record = {
+    n,
+    loss: keepScalar(loss),
+    metrics,
+    updated: false,
+    stepBefore: run.step,
+    step: run.step,
+    lr: NaN,
+    batch: ep.batch,
+    goodIfLoss: run.previous,
+    goodIfGradient: run.current,
+  };
+  return true;
+}
+
+/** After a micro-batch on a GPU backend (outside its scope): the previous one's figures, then this one's update. */
+async function afterBatch(run: Run, ep: Epoch): Promise<boolean> {
+  getBackend().flush?.(); // the micro-batch just computed runs while the previous one's figures are read
+  if (!(await settle(run, ep))) return false;
+  const rec = ep.record;
+  if (!rec) return true;
+  ep.record = undefined;
+  if (ep.stop || aborted(run)) {
+    // a callback stopped (or the signal aborted) at the previous micro-batch: this one is passed
+    // over, as the synchronous path would not have computed it
+    dropRecord(rec);
+    dropGroup(ep);
+    ep.batch--;
+    return !run.aborted;
+  }
+  if (ep.accCount === run.accumulate) scope(() => updateLagged(run, ep, rec));
+  finishRecord(run, ep, rec);
+  return true;
+}
+
+/** The update of the group held in ep.acc, with its gradient norm kept on the device. */
+function updateLagged(run: Run, ep: Epoch, rec: StepRecord): void {
+  const held = ep.acc!;
+  const groupSize = ep.accCount;
+  const total = ep.accN;
+  ep.acc = null;
+  ep.accN = ep.accCount = 0;
+  try {
+    const grads = groupSize === 1 ? held : meanGradient(held, total);
+    rec.normSq = keepScalar(noGrad(() => [...grads.values()].map((g) => sum(mul(g, g))).reduce<Tensor | undefined>((a, q) => (a ? add(a, q) : q), undefined)));
+    applyGradients(run, grads, total);
+    rec.updated = true;
+  } finally {
+    for (const g of held.values()) g.dispose();
+  }
+}
+
+/** After a (possible) update: the snapshot ring moves on and the read of the record's figures starts. */
+function finishRecord(run: Run, ep: Epoch, rec: StepRecord): void {
+  rec.step = run.step;
+  rec.lr = lr(run.o.optimizer);
+  if (rec.updated) {
+    rotate(run, ep);
+    rec.after = run.current ?? undefined;
+  }
+  rec.values = readScalars([rec.loss, rec.normSq, ...Object.values(rec.metrics)]);
+  rec.values.catch(() => undefined); // awaited in settle; a record discarded unread must not be an unhandled rejection
+  ep.reading = rec;
+}
+
+/** Await and check the figures being read; false: the run diverged (the good state is restored). */
+async function settle(run: Run, ep: Epoch): Promise<boolean> {
+  const rec = ep.reading;
+  if (!rec) return true;
+  ep.reading = undefined;
+  let v: (number | undefined)[];
+  try {
+    v = await rec.values!;
+  } finally {
+    dropRecord(rec);
+  }
+  const [loss, normSq, ...mv] = v;
+  const at = rec.stepBefore + 1;
+  if (rec.loss !== undefined) {
+    if (!Number.isFinite(loss)) return divergeLagged(run, ep, 'loss', loss!, rec.goodIfLoss, at);
+    run.lastFinite = { loss: loss!, step: at };
+    ep.lossSum += loss! * rec.n;
+    ep.examples += rec.n;
+  }
+  const before = ep.sums.sums.accuracy;
+  ep.sums.addValues(Object.fromEntries(Object.keys(rec.metrics).map((k, i) => [k, mv[i]])));
+  if (rec.updated && !Number.isFinite(normSq)) return divergeLagged(run, ep, 'gradient', normSq!, rec.goodIfGradient, at);
+  ep.gradNorm = rec.updated ? Math.sqrt(normSq!) : undefined;
+  // the snapshot taken at the update, before these figures were known, gets the epoch's sums they complete
+  if (rec.after?.progress) Object.assign(rec.after.progress, { lossSum: ep.lossSum, examples: ep.examples, metrics: { ...ep.sums.sums } });
+  if (rec.loss === undefined) return true;
+  const after = ep.sums.sums.accuracy;
+  const correct = typeof before === 'number' && typeof after === 'number' ? after - before : undefined;
+  stepEnd(run, ep, rec.updated, {
+    epoch: ep.epoch,
+    step: rec.step,
+    loss: loss!,
+    examples: rec.n,
+    correct,
+    lr: rec.lr,
+    gradNorm: ep.gradNorm,
+    batch: rec.batch,
+    batches: run.o.train.length,
+  });
+  return true;
+}
+
+async function divergeLagged(run: Run, ep: Epoch, what: 'loss' | 'gradient', value: number, good: Snapshot | null, at: number): Promise<false> {
+  dropRecord(ep.record);
+  ep.record = undefined;
+  dropGroup(ep);
+  const savedTo = good ? await saveCheckpoint(run, good, 'checkpoint-last-good') : undefined;
+  diverge(run, ep, what, value, { good, at, savedTo });
+  return false;
+}
+
+/** The update of an epoch's last, shorter group (no micro-batch of its own: only its gradient is checked). */
+async function lastGroupLagged(run: Run, ep: Epoch): Promise<void> {
+  if (run.diverged || ep.stop || !ep.acc) return;
+  const rec: StepRecord = {
+    n: 0,
+    metrics: {},
+    updated: false,
+    stepBefore: run.step,
+    step: run.step,
+    lr: NaN,
+    batch: ep.batch,
+    goodIfLoss: run.previous,
+    goodIfGradient: run.current,
+  };
+  scope(() => updateLagged(run, ep, rec));
+  finishRecord(run, ep, rec);
+  await settle(run, ep);
+}
+
+function dropRecord(rec: StepRecord | undefined): void {
+  if (rec) dropScalars([rec.loss, rec.normSq, ...Object.values(rec.metrics)]);
+}
+
+function dropGroup(ep: Epoch): void {
+  for (const g of ep.acc?.values() ?? []) g.dispose();
+  ep.acc = null;
+  ep.accN = ep.accCount = 0;
+}
+
+/** fit() ends (or throws): what the lagged path still holds is freed. */
+function discardLagged(run: Run): void {
+  const ep = run.epoch;
+  if (!ep) return;
+  dropRecord(ep.record);
+  dropRecord(ep.reading);
+  ep.record = ep.reading = undefined;
+}
+
+/**
+ * Write a checkpoint from a snapshot. On a GPU backend its tensors are first read back into host
+ * tensors (the stores write synchronously), all in one go.
+ */
+async function saveCheckpoint(run: Run, s: Snapshot, name: 'checkpoint' | 'checkpoint-last-good'): Promise<string | undefined> {
+  const { o } = run;
+  if (!o.store) return undefined;
+  const content = checkpointContent(s, o.checkpointExtra);
+  if (!run.lagged) return o.store.checkpoint(content, name);
+  const optimizer = content.optimizer;
+  const host = await hostTensors({ ...content.model, ...prefixedTensors('\0opt\0', optimizer?.tensors ?? {}) });
+  try {
+    const model = Object.fromEntries(Object.keys(content.model).map((k) => [k, host[k]!]));
+    const tensors = Object.fromEntries(Object.keys(optimizer?.tensors ?? {}).map((k) => [k, host['\0opt\0' + k]!]));
+    return o.store.checkpoint({ ...content, model, optimizer: optimizer && { meta: optimizer.meta, tensors } }, name);
+  } finally {
+    for (const t of Object.values(host)) t.dispose();
+  }
+}
+
+function prefixedTensors(prefix: string, r: Record<string, Tensor>): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(r).map(([k, t]) => [prefix + k, t]));
 }

@@ -125,6 +125,7 @@ const PRIMITIVES: { [K in OpName]: Check } = {
     { label: 'vector @ matrix @ vector', f: (v, m) => d.matmul(d.matmul(v, m), v), inputs: [rn([3]), rn([3, 3])] },
   ],
   reshape: [{ label: '[2,3,4] -> [4,-1]', f: (x) => d.reshape(x, [4, -1]), inputs: [rn([2, 3, 4])] }],
+  clone: unary(d.clone),
   permute: [{ label: '[2,3,4] by [2,0,1]', f: (x) => d.permute(x, [2, 0, 1]), inputs: [rn([2, 3, 4])] }],
   expand: [
     { label: '[3,1] -> [2,3,4]', f: (x) => d.expand(x, [2, 3, 4]), inputs: [rn([3, 1])] },

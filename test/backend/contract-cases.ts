@@ -214,6 +214,17 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
         s.release();
       }
   },
+  flush(c) {
+    // submits the queued kernels without waiting: what is read afterwards is what every kernel issued before it wrote
+    for (const n of SIZES) {
+      const [r, t] = c.pair('float32', new Float64Array(n).fill(9));
+      c.ref.fill(r, 2.5);
+      c.backend.fill(t, 2.5);
+      c.backend.flush!();
+      c.backend.flush!(); // twice: nothing queued is a no-op
+      c.check(t, r, `fill then flush, n=${n}`);
+    }
+  },
   fill(c) {
     const values = [0, -0, 2.5, -7, 1, ...(c.ieee ? [NaN, Infinity, -Infinity] : []), ...(c.keepsSubnormals ? [1e-40] : [])];
     for (const dtype of ['float32', 'float64', 'int32'] as const)

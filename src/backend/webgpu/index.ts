@@ -1,9 +1,9 @@
 /// <reference types="@webgpu/types" />
 /**
- * The webgpu backend: every kernel of the Backend interface in WGSL (wgsl.ts, wgsl-reduce.ts) on
- * one device, with buffers pooled, pipelines cached and dispatches batched into few submissions
- * (runtime.ts). Made by createWebgpuBackend() (asynchronous: finding an adapter and a device is),
- * usually through setBackendAsync('webgpu').
+ * The webgpu backend: every kernel of the Backend interface in WGSL (wgsl.ts, wgsl-reduce.ts,
+ * wgsl-gemm.ts) on one device, with buffers pooled, pipelines cached and dispatches batched into
+ * few submissions (runtime.ts). Made by createWebgpuBackend() (asynchronous: finding an adapter and
+ * a device is), usually through setBackendAsync('webgpu').
  *
  * float64: WGSL has no 64-bit floats, so float64 storages stay on the host and kernels on them run
  * the reference loops (backend/js), as do kernels whose inputs are all still on the host. A kernel
@@ -27,11 +27,15 @@ import type { GpuType } from './wgsl.js';
 import { argReduceWgsl, gatherWgsl, GRID, matmulWgsl, reduceWgsl, scatterWgsl, sgdWgsl } from './wgsl-reduce.js';
 import { crossEntropyKernels } from './cross-entropy.js';
 import { convKernels } from './conv.js';
+import type { GemmKernel } from './wgsl-gemm.js';
+import { gemmKernelFor, parseGemmKernel, tiledMatmul } from './wgsl-gemm.js';
 import { col2imReference, windowArgmaxReference } from '../js/conv.js';
 
 export interface WebgpuBackend extends Backend {
   /** The adapter, e.g. 'google swiftshader'. */
   readonly adapter: string;
+  /** The GEMM in use: 'tiled' (workgroup memory, wgsl-gemm.ts) or 'registers' (barrier-free, on CPU adapters). */
+  readonly gemm: GemmKernel;
   /** GPU buffers in use and pooled (a leak shows as buffersCreated growing step after step). */
   memory(): GpuMemoryInfo;
   /** Submit what is queued and wait for the GPU (for timing). */
@@ -49,7 +53,7 @@ function onHost(...storages: (Storage | null)[]): boolean {
 }
 
 // lint-allow-long-function: the Backend object, one short method per kernel, each a dispatch
-function makeBackend(rt: GpuRuntime, adapter: string): WebgpuBackend {
+function makeBackend(rt: GpuRuntime, adapter: string, gemm: GemmKernel): WebgpuBackend {
   const run = (key: string, wgsl: () => string, params: number[], bindings: Binding[], n: number) => {
     if (n > 0) rt.dispatch(key, wgsl, params, bindings, groupsFor(n));
   };
@@ -66,8 +70,10 @@ function makeBackend(rt: GpuRuntime, adapter: string): WebgpuBackend {
     // are promised only for finite values, transcendental functions within a few units in the last place
     guarantees: { specials: 'finite-only', subnormals: 'flushed', ulps: 8 },
     adapter,
+    gemm,
     memory: () => rt.memory(),
     sync: () => rt.sync(),
+    flush: () => rt.flush(),
     destroy: () => rt.destroy(),
 
     alloc(dtype, size) {
@@ -116,7 +122,7 @@ function makeBackend(rt: GpuRuntime, adapter: string): WebgpuBackend {
     },
     matmul(a, bb, out, l) {
       if (onHost(a, bb, out)) return jsBackend.matmul(a, bb, out, l);
-      matmul(rt, gs(a), gs(bb), gs(out), l);
+      (gemm === 'tiled' ? tiledMatmul : matmul)(rt, gs(a), gs(bb), gs(out), l);
     },
     copy(src, dst, shape, srcOffset, srcStrides, dstOffset, dstStrides) {
       if (onHost(src, dst)) return jsBackend.copy(src, dst, shape, srcOffset, srcStrides, dstOffset, dstStrides);
@@ -215,9 +221,20 @@ function sgdStep(rt: GpuRuntime, p: GpuStorage, g: GpuStorage, bufIn: GpuStorage
   rt.dispatch('sgd', sgdWgsl, params, [pIn, gIn, bi, po, bo], groupsFor(p.size));
 }
 
+export interface WebgpuOptions {
+  /**
+   * The GEMM kernel, instead of the adapter's default (tiled, except on CPU adapters such as
+   * SwiftShader). In Node, the environment variable DESCENT_WEBGPU_GEMM=tiled|registers sets it too.
+   */
+  gemm?: GemmKernel;
+}
+
 /** Find a WebGPU device and make the backend on it (see device.ts for where the device comes from). */
-export async function createWebgpuBackend(): Promise<WebgpuBackend> {
+export async function createWebgpuBackend(options: WebgpuOptions = {}): Promise<WebgpuBackend> {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const forced = parseGemmKernel(options.gemm ?? env?.DESCENT_WEBGPU_GEMM);
   const info = await requestDevice();
+  const gemm = forced ?? gemmKernelFor(info.architecture, info.isFallback);
   const rt = new GpuRuntime(info.device, info.architecture);
-  return makeBackend(rt, info.adapterName);
+  return makeBackend(rt, info.adapterName, gemm);
 }

@@ -51,8 +51,8 @@ export class GpuRuntime {
   constructor(
     readonly device: GPUDevice,
     /**
-     * The adapter's architecture ('swiftshader' on the CPU fallback). Every kernel is barrier-free
-     * for now, the right choice there; a shared-memory tiled GEMM for real GPUs would key on this.
+     * The adapter's architecture ('swiftshader' on the CPU fallback), on which the backend chooses
+     * its GEMM (wgsl-gemm.ts gemmKernelFor): barrier-free there, tiled in workgroup memory elsewhere.
      */
     readonly architecture: string,
   ) {

@@ -2,8 +2,9 @@
  * The WGSL sources of the webgpu backend's kernels, one function per kernel family, keyed by what
  * varies (op and element type). Every kernel reads its sizes and strides from binding 0 (`P`, an
  * array<u32> of parameters) and loops grid-stride over its outputs, so one pipeline serves every
- * shape. No kernel uses workgroup memory or barriers: on SwiftShader (a CPU) a barrier costs far
- * more than the memory traffic it saves, and the GEMM gets its reuse from registers instead.
+ * shape. No kernel here uses workgroup memory or barriers: on SwiftShader (a CPU) a barrier costs
+ * far more than the memory traffic it saves. Only the GEMM has a tiled variant for real GPUs
+ * (wgsl-gemm.ts); the barrier-free one (wgsl-reduce.ts) gets its reuse from registers instead.
  *
  * Special values: SwiftShader's max/min drop NaN and `x != x` is folded away, so NaN is tested on
  * the bits (isNan) wherever a NaN must come through.

@@ -150,6 +150,7 @@ export const ONNX_OP_RULES: { [K in OpName]: OnnxOpRule<OpAttrs[K]> | null } = {
   argmin: argReduce('ArgMin'),
   matmul: matmulRule,
   reshape: reshapeRule,
+  clone: node('Identity'),
   permute: (e) => e.b.node(e.path, 'Transpose', e.inputs, [intsAttr('perm', e.attrs.perm)]),
   expand: expandRule,
   slice: sliceRule,
