@@ -69,16 +69,21 @@ bool View(napi_env env, napi_value v, void** data, size_t* count, MPI_Datatype* 
   return *count <= 0x7fffffff;
 }
 
-// allreduce(array, op): in place; op 0 sum, 1 min, 2 max.
-napi_value Allreduce(napi_env env, napi_callback_info info) {
+// The arguments (array, integer) of allreduce and broadcast: the array's memory, element count and type, and the integer.
+bool ArrayAndInt(napi_env env, napi_callback_info info, void** data, size_t* count, MPI_Datatype* type, int* value) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  return argc >= 2 && View(env, argv[0], data, count, type) && napi_get_value_int32(env, argv[1], value) == napi_ok;
+}
+
+// allreduce(array, op): in place; op 0 sum, 1 min, 2 max.
+napi_value Allreduce(napi_env env, napi_callback_info info) {
   void* data;
   size_t count;
   MPI_Datatype type;
   int op = 0;
-  if (argc < 2 || !View(env, argv[0], &data, &count, &type) || type == MPI_BYTE || napi_get_value_int32(env, argv[1], &op) != napi_ok || op < 0 || op > 2) {
+  if (!ArrayAndInt(env, info, &data, &count, &type, &op) || type == MPI_BYTE || op < 0 || op > 2) {
     napi_throw_type_error(env, nullptr, "allreduce(array, op): a Float32Array or Float64Array and op 0 (sum), 1 (min) or 2 (max)");
     return nullptr;
   }
@@ -91,14 +96,11 @@ napi_value Allreduce(napi_env env, napi_callback_info info) {
 
 // broadcast(array, root): in place, as bytes.
 napi_value Broadcast(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   void* data;
   size_t count;
   MPI_Datatype type;
   int root = 0;
-  if (argc < 2 || !View(env, argv[0], &data, &count, &type) || napi_get_value_int32(env, argv[1], &root) != napi_ok) {
+  if (!ArrayAndInt(env, info, &data, &count, &type, &root)) {
     napi_throw_type_error(env, nullptr, "broadcast(array, root): a Float32Array, Float64Array or Uint8Array and a rank");
     return nullptr;
   }

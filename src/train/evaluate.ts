@@ -76,7 +76,7 @@ export async function evaluate(model: TrainableModel, loader: BatchLoader, lossF
       loader,
       (batch) => noGrad(() => t.add(model.forward(batch[0]!), batch[1]!, lossFn)),
       undefined,
-      () => t.drain(256),
+      () => (t.pendingBatches > 256 ? t.drain(256) : undefined), // no await per batch where nothing waits
     );
     await t.drain(0);
   } finally {
@@ -100,6 +100,11 @@ class Totals {
   private confusion?: number[][];
   private deviceConfusion?: Tensor;
   private pending: { n: number; loss: Scalar; metrics: Record<string, Scalar | undefined> }[] = [];
+  private classes?: Tensor;
+
+  get pendingBatches(): number {
+    return this.pending.length;
+  }
 
   constructor(readonly sums: MetricSums) {}
 
@@ -147,7 +152,11 @@ class Totals {
   /** confusion += onehot(truth)^T onehot(pred), on the device (counts are exact in float32 below 2^24). */
   private countOnDevice(out: Tensor, y: Tensor): void {
     const k = out.shape[1]!;
-    const classes = reshape(arange(0, k, 1, { dtype: 'int32' }), [1, k]);
+    if (this.classes?.size !== k) {
+      this.classes?.dispose();
+      this.classes = keep(reshape(arange(0, k, 1, { dtype: 'int32' }), [1, k])); // made once
+    }
+    const classes = this.classes;
     const onehot = (labels: Tensor) => cast(eq(reshape(labels, [labels.size, 1]), classes), 'float32');
     const counts = matmul(transpose(onehot(y)), onehot(argmax(out, 1)));
     const next = keep(this.deviceConfusion ? add(this.deviceConfusion, counts) : counts);
@@ -170,6 +179,8 @@ class Totals {
   }
 
   dispose(): void {
+    this.classes?.dispose();
+    this.classes = undefined;
     dropScalars(this.pending.flatMap((b) => [b.loss, ...Object.values(b.metrics)]));
     this.pending = [];
   }

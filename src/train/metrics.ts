@@ -92,8 +92,7 @@ export class MetricSums {
 
   /** Add a batch: from its output, or sums given directly (a custom gradient computation's). Reads GPU values synchronously. */
   add(output: Tensor | undefined, target: Tensor, given?: Record<string, number | undefined>): void {
-    const v = this.batch(output, target, given);
-    this.addValues(Object.fromEntries(Object.entries(v).map(([k, s]) => [k, s === undefined ? undefined : scalarNow(s)])));
+    for (const [k, v] of Object.entries(this.batch(output, target, given))) this.sums[k] = v === undefined ? null : this.sums[k]! + scalarNow(v);
   }
 
   /** A batch's sums, not yet added: tensors on a GPU backend (see readScalars), else numbers. */

@@ -202,10 +202,11 @@ interface Run {
 function newRun(o: FitOptions, accumulate: number): Run {
   // The state dict is taken once: its tensors keep their identity through training.
   const entries = Object.entries(o.model.stateDict());
+  const params = o.model.parameters();
   return {
     o,
     metrics: o.metrics ?? [accuracy],
-    params: o.model.parameters(),
+    params,
     entries,
     paramKeys: new Map(entries.map(([k, t]) => [t, k])),
     accumulate,
@@ -216,7 +217,7 @@ function newRun(o: FitOptions, accumulate: number): Run {
     current: null,
     previous: null,
     older: null,
-    lagged: o.model.parameters().some(readsAsync),
+    lagged: params.some(readsAsync),
     lastFinite: null,
     history: [],
     stoppedEarly: false,
@@ -658,9 +659,15 @@ function computeLagged(run: Run, ep: Epoch, ctx: BatchContext, n: number): boole
   runStepHooks(run, ep, ctx);
   ep.batch++;
   accumulate(run, ep, grads, n);
-  ep.record = {
+  ep.record = newRecord(run, ep, n, keepScalar(loss), metrics);
+  return true;
+}
+
+/** A record of the run as it is now, before the micro-batch's (or the last group's) update. */
+function newRecord(run: Run, ep: Epoch, n: number, loss: Scalar | undefined, metrics: Record<string, Scalar | undefined>): StepRecord {
+  return {
     n,
-    loss: keepScalar(loss),
+    loss,
     metrics,
     updated: false,
     stepBefore: run.step,
@@ -670,7 +677,6 @@ function computeLagged(run: Run, ep: Epoch, ctx: BatchContext, n: number): boole
     goodIfLoss: run.previous,
     goodIfGradient: run.current,
   };
-  return true;
 }
 
 /** After a micro-batch on a GPU backend (outside its scope): the previous one's figures, then this one's update. */
@@ -777,17 +783,7 @@ async function divergeLagged(run: Run, ep: Epoch, what: 'loss' | 'gradient', val
 /** The update of an epoch's last, shorter group (no micro-batch of its own: only its gradient is checked). */
 async function lastGroupLagged(run: Run, ep: Epoch): Promise<void> {
   if (run.diverged || ep.stop || !ep.acc) return;
-  const rec: StepRecord = {
-    n: 0,
-    metrics: {},
-    updated: false,
-    stepBefore: run.step,
-    step: run.step,
-    lr: NaN,
-    batch: ep.batch,
-    goodIfLoss: run.previous,
-    goodIfGradient: run.current,
-  };
+  const rec = newRecord(run, ep, 0, undefined, {});
   scope(() => updateLagged(run, ep, rec));
   finishRecord(run, ep, rec);
   await settle(run, ep);
@@ -822,16 +818,10 @@ async function saveCheckpoint(run: Run, s: Snapshot, name: 'checkpoint' | 'check
   const content = checkpointContent(s, o.checkpointExtra);
   if (!run.lagged) return o.store.checkpoint(content, name);
   const optimizer = content.optimizer;
-  const host = await hostTensors({ ...content.model, ...prefixedTensors('\0opt\0', optimizer?.tensors ?? {}) });
+  const [model, tensors] = await Promise.all([hostTensors(content.model), hostTensors(optimizer?.tensors ?? {})]);
   try {
-    const model = Object.fromEntries(Object.keys(content.model).map((k) => [k, host[k]!]));
-    const tensors = Object.fromEntries(Object.keys(optimizer?.tensors ?? {}).map((k) => [k, host['\0opt\0' + k]!]));
     return o.store.checkpoint({ ...content, model, optimizer: optimizer && { meta: optimizer.meta, tensors } }, name);
   } finally {
-    for (const t of Object.values(host)) t.dispose();
+    for (const t of [...Object.values(model), ...Object.values(tensors)]) t.dispose();
   }
-}
-
-function prefixedTensors(prefix: string, r: Record<string, Tensor>): Record<string, Tensor> {
-  return Object.fromEntries(Object.entries(r).map(([k, t]) => [prefix + k, t]));
 }
