@@ -87,7 +87,7 @@ function mlpRow(batch: number, backend: string, threads: number, t: { perIter: n
 }
 
 /** Training on one fixed batch must lower the loss: a check that the gradients are wired right. */
-function checkLoss(lib: string, batch: number, losses: number[]): void {
+export function checkLoss(lib: string, batch: number, losses: number[]): void {
   const first = losses[0]!,
     last = losses[losses.length - 1]!;
   if (!(Number.isFinite(last) && last < first))
@@ -98,13 +98,48 @@ function checkLoss(lib: string, batch: number, losses: number[]): void {
 /** The gradients the MLP step needs; tfjs-core's Node bundle registers none (tfjs-esm-hooks.mjs). */
 const TFJS_GRADIENTS = ['Add', 'BatchMatMul', 'Relu', 'Multiply', 'Sum', 'Neg', 'Mean'];
 
-async function loadTfjs(): Promise<typeof TF> {
+/** tfjs-core with the gradients the MLP step needs registered (any backend). */
+export async function tfjsWithGradients(): Promise<typeof TF> {
   register('./tfjs-esm-hooks.mjs', import.meta.url);
   const tf: typeof TF = await import('@tensorflow/tfjs-core');
   for (const kernel of TFJS_GRADIENTS) {
     const mod = (await import(`@tensorflow/tfjs-core/dist/gradients/${kernel}_grad.js`)) as Record<string, TF.GradConfig>;
     for (const config of Object.values(mod)) tf.registerGradient(config);
   }
+  return tf;
+}
+
+/**
+ * The benchmark MLP's training step in TF.js, on its current backend: the same weights, batch,
+ * mean cross-entropy and SGD with momentum as Descent's; `step` returns the loss (a scalar tensor
+ * the caller reads and disposes).
+ */
+export function tfjsMlp(tf: typeof TF, batch: number): { step: () => TF.Scalar; dispose: () => void } {
+  const params = initialParams().map((p) => tf.variable(tf.tensor(p.data, p.shape)));
+  const data = batchData(batch);
+  const x = tf.tensor2d(data.x, [batch, SIZES[0]]),
+    y = tf.tensor2d(data.oneHot, [batch, 10]);
+  const opt = tf.train.momentum(LR, MOMENTUM);
+  const lossFn = (): TF.Scalar => {
+    let h: TF.Tensor = x;
+    for (let l = 0; l < params.length; l += 2) {
+      h = tf.add(tf.matMul(h, params[l]!), params[l + 1]!);
+      if (l + 2 < params.length) h = tf.relu(h);
+    }
+    // mean over all axes is a scalar; TF.js's typings keep the generic rank
+    return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(h), y), 1))) as TF.Scalar;
+  };
+  return {
+    step: () => opt.minimize(lossFn, true, params)!,
+    dispose: () => {
+      opt.dispose();
+      tf.dispose([...params, x, y]);
+    },
+  };
+}
+
+async function loadTfjs(): Promise<typeof TF> {
+  const tf = await tfjsWithGradients();
   await import('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error("benchPeers: TF.js could not start its 'wasm' backend");
   return tf;
@@ -130,23 +165,10 @@ async function benchTfjs(quick: boolean): Promise<Result[]> {
     tf.dispose([a, b]);
   }
   for (const batch of BATCHES) {
-    const params = initialParams().map((p) => tf.variable(tf.tensor(p.data, p.shape)));
-    const data = batchData(batch);
-    const x = tf.tensor2d(data.x, [batch, SIZES[0]]),
-      y = tf.tensor2d(data.oneHot, [batch, 10]);
-    const opt = tf.train.momentum(LR, MOMENTUM);
-    const lossFn = (): TF.Scalar => {
-      let h: TF.Tensor = x;
-      for (let l = 0; l < params.length; l += 2) {
-        h = tf.add(tf.matMul(h, params[l]!), params[l + 1]!);
-        if (l + 2 < params.length) h = tf.relu(h);
-      }
-      // mean over all axes is a scalar; TF.js's typings keep the generic rank
-      return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(h), y), 1))) as TF.Scalar;
-    };
+    const mlp = tfjsMlp(tf, batch);
     const losses: number[] = [];
     const step = () => {
-      const value = opt.minimize(lossFn, true, params)!;
+      const value = mlp.step();
       losses.push(value.dataSync()[0]!);
       value.dispose();
     };
@@ -154,8 +176,7 @@ async function benchTfjs(quick: boolean): Promise<Result[]> {
     const t = timeIt(step, quick ? 0.1 : 1.5, 1, 2);
     checkLoss('TF.js', batch, losses);
     rows.push(mlpRow(batch, 'tfjs-wasm', threads, t));
-    opt.dispose();
-    tf.dispose([...params, x, y]);
+    mlp.dispose();
   }
   return rows;
 }

@@ -4,8 +4,8 @@
  * 'webgpu-registers', see src/backend/webgpu/wgsl-gemm.ts), and one MLP training step
  * (784-512-256-10 ReLU, softmax cross-entropy, SGD with momentum, batch 128 and 1024 (128 only with
  * --quick), the loss read back every step with itemAsync; examples/s = batch / seconds), with TF.js's
- * WebGPU backend (GEMM) and jax-js's WebGPU device (GEMM and the same MLP step, jit-compiled) on
- * the same adapter in the same process, as ratios.
+ * WebGPU backend (GEMM and the same MLP step, tf.train.momentum) and jax-js's WebGPU device (GEMM
+ * and the same MLP step, jit-compiled) on the same adapter in the same process, as ratios.
  *
  * It runs in a child process (run with --child), because TF.js and jax-js must find
  * `navigator.gpu` when they are imported, and the parent has already imported them for their wasm
@@ -26,7 +26,7 @@ import * as d from '../src/index.js';
 import type { Result } from './measure.js';
 import { timeItAsync } from './measure.js';
 import { LR, MOMENTUM, SIZES } from './mlp.js';
-import { jaxLoss } from './peers.js';
+import { checkLoss, jaxLoss, tfjsMlp, tfjsWithGradients } from './peers.js';
 
 type Row = Result & { adapter?: string; ratio_vs_tfjs_webgpu?: number; ratio_vs_jax_webgpu?: number };
 
@@ -108,8 +108,8 @@ async function descentRows(b: WebgpuBackend, sizes: number[], batches: number[],
   return rows;
 }
 
-async function tfjsRows(sizes: number[], budget: number): Promise<Row[]> {
-  const tf: typeof TF = await import('@tensorflow/tfjs-core');
+async function tfjsRows(sizes: number[], batches: number[], budget: number): Promise<Row[]> {
+  const tf: typeof TF = await tfjsWithGradients();
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error("TF.js could not start its 'webgpu' backend");
   const rows: Row[] = [];
@@ -124,6 +124,23 @@ async function tfjsRows(sizes: number[], budget: number): Promise<Row[]> {
     rows.push(gemmRow(n, 'tfjs-webgpu', t));
     a.dispose();
     b.dispose();
+  }
+  // the same MLP step, the loss read back every step (await data(), as Descent's itemAsync)
+  for (const batch of batches) {
+    const mlp = tfjsMlp(tf, batch);
+    const losses: number[] = [];
+    const t = await timeItAsync(
+      async () => {
+        const value = mlp.step();
+        losses.push((await value.data())[0]!);
+        value.dispose();
+      },
+      budget * 2,
+      2,
+    );
+    checkLoss('TF.js webgpu', batch, losses);
+    rows.push(mlpRow(batch, 'tfjs-webgpu', t));
+    mlp.dispose();
   }
   return rows;
 }
@@ -193,7 +210,7 @@ async function childMain(quick: boolean): Promise<void> {
   const ours = (await descentRows(b, sizes, batches, budget)).map((r) => ({ ...r, adapter: b.adapter }));
   const peers: Row[] = [];
   for (const [lib, rows] of [
-    ['TF.js', () => tfjsRows(sizes, budget)],
+    ['TF.js', () => tfjsRows(sizes, batches, budget)],
     ['jax-js', () => jaxRows(sizes, batches, budget)],
   ] as const) {
     try {

@@ -55,11 +55,11 @@ function landscape(job: Extract<Job, { kind: 'landscape' }>): void {
   post({ kind: 'landscape', id: job.id, step: job.step, landscape: l, seconds: (performance.now() - t0) / 1000 });
 }
 
-function tradeoff(job: Extract<Job, { kind: 'tradeoff' }>): void {
+async function tradeoff(job: Extract<Job, { kind: 'tradeoff' }>): Promise<void> {
   const t0 = performance.now();
   const { problem } = setup(job.config);
   const loss = lossOf(job.config);
-  const r = d.stepsExamplesTradeoff({
+  const r = await d.stepsExamplesTradeoff({
     makeModel: () => buildModel(problem),
     loss,
     x: problem.xTrain,
@@ -85,12 +85,12 @@ function tradeoff(job: Extract<Job, { kind: 'tradeoff' }>): void {
   post({ kind: 'tradeoff', id: job.id, ...reply });
 }
 
-const HANDLERS: { [K in Job['kind']]: (job: Extract<Job, { kind: K }>) => void } = { noise, landscape, tradeoff };
+const HANDLERS: { [K in Job['kind']]: (job: Extract<Job, { kind: K }>) => void | Promise<void> } = { noise, landscape, tradeoff };
 
-self.onmessage = (e: MessageEvent<Job>) => {
+self.onmessage = async (e: MessageEvent<Job>) => {
   const job = e.data;
   try {
-    (HANDLERS[job.kind] as (j: Job) => void)(job);
+    await (HANDLERS[job.kind] as (j: Job) => void | Promise<void>)(job);
   } catch (err) {
     post({ kind: 'error', id: job.id, job: job.kind, message: err instanceof Error ? err.message : String(err) });
   }

@@ -141,7 +141,7 @@ export {
   meanAbsoluteError,
   meanSquaredError,
 } from './train/index.js';
-export type { FitOptions, EarlyStopping, EvalResult, Checkpoint, RestoreParts, RunStore, Metric } from './train/index.js';
+export type { FitOptions, StepHook, EarlyStopping, EvalResult, Checkpoint, RestoreParts, RunStore, Metric } from './train/index.js';
 export type { Communicator, ReduceOp } from './distributed/communicator.js';
 export type { CheckpointContent, CheckpointMeta, CheckpointParts, EpochProgress, FileEntry } from './train/index.js';
 export type { EncodeCheckpointOptions, MemoryStore, MemoryStoreOptions, CheckpointName } from './train/index.js';
@@ -156,7 +156,16 @@ export type { TrainingCharts, TrainingChartsOptions } from './view/training-char
 
 // ------------------------------------------------------------- stats (also d.stats.<name>) --
 export { statsFromSums, gradientStats, gradientStatsOfVectors, NoiseScaleEma, batchSizeAdvice } from './stats/index.js';
-export { gradientStatsHook, batchGradientStats, statsRecord, dpSgdGradients, dpSgdMetadata, rdpSampledGaussian, dpSgdEpsilon } from './stats/index.js';
+export {
+  gradientStatsHook,
+  batchGradientStats,
+  batchGradientStatsAsync,
+  statsRecord,
+  dpSgdGradients,
+  dpSgdMetadata,
+  rdpSampledGaussian,
+  dpSgdEpsilon,
+} from './stats/index.js';
 export { batchSizeSweep, stepsExamplesTradeoff, fitStepsExamples } from './stats/index.js';
 export type { GradientStats, GradientStatsHook, GradientStatsHookOptions, GradientStatsRecord, StatsHookContext } from './stats/index.js';
 export type { DpSgdOptions, DpSgdContext, DpSgdResult, DpSgdMetadata, DpSgdMetadataOptions, PrivacySpent } from './stats/index.js';

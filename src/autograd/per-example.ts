@@ -30,11 +30,13 @@
  * The same deltas give per-example gradient NORMS (and dot products with a given vector)
  * without forming the [B, ...] tensors, and DP-SGD's sum of clipped gradients.
  */
+import type { DType } from '../core/dtype.js';
 import { isFloat } from '../core/dtype.js';
 import { enableGrad, noGrad } from '../core/grad-mode.js';
 import { shapeStr } from '../core/shape.js';
+import { onDevice } from '../core/storage.js';
 import { scope, Tensor } from '../core/tensor.js';
-import { add, detach, full, matmul, mul, ones, reshape, sqrt, square, sum, tensor, zeros } from '../ops/index.js';
+import { add, cast, detach, div, full, gt, matmul, mul, ones, reshape, sqrt, square, sum, tensor, where, zeros } from '../ops/index.js';
 import type { ParamPlan, PerExamplePlanEntry, Use } from './per-example-plan.js';
 import { describePlan, planParam, readGraph } from './per-example-plan.js';
 import { backwardPass, topoSort } from './tape.js';
@@ -294,25 +296,38 @@ export function clippedGradSum(
   if (!(maxNorm > 0)) throw new RangeError(`clippedGradSum: maxNorm must be > 0, got ${maxNorm}`);
   const params = [...(options.params ?? model.parameters())];
   return withAnalysis('clippedGradSum', model, lossFn, x, y, { ...options, params }, (a) => {
-    const normSq = reduceGrads(a).normSq.dataSync();
-    const c = new Float64Array(a.B);
-    const norms = new Float64Array(a.B);
-    for (let i = 0; i < a.B; i++) {
-      norms[i] = Math.sqrt(normSq[i]!);
-      c[i] = norms[i]! > maxNorm ? maxNorm / norms[i]! : 1;
-    }
+    const { norms, cT } = clipFactors(reduceGrads(a).normSq, maxNorm, a.losses.dtype);
     // Fast parameters: sum_i c_i g_i from their ops' inputs and deltas; the rest: one backward pass seeded with c.
-    const cT = tensor(c, { dtype: a.losses.dtype });
     const grads = new Map<Tensor, Tensor>();
     for (const f of a.fast) grads.set(f.param, fastWeightedSum(f, a.B, cT));
     if (a.slow.length) for (const [p, g] of backwardPass([a.losses], [cT], a.slow, false)) grads.set(p, g);
     return {
       losses: detach(a.losses),
       output: detach(a.output),
-      norms: tensor(norms, { dtype: a.losses.dtype }),
+      norms,
       grads: new Map(params.map((p) => [p, grads.get(p)!] as [Tensor, Tensor])),
     };
   });
+}
+
+/**
+ * ||g_i|| and the clip factors c_i = C / ||g_i|| where ||g_i|| > C, else 1 (a NaN norm: 1), from
+ * the squared norms: on the host in float64 where it reads them synchronously, on the device in
+ * the tensors' dtype on a GPU backend (no step waits for a read).
+ */
+function clipFactors(normSq: Tensor, maxNorm: number, dtype: DType): { norms: Tensor; cT: Tensor } {
+  if (onDevice(normSq.storage)) {
+    const norms = sqrt(normSq);
+    return { norms, cT: cast(where(gt(norms, maxNorm), div(maxNorm, norms), 1), dtype) };
+  }
+  const sq = normSq.dataSync();
+  const c = new Float64Array(sq.length);
+  const norms = new Float64Array(sq.length);
+  for (let i = 0; i < sq.length; i++) {
+    norms[i] = Math.sqrt(sq[i]!);
+    c[i] = norms[i]! > maxNorm ? maxNorm / norms[i]! : 1;
+  }
+  return { norms: tensor(norms, { dtype }), cT: tensor(c, { dtype }) };
 }
 
 export interface PerExampleSummary {

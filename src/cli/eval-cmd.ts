@@ -12,7 +12,7 @@ import { labelVocabulary, loadData, readInputs, type DataOptions } from './data.
 import type { Command } from 'commander';
 import { positiveInt, UsageError } from './errors.js';
 import { defineCommand, type ExitCode } from './command.js';
-import { BACKEND_OPTION, CSV_OPTIONS, useBackend, useBackendAsync } from './options.js';
+import { BACKEND_OPTION, CSV_OPTIONS, useBackendAsync } from './options.js';
 import { stdout } from './io.js';
 
 export const CSV_HELP = `CSV files: the first line is a header if one of its cells is not a number (--header and
@@ -100,7 +100,7 @@ function parseIndices(spec: string, n: number): number[] {
 }
 
 export async function predictCommand(dir: string, opts: Record<string, unknown>): Promise<number> {
-  useBackend(BACKEND_OPTION.parse('--backend', opts.backend), 'predict');
+  await useBackendAsync(BACKEND_OPTION.parse('--backend', opts.backend));
   const { cfg, info, classes } = openCheckpoint(dir);
   const model = loadModel(dir, info);
   const top = positiveInt('--top', opts.top);
@@ -118,11 +118,12 @@ export async function predictCommand(dir: string, opts: Record<string, unknown>)
       opts.indices === undefined ? Array.from({ length: Math.min(10, data.test.length) }, (_, i) => i) : parseIndices(String(opts.indices), data.test.length);
     const batch = data.test.getBatch!(Int32Array.from(ids));
     inputs = batch[0]!;
-    truth = Array.from(batch[1]!.data);
+    truth = Array.from(await batch[1]!.dataAsync());
   }
+  // read asynchronously: on webgpu the outputs live in GPU memory
   const logits = scope(() => noGrad(() => model.forward(reshape(cast(inputs, 'float32'), [inputs.shape[0]!, -1]))));
-  const p = scope(() => softmax(logits, -1).toArray() as number[][]);
-  const z = opts.logits ? (logits.toArray() as number[][]) : undefined;
+  const probs = scope(() => softmax(logits, -1));
+  const [p, z] = (await Promise.all([probs.toArrayAsync(), opts.logits ? logits.toArrayAsync() : undefined])) as [number[][], number[][] | undefined];
   const name = (k: number) => classes?.[k] ?? String(k);
   const rows = p.map((row, i) => {
     const order = row

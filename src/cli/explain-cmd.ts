@@ -28,7 +28,7 @@ import { stepsExamplesTradeoff } from '../stats/tradeoff.js';
 import type { TradeoffResult } from '../stats/tradeoff.js';
 import { positiveInt, positiveNumber, nonNegativeInt, UsageError } from './errors.js';
 import { defineCommand, type ExitCode } from './command.js';
-import { BACKEND_OPTION, useBackend } from './options.js';
+import { BACKEND_OPTION, useBackendAsync } from './options.js';
 import { stdout } from './io.js';
 
 export interface ExplainOptions {
@@ -107,13 +107,13 @@ const sq: PerExampleLossFn = (out, y, o) => mseLoss(out, y, o);
 
 /** Build the whole explanation: the text for the terminal and the same numbers as JSON. */
 // lint-allow-long-function: the report is printed in reading order, section after section, like the text it produces
-export function explainReport(options: ExplainOptions = {}): { text: string; json: ExplainJson } {
+export async function explainReport(options: ExplainOptions = {}): Promise<{ text: string; json: ExplainJson }> {
   const B = options.batch ?? 2,
     lr = options.lr ?? 0.1,
     seed = options.seed ?? 0;
   if (!Number.isInteger(B) || B < 1 || B > 32) throw new RangeError(`explain: the batch must hold 1 to 32 examples, got ${B}`);
   if (!(lr > 0)) throw new RangeError(`explain: the learning rate must be > 0, got ${lr}`);
-  return scope(() => {
+  const { L, json } = scope(() => {
     const gen = new Generator(seed);
     const net = walkthroughNetwork(gen);
     const params = net.parameters();
@@ -248,18 +248,20 @@ export function explainReport(options: ExplainOptions = {}): { text: string; jso
       backward,
       average_example: { x: xm, y: ym, gradient_at_average_example: byName(atMean), mean_gradient: byName(auto), difference: byName(diff) },
     };
-    if (options.sweep) {
-      const s = sweepJson(options);
-      json.sweep = s;
-      say(...sweepText(s));
-    }
-    if (options.tradeoff) {
-      const t = tradeoffJson(options.seed ?? 0);
-      json.tradeoff = t;
-      say('', ...tradeoffText(t, json.sweep?.noise_scale));
-    }
-    return { text: L.join('\n'), json };
+    return { L, json };
   });
+  // measured on real data (asynchronously: values are read with dataAsync, on any backend)
+  if (options.sweep) {
+    const s = await sweepJson(options);
+    json.sweep = s;
+    L.push(...sweepText(s));
+  }
+  if (options.tradeoff) {
+    const t = await tradeoffJson(options.seed ?? 0);
+    json.tradeoff = t;
+    L.push('', ...tradeoffText(t, json.sweep?.noise_scale));
+  }
+  return { text: L.join('\n'), json };
 }
 
 /**
@@ -294,13 +296,13 @@ function fmtList(v: readonly number[]): string {
 
 const SWEEP_MODEL = 'MLP 784-32-10 (ReLU), float64, at its seeded initialisation';
 
-function sweepJson(o: ExplainOptions): SweepJson {
+async function sweepJson(o: ExplainOptions): Promise<SweepJson> {
   const f = loadFashionMnist();
   const [xAll, yAll] = f.train.tensors as [Tensor, Tensor];
   const N = Math.min(o.pool ?? xAll.shape[0]!, xAll.shape[0]!);
   const gen = new Generator(o.seed ?? 0);
   const model = mlp([784, 32, 10], { dtype: 'float64', generator: gen });
-  const r: SweepResult = batchSizeSweep({
+  const r: SweepResult = await batchSizeSweep({
     model,
     loss: (out, y, opt) => crossEntropy(out, y, opt),
     x: cast(narrow(xAll, 0, 0, N), 'float64'),
@@ -339,10 +341,10 @@ function sweepText(s: SweepJson): string[] {
 
 const TRADEOFF_LRS = [0.4, 0.2, 0.1, 0.05];
 
-function tradeoffJson(seed: number): NonNullable<ExplainJson['tradeoff']> {
+async function tradeoffJson(seed: number): Promise<NonNullable<ExplainJson['tradeoff']>> {
   const f = loadFashionMnist();
   const [x, y] = f.train.tensors as [Tensor, Tensor];
-  const r = stepsExamplesTradeoff({
+  const r = await stepsExamplesTradeoff({
     makeModel: () => mlp([784, 32, 10], { generator: new Generator(seed) }),
     loss: (out, t, o) => crossEntropy(out, t, o),
     x,
@@ -405,8 +407,8 @@ export function registerExplain(program: Command, exit?: ExitCode): void {
         backend: BACKEND_OPTION,
       },
       help: '\nExamples:\n  $ descent explain --batch 10\n  $ descent explain --batch 2 --lr 0.5 --seed 3\n  $ descent explain --sweep --tradeoff\n  $ descent explain --sweep --out sweep.json\n  $ descent explain --sweep --page sweep.html',
-      run: (_args, opts) => {
-        useBackend(BACKEND_OPTION.parse('--backend', opts.backend), 'explain');
+      run: async (_args, opts) => {
+        await useBackendAsync(BACKEND_OPTION.parse('--backend', opts.backend));
         const batch = positiveInt('--batch', opts.batch);
         if (batch > 32) throw new UsageError(`--batch must be at most 32 (the tables get wide), got ${batch}`);
         const o: ExplainOptions = {
@@ -417,7 +419,7 @@ export function registerExplain(program: Command, exit?: ExitCode): void {
           draws: positiveInt('--draws', opts.draws),
           tradeoff: !!opts.tradeoff,
         };
-        const { text, json } = explainReport(o);
+        const { text, json } = await explainReport(o);
         if (typeof opts.out === 'string') writeFileAtomic(opts.out, JSON.stringify(json.sweep, null, 2) + '\n');
         if (typeof opts.page === 'string' && json.sweep) writeExplainPage(opts.page, json.sweep);
         stdout(opts.json ? JSON.stringify(json) + '\n' : wrapText(text, Math.max(60, Math.min(process.stdout.columns || 100, 120))) + '\n');

@@ -32,7 +32,10 @@ function checkOut(out: unknown, overwrite: boolean): string {
 }
 
 export async function exportCommand(dir: string, opts: Record<string, unknown>): Promise<number> {
-  useBackend(BACKEND_OPTION.parse('--backend', opts.backend), 'export');
+  // the file written is the same whichever backend computes: webgpu would only copy the weights
+  // to the GPU and back, so a webgpu choice (flag or DESCENT_BACKEND) exports from the CPU
+  const name = BACKEND_OPTION.parse('--backend', opts.backend);
+  useBackend(name === 'webgpu' ? undefined : name);
   const format = oneOf('--format', opts.format, EXPORT_FORMATS);
   const out = checkOut(opts.out, opts.overwrite === true);
   const { info } = openCheckpoint(dir);

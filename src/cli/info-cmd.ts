@@ -1,10 +1,11 @@
 /** `descent info`: where Descent computes here, one fact a line (or --json). */
-import { listBackends, wasmFeatures } from '../backend/index.js';
+import type { Backend } from '../backend/index.js';
+import { getBackend, listBackends, wasmFeatures } from '../backend/index.js';
 import { nativeStatus } from '../backend/native/addon.js';
 import { nativeGemmActive } from '../backend/wasm/native-gemm.js';
 import type { Command } from 'commander';
 import { defineCommand, type ExitCode } from './command.js';
-import { BACKEND_OPTION, useBackend } from './options.js';
+import { BACKEND_OPTION, useBackendAsync } from './options.js';
 import { stdout } from './io.js';
 import { mpiStatus } from '../distributed/mpi.js';
 
@@ -16,22 +17,27 @@ export interface RuntimeInfo {
   wasm: { simd: boolean; relaxedSimd: boolean; threads: boolean };
   /** The native kernels (issue 15): which ISA path runs the wasm backend's products, or why none does. */
   native: { available: boolean; reason?: string; isa?: string; kernels?: string[] };
-  webgpu: { available: false; reason: string };
+  /** WebGPU (--backend webgpu): the adapter it would train on, or why it cannot start here. */
+  webgpu: { available: true; adapter: string; fallback: boolean } | { available: false; reason: string };
   /** The MPI addon (data-parallel training under mpirun): built and loadable, or why not. */
   mpi: { available: boolean; reason?: string };
   node: string;
 }
 
-export function runtimeInfo(backendName?: string): RuntimeInfo {
-  const { backend, threads } = useBackend(backendName, 'info');
-  const absent = { available: false as const, reason: 'not part of this version of Descent' };
+export async function runtimeInfo(backendName?: string): Promise<RuntimeInfo> {
+  const { backend, threads } = await useBackendAsync(backendName);
+  const gpu = getBackend() as Backend & { adapter?: string };
+  const webgpu: RuntimeInfo['webgpu'] =
+    backend === 'webgpu'
+      ? { available: true, adapter: gpu.adapter ?? 'unknown', fallback: /swiftshader|llvmpipe|lavapipe/i.test(gpu.adapter ?? '') }
+      : await (await import('../backend/webgpu/device.js')).probeWebgpu();
   return {
     backend,
     backends: listBackends(),
     threads,
     wasm: { ...wasmFeatures() },
     native: nativeInfo(backend),
-    webgpu: absent,
+    webgpu,
     mpi: mpiStatus(),
     node: process.version,
   };
@@ -58,7 +64,9 @@ function lines(i: RuntimeInfo): string[] {
     i.native.available
       ? `native kernels: ${i.native.isa} (${i.native.kernels?.length ? i.native.kernels.join(', ') : i.native.reason})`
       : `native kernels: absent (${i.native.reason})`,
-    `webgpu: absent (${i.webgpu.reason})`,
+    i.webgpu.available
+      ? `webgpu: ${i.webgpu.adapter}${i.webgpu.fallback ? ' (a CPU adapter: slower than the wasm backend; --backend webgpu only on request)' : ' (--backend webgpu)'}`
+      : `webgpu: absent (${i.webgpu.reason})`,
     i.mpi.available ? 'mpi: addon built (mpirun -np N descent train ... trains data-parallel)' : `mpi: absent (${i.mpi.reason})`,
     `node: ${i.node}`,
   ];
@@ -75,8 +83,8 @@ export function registerInfo(program: Command, exit?: ExitCode): void {
         json: { flags: '--json', help: 'print the facts as one JSON object' },
       },
       help: '\nExamples:\n  $ descent info\n  $ descent info --backend js --json\n  $ DESCENT_BACKEND=js descent info',
-      run: (_args, opts) => {
-        const info = runtimeInfo(BACKEND_OPTION.parse('--backend', opts.backend));
+      run: async (_args, opts) => {
+        const info = await runtimeInfo(BACKEND_OPTION.parse('--backend', opts.backend));
         stdout(opts.json ? JSON.stringify(info) + '\n' : lines(info).join('\n') + '\n');
         return 0;
       },

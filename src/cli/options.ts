@@ -83,19 +83,17 @@ export const BACKEND_OPTION = {
 } satisfies OptionSpec<string | undefined>;
 
 /**
- * Switch to the named backend (undefined: keep the default); returns its name and thread count.
- * For the commands that read every value as they compute it: webgpu (reads are asynchronous) is
- * refused with one line naming the commands that take it.
+ * Switch to a CPU backend (undefined: keep the default); returns its name and thread count. The
+ * commands that can run on webgpu call useBackendAsync, which starts it.
  */
-export function useBackend(name: string | undefined, command = 'this command'): { backend: string; threads: number } {
-  if (name === 'webgpu') throw new UsageError(`--backend webgpu: ${command} computes on the CPU (js, wasm); train and evaluate take webgpu`);
+export function useBackend(name: string | undefined): { backend: string; threads: number } {
   if (name !== undefined) setBackend(parseBackend('--backend', name));
   const backend = getBackend().name;
   return { backend, threads: backend === 'js' ? 1 : getNumThreads() };
 }
 
 /**
- * useBackend for the commands that run on any backend (train, evaluate): webgpu is started here
+ * useBackend for the commands that run on any backend (all but export): webgpu is started here
  * (finding an adapter and a device; in Node through the optional \`webgpu\` package), and a failure
  * to start is one line saying why and what to install.
  */

@@ -4,8 +4,31 @@
  * multiMarginLoss. Composed from ops; 'none' gives one loss per example, shape [B].
  */
 import { shapeStr, shapesEqual } from '../core/shape.js';
+import { onDevice } from '../core/storage.js';
+import { noteIndexBound } from '../ops/movement.js';
 import type { Tensor } from '../core/tensor.js';
-import { add, div, gather, indexSelect, logSoftmax, mul, neg, oneHot, relu, reshape, softmaxCrossEntropy, square, sub, sum, tensor } from '../ops/index.js';
+import {
+  add,
+  cast,
+  div,
+  gather,
+  ge,
+  indexSelect,
+  logSoftmax,
+  lt,
+  mul,
+  ne,
+  neg,
+  oneHot,
+  relu,
+  reshape,
+  softmaxCrossEntropy,
+  square,
+  sub,
+  sum,
+  tensor,
+  where,
+} from '../ops/index.js';
 import type { ReductionOptions } from './reduction.js';
 import { checkReduction, checkWeight, reduce, requireFloat } from './reduction.js';
 
@@ -35,6 +58,7 @@ function indexTargets(fn: string, target: Tensor, B: number, C: number, ignoreIn
   if (target.dtype !== 'int32') throw new TypeError(`${fn}: class-index targets must be int32, got ${target.dtype}`);
   if (!shapesEqual(target.shape, [B]))
     throw new RangeError(`${fn}: target must have shape [${B}] (one class index per example), got ${shapeStr(target.shape)}`);
+  if (onDevice(target.storage)) return deviceTargets(target, C, ignoreIndex, dtype);
   const t = target.data;
   const safe = new Int32Array(B);
   const valid = new Float64Array(B);
@@ -51,11 +75,30 @@ function indexTargets(fn: string, target: Tensor, B: number, C: number, ignoreIn
   return { safe: tensor(safe, { dtype: 'int32' }), valid: tensor(valid, { dtype }) };
 }
 
-/** Checks integer targets as indexTargets does; true when some target equals ignoreIndex. */
+/**
+ * indexTargets for targets in GPU memory, which cannot be checked before the step without a read
+ * (PyTorch on CUDA checks them on the device too, with an assert): the same safe indices and mask,
+ * made on the device, and an out-of-range class gives its example a NaN weight, so its loss (and
+ * a 'mean') is NaN, which fit's divergence guard reports, instead of a wrong number.
+ */
+function deviceTargets(target: Tensor, C: number, ignoreIndex: number, dtype: 'float32' | 'float64'): { safe: Tensor; valid: Tensor } {
+  const t = cast(target, dtype);
+  const counted = ne(t, ignoreIndex);
+  const inRange = mul(ge(t, 0), lt(t, C));
+  const safe = cast(mul(t, mul(counted, inRange)), 'int32');
+  noteIndexBound(safe.storage, C); // every entry is in [0, C): gather need not read them to check
+  return { safe, valid: where(mul(counted, sub(1, inRange)), NaN, counted) };
+}
+
+/**
+ * Checks integer targets as indexTargets does; true when some target equals ignoreIndex. Targets
+ * in GPU memory are checked on the device (deviceTargets): true, for the path that does.
+ */
 function anyIgnored(fn: string, target: Tensor, B: number, C: number, ignoreIndex: number): boolean {
   if (target.dtype !== 'int32') throw new TypeError(`${fn}: class-index targets must be int32, got ${target.dtype}`);
   if (!shapesEqual(target.shape, [B]))
     throw new RangeError(`${fn}: target must have shape [${B}] (one class index per example), got ${shapeStr(target.shape)}`);
+  if (onDevice(target.storage)) return true;
   const t = target.data;
   let ignored = false;
   for (let i = 0; i < B; i++) {

@@ -6,7 +6,8 @@
 import type { Tensor } from '../core/tensor.js';
 import { isTensor } from '../core/tensor.js';
 import { noGrad } from '../core/grad-mode.js';
-import { abs, clamp, max, mul, pow, sqrt, sum } from '../ops/index.js';
+import { onDevice } from '../core/storage.js';
+import { abs, add, cast, clamp, concat, div, max, mul, pow, reshape, sqrt, sum, zeros } from '../ops/index.js';
 
 export interface ClipGradNormOptions {
   /** Throw when the total norm is NaN or infinite instead of scaling by it (default false, as PyTorch). */
@@ -40,11 +41,12 @@ export function clipGradNorm(
   maxNorm: number,
   normType = 2,
   options: ClipGradNormOptions = {},
-): { grads: Map<Tensor, Tensor>; totalNorm: number } {
+): { grads: Map<Tensor, Tensor>; totalNorm: number; totalNormTensor?: Tensor } {
   const who = 'clipGradNorm';
   const store = checkStore(who, grads);
   if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) throw new RangeError(`${who}: maxNorm must be a number >= 0, got ${maxNorm}`);
   if (typeof normType !== 'number' || !(normType > 0)) throw new RangeError(`${who}: normType must be a number > 0 or Infinity, got ${normType}`);
+  if ([...store.values()].some((g) => onDevice(g.storage))) return clipOnDevice(who, store, maxNorm, normType, options);
   return noGrad(() => {
     const norms = [...store.values()].map((g) => tensorNorm(g, normType));
     let totalNorm: number;
@@ -60,6 +62,41 @@ export function clipGradNorm(
     const apply = !(scale >= 1);
     for (const [p, g] of store) out.set(p, apply ? mul(g, scale) : g);
     return { grads: out, totalNorm };
+  });
+}
+
+/**
+ * clipGradNorm on a GPU backend: the norm and the scale stay on the device, as PyTorch does on
+ * CUDA (the gradients are multiplied by min(1, maxNorm / (total + 1e-6)), a NaN total included),
+ * so no step waits for a read. `totalNorm` is then a getter that reads synchronously, which a GPU
+ * tensor refuses with the error naming the async read: use `totalNormTensor`.
+ */
+function clipOnDevice(
+  who: string,
+  store: Map<Tensor, Tensor>,
+  maxNorm: number,
+  normType: number,
+  options: ClipGradNormOptions,
+): { grads: Map<Tensor, Tensor>; totalNorm: number; totalNormTensor: Tensor } {
+  if (options.errorIfNonfinite)
+    throw new TypeError(`${who}: errorIfNonfinite needs the norm read synchronously, which GPU tensors refuse; check totalNormTensor with await itemAsync()`);
+  return noGrad(() => {
+    const gs = [...store.values()].filter((g) => g.size > 0);
+    const p = normType;
+    const per = (g: Tensor): Tensor => (p === Infinity ? max(abs(g)) : p === 1 ? sum(abs(g)) : p === 2 ? sum(mul(g, g)) : sum(pow(abs(g), p)));
+    const parts = gs.map((g) => reshape(cast(per(g), 'float32'), [1]));
+    const joined = parts.length ? concat(parts, 0) : zeros([1]);
+    const totalNormTensor = p === Infinity ? max(joined) : p === 1 ? sum(joined) : p === 2 ? sqrt(sum(joined)) : pow(sum(joined), 1 / p);
+    const scale = clamp(div(maxNorm, add(totalNormTensor, 1e-6)), undefined, 1);
+    const out = new Map<Tensor, Tensor>();
+    for (const [param, g] of store) out.set(param, g.size > 0 ? mul(g, cast(scale, g.dtype)) : g);
+    return {
+      grads: out,
+      totalNormTensor,
+      get totalNorm(): number {
+        return totalNormTensor.item();
+      },
+    };
   });
 }
 

@@ -12,6 +12,7 @@
 import type { PerExampleLossFn, PerExampleModel } from '../autograd/per-example.js';
 import { clippedGradSum } from '../autograd/per-example.js';
 import { noGrad } from '../core/grad-mode.js';
+import { onDevice } from '../core/storage.js';
 import type { Generator } from '../core/random.js';
 import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
@@ -40,17 +41,20 @@ export interface DpSgdContext {
 }
 
 export interface DpSgdResult {
-  /** The mean loss of the batch (before any update). */
-  loss: number;
+  /** The mean loss of the batch (before any update): a number, or on a GPU backend a one-element tensor (fit reads it asynchronously). */
+  loss: number | Tensor;
   /** (sum of clipped per-example gradients + noise) / B, for every parameter. */
   grads: Map<Tensor, Tensor>;
-  /** Correct predictions, for integer class labels. */
-  correct?: number;
+  /** Correct predictions, for integer class labels (a number, or a one-element tensor on a GPU backend). */
+  correct?: number | Tensor;
 }
 
-function countCorrect(output: Tensor, target: Tensor): number | undefined {
+/** A one-element tensor as a number where the host reads it synchronously; left on the device otherwise. */
+const figure = (t: Tensor): number | Tensor => (onDevice(t.storage) ? t : t.item());
+
+function countCorrect(output: Tensor, target: Tensor): number | Tensor | undefined {
   if (target.dtype !== 'int32' || output.rank !== 2 || target.rank !== 1) return undefined;
-  return noGrad(() => sum(cast(eq(argmax(output, 1), target), 'int32')).item());
+  return figure(noGrad(() => sum(cast(eq(argmax(output, 1), target), 'int32'))));
 }
 
 /** A computeGrads function for fit() that makes DP-SGD gradients from each batch. */
@@ -75,7 +79,7 @@ export function dpSgdGradients(options: DpSgdOptions): (ctx: DpSgdContext) => Dp
         grads.set(p, div(total, B));
       }
     });
-    return { loss: noGrad(() => mean(r.losses).item()), grads, correct: countCorrect(r.output, ctx.y) };
+    return { loss: figure(noGrad(() => mean(r.losses))), grads, correct: countCorrect(r.output, ctx.y) };
   };
 }
 

@@ -14,7 +14,8 @@
  */
 import type { Generator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { zeros } from '../ops/creation.js';
+import { onDevice } from '../core/storage.js';
+import { tensor, zeros } from '../ops/creation.js';
 import { zigguratMapInPlace } from '../ops/sampling.js';
 
 const R = 3.442619855899; // where the tail starts
@@ -140,6 +141,13 @@ export function fillGaussian(out: Float32Array | Float64Array, std: number, g: G
  */
 export function gaussianTensor(shape: readonly number[], dtype: 'float32' | 'float64', std: number, g: Generator): Tensor {
   const t = zeros([...shape], { dtype });
+  if (onDevice(t.storage)) {
+    // GPU memory: drawn on the host (the same numbers) and copied over
+    const host = dtype === 'float64' ? new Float64Array(t.size) : new Float32Array(t.size);
+    t.dispose();
+    fillGaussian(host, std, g);
+    return tensor(host, { shape: [...shape], dtype });
+  }
   if (dtype === 'float64') {
     fillGaussian(t.data as Float64Array, std, g);
     return t;

@@ -7,9 +7,10 @@
 import type { PerExampleLossFn, PerExampleModel } from '../autograd/per-example.js';
 import { perExampleSummary } from '../autograd/per-example.js';
 import { noGrad } from '../core/grad-mode.js';
+import { onDevice } from '../core/storage.js';
 import type { Tensor } from '../core/tensor.js';
-import { scope } from '../core/tensor.js';
-import { mul, sum } from '../ops/index.js';
+import { keep, scope } from '../core/tensor.js';
+import { add, mul, sum } from '../ops/index.js';
 import type { GradientStats } from './noise-scale.js';
 import { NoiseScaleEma, statsFromSums } from './noise-scale.js';
 
@@ -60,6 +61,30 @@ export function batchGradientStats(model: PerExampleModel, loss: PerExampleLossF
   });
 }
 
+/**
+ * batchGradientStats for any backend: on a GPU backend the per-example sums are computed on the
+ * device and read back asynchronously (all three reads in flight at once); the result is the same.
+ */
+export async function batchGradientStatsAsync(
+  model: PerExampleModel,
+  loss: PerExampleLossFn,
+  x: Tensor,
+  y: Tensor,
+  params?: readonly Tensor[],
+): Promise<GradientStats> {
+  const held = scope(() => {
+    const s = perExampleSummary(model, loss, x, y, { params });
+    const meanNormSq = noGrad(() => [...s.meanGrads.values()].map((g) => sum(mul(g, g))).reduce((a, q) => add(a, q)));
+    return [s.normSq, s.dotsWithMean, meanNormSq].map((t) => keep(t));
+  });
+  try {
+    const [normSq, dots, meanNormSq] = await Promise.all(held.map((t) => t.dataAsync()));
+    return statsFromSums(normSq!, dots!, meanNormSq![0]!);
+  } finally {
+    for (const t of held) t.dispose();
+  }
+}
+
 export function statsRecord(s: GradientStats, ema: number): GradientStatsRecord {
   return {
     batch_size: s.batchSize,
@@ -79,7 +104,7 @@ export function statsRecord(s: GradientStats, ema: number): GradientStatsRecord 
  * are skipped (a variance needs two). The measurement runs its own forward pass, so a model with
  * Dropout draws one more set of masks on the steps it measures.
  */
-export type GradientStatsHook = ((ctx: StatsHookContext) => GradientStatsRecord | void) & {
+export type GradientStatsHook = ((ctx: StatsHookContext) => GradientStatsRecord | Promise<GradientStatsRecord> | void) & {
   /** The moving averages, for checkpoints (pass the hook in fit's `stateful` to have them saved). */
   stateDict(): unknown;
   loadStateDict(state: unknown): void;
@@ -90,10 +115,14 @@ export function gradientStatsHook(options: GradientStatsHookOptions = {}): Gradi
   if (!Number.isInteger(every) || every < 1) throw new RangeError(`gradientStatsHook: every must be a positive integer, got ${every}`);
   const smoother = new NoiseScaleEma(options.ema ?? 0.9);
   let lastStep = -1;
-  const hook = (ctx: StatsHookContext): GradientStatsRecord | void => {
+  const hook = (ctx: StatsHookContext): GradientStatsRecord | Promise<GradientStatsRecord> | void => {
     if (ctx.step % every !== 0 || ctx.step === lastStep || ctx.x.shape[0]! < 2) return;
     lastStep = ctx.step;
     const loss = options.loss ?? ctx.loss;
+    // GPU tensors are read asynchronously: fit awaits the record (in step order, so the averages
+    // are updated in the same order as on the CPU)
+    if (ctx.params.some((p) => onDevice(p.storage)))
+      return batchGradientStatsAsync(ctx.model, loss, ctx.x, ctx.y, ctx.params).then((s) => statsRecord(s, smoother.update(s.traceCov, s.gradNormSq)));
     const s = batchGradientStats(ctx.model, loss, ctx.x, ctx.y, ctx.params);
     return statsRecord(s, smoother.update(s.traceCov, s.gradNormSq));
   };

@@ -1,7 +1,7 @@
 /** Gradient statistics (noise scale, batch-size advice), the fit() hook that logs them, and DP-SGD. */
 export { statsFromSums, gradientStats, gradientStatsOfVectors, NoiseScaleEma, batchSizeAdvice } from './noise-scale.js';
 export type { GradientStats } from './noise-scale.js';
-export { gradientStatsHook, batchGradientStats, statsRecord } from './hook.js';
+export { gradientStatsHook, batchGradientStats, batchGradientStatsAsync, statsRecord } from './hook.js';
 export type { GradientStatsHook } from './hook.js';
 export type { GradientStatsHookOptions, GradientStatsRecord, StatsHookContext } from './hook.js';
 export { dpSgdGradients, dpSgdMetadata } from './dp-sgd.js';

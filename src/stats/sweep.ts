@@ -16,8 +16,8 @@ import { noGrad } from '../core/grad-mode.js';
 import type { Generator } from '../core/random.js';
 import { defaultGenerator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { scope } from '../core/tensor.js';
-import { add, indexSelect, mean, mul, narrow, square, sub, sum, tensor, zeros } from '../ops/index.js';
+import { keep, scope } from '../core/tensor.js';
+import { add, indexSelect, mean, mul, narrow, square, stack, sub, sum, tensor, zeros } from '../ops/index.js';
 
 export interface SweepOptions {
   model: PerExampleModel;
@@ -57,7 +57,12 @@ function batchGrad(model: PerExampleModel, loss: PerExampleLossFn, x: Tensor, y:
   return params.map((p) => g.get(p));
 }
 
-export function batchSizeSweep(o: SweepOptions): SweepResult {
+/**
+ * Measure E|G_B - G|^2 against tr(Sigma)/B. Asynchronous so that it runs on every backend: values
+ * are read with dataAsync, a batch size's draws all at once (on a GPU backend the draws are queued
+ * and read in one go); each value is summed on the host in float64, in the same order everywhere.
+ */
+export async function batchSizeSweep(o: SweepOptions): Promise<SweepResult> {
   const N = o.x.shape[0]!;
   const sizes = o.batchSizes ?? [1, 2, 4, 8, 16, 32, 64, 128, 256];
   const draws = o.draws ?? 64;
@@ -65,39 +70,58 @@ export function batchSizeSweep(o: SweepOptions): SweepResult {
   const params = o.model.parameters();
   if (sizes.some((b) => !Number.isInteger(b) || b < 1)) throw new RangeError(`batchSizeSweep: batch sizes must be positive integers, got ${sizes.join(', ')}`);
   if (N < 2) throw new RangeError(`batchSizeSweep: the pool needs at least 2 examples, got ${N}`);
-  return scope(() => {
-    // The pool's mean gradient G and sum_i |g_i|^2, in chunks of 500 examples.
-    let Gt: Tensor[] = params.map((p) => zeros(p.shape, { dtype: p.dtype }));
+  // The pool's mean gradient G and sum_i |g_i|^2, in chunks of 500 examples.
+  let Gt: Tensor[] = params.map((p) => keep(zeros(p.shape, { dtype: p.dtype })));
+  try {
     let sumNormSq = 0;
     for (let s = 0; s < N; s += 500) {
       const n = Math.min(500, N - s);
-      Gt = scope(() => {
+      const { next, norms } = scope(() => {
         const xc = narrow(o.x, 0, s, n),
           yc = narrow(o.y, 0, s, n);
         const gc = batchGrad(o.model, o.loss, xc, yc, params);
-        const norms = perExampleGradNorms(o.model, o.loss, xc, yc, { params }).norms.dataSync();
-        for (const v of norms) sumNormSq += v * v;
         // G = sum over chunks of (n/N) x the chunk's mean gradient
-        const next = noGrad(() => gc.map((g, k) => add(Gt[k]!, mul(g, n / N))));
-        for (const t of Gt) t.dispose();
-        return next;
+        return { next: noGrad(() => gc.map((g, k) => add(Gt[k]!, mul(g, n / N)))), norms: perExampleGradNorms(o.model, o.loss, xc, yc, { params }).norms };
       });
+      for (const t of Gt) t.dispose();
+      Gt = next.map((t) => keep(t));
+      for (const v of await readAndDispose(keep(norms))) sumNormSq += v * v;
     }
-    const gNormSq = noGrad(() => Gt.reduce((acc, g) => acc + sum(square(g)).item(), 0));
+    const gNormSq = (await readAndDispose(squaredNorms(Gt))).reduce((acc, v) => acc + v, 0);
     const traceCov = sumNormSq / N - gNormSq;
-    const sweep = sizes.map((B) => {
-      let total = 0;
+    const sweep: SweepPoint[] = [];
+    for (const B of sizes) {
+      const parts: Tensor[] = [];
       for (let k = 0; k < draws; k++) {
-        total += scope(() => {
-          const idx = new Int32Array(B);
-          for (let j = 0; j < B; j++) idx[j] = gen.nextInt(N);
-          const it = tensor(idx, { dtype: 'int32' });
-          const gb = batchGrad(o.model, o.loss, indexSelect(o.x, 0, it), indexSelect(o.y, 0, it), params);
-          return noGrad(() => gb.reduce((acc, g, i) => acc + sum(square(sub(g, Gt[i]!))).item(), 0));
-        });
+        parts.push(
+          scope(() => {
+            const idx = new Int32Array(B);
+            for (let j = 0; j < B; j++) idx[j] = gen.nextInt(N);
+            const it = tensor(idx, { dtype: 'int32' });
+            const gb = batchGrad(o.model, o.loss, indexSelect(o.x, 0, it), indexSelect(o.y, 0, it), params);
+            return keep(squaredNorms(gb.map((g, i) => sub(g, Gt[i]!))));
+          }),
+        );
       }
-      return { batch_size: B, measured_variance: total / draws, predicted_variance: traceCov / B };
-    });
+      const values = await Promise.all(parts.map(readAndDispose));
+      const total = values.reduce((acc, v) => acc + v.reduce((a, x) => a + x, 0), 0);
+      sweep.push({ batch_size: B, measured_variance: total / draws, predicted_variance: traceCov / B });
+    }
     return { sweep, trace_cov: traceCov, grad_norm_sq: gNormSq, noise_scale: traceCov / gNormSq, pool_size: N };
-  });
+  } finally {
+    for (const t of Gt) t.dispose();
+  }
+}
+
+/** |t|^2 of each tensor, as one vector (in the tensors' dtype). */
+function squaredNorms(ts: readonly Tensor[]): Tensor {
+  return noGrad(() => stack(ts.map((g) => sum(square(g)))));
+}
+
+async function readAndDispose(t: Tensor): Promise<number[]> {
+  try {
+    return Array.from(await t.dataAsync());
+  } finally {
+    t.dispose();
+  }
 }

@@ -14,8 +14,8 @@ import type { PerExampleLossFn } from '../autograd/per-example.js';
 import { noGrad } from '../core/grad-mode.js';
 import { Generator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { scope } from '../core/tensor.js';
-import { indexSelect, mean, mul, sub, tensor } from '../ops/index.js';
+import { keep, scope } from '../core/tensor.js';
+import { add, indexSelect, mean, mul, sub, tensor } from '../ops/index.js';
 
 export interface TradeoffModel {
   forward(x: Tensor): Tensor;
@@ -77,42 +77,58 @@ export function fitStepsExamples(points: readonly { batch_size: number; steps: n
   return { sMin: ms - eMin * mu, eMin };
 }
 
-/** Plain SGD from the model's starting weights until the mean loss on the eval examples is at most the target: the step count, or null if not within `limit` steps. */
-function stepsToTarget(o: TradeoffOptions, B: number, lr: number, limit: number): number | null {
+/**
+ * Plain SGD from the model's starting weights until the mean loss on the eval examples is at most
+ * the target: the step count, or null if not within `limit` steps (or when a training loss is not
+ * finite). Values are read only at the checks, asynchronously (GPU backends): `bad` sums 0 x each
+ * step's loss on the device, which stays 0 while every loss is finite and is NaN once one is not.
+ */
+async function stepsToTarget(o: TradeoffOptions, B: number, lr: number, limit: number): Promise<number | null> {
   const model = o.makeModel();
   const params = model.parameters();
   const N = o.x.shape[0]!;
   const gen = new Generator(o.seed * 7919 + B);
   // Check the target about every 64 examples (every step for batches of 64 or more).
   const every = Math.max(1, Math.round(64 / B));
-  for (let step = 1; step <= limit; step++) {
-    const done = scope(() => {
-      const idx = new Int32Array(B);
-      for (let j = 0; j < B; j++) idx[j] = gen.nextInt(N);
-      const it = tensor(idx, { dtype: 'int32' });
-      const { value, grads } = valueAndGrad(() => mean(o.loss(model.forward(indexSelect(o.x, 0, it)), indexSelect(o.y, 0, it), { reduction: 'none' })), params);
-      if (!Number.isFinite(value.item())) return 'diverged';
-      noGrad(() => {
-        for (const p of params) p.assign(sub(p, mul(grads.get(p), lr)));
+  let bad: Tensor | undefined;
+  try {
+    for (let step = 1; step <= limit; step++) {
+      const check = scope(() => {
+        const idx = new Int32Array(B);
+        for (let j = 0; j < B; j++) idx[j] = gen.nextInt(N);
+        const it = tensor(idx, { dtype: 'int32' });
+        const { value, grads } = valueAndGrad(
+          () => mean(o.loss(model.forward(indexSelect(o.x, 0, it)), indexSelect(o.y, 0, it), { reduction: 'none' })),
+          params,
+        );
+        return noGrad(() => {
+          for (const p of params) p.assign(sub(p, mul(grads.get(p), lr)));
+          const flag = mul(value, 0);
+          const next = keep(bad ? add(bad, flag) : flag);
+          bad?.dispose();
+          bad = next;
+          return step % every === 0 ? keep(mean(o.loss(model.forward(o.evalX), o.evalY, { reduction: 'none' }))) : undefined;
+        });
       });
-      if (step % every !== 0) return 'no';
-      const l = noGrad(() => mean(o.loss(model.forward(o.evalX), o.evalY, { reduction: 'none' })).item());
-      return !Number.isFinite(l) ? 'diverged' : l <= o.targetLoss ? 'yes' : 'no';
-    });
-    if (done === 'yes') return step;
-    if (done === 'diverged') return null;
+      if (!check) continue;
+      const [flag, l] = await Promise.all([bad!.itemAsync(), check.itemAsync()]).finally(() => check.dispose());
+      if (!Number.isFinite(flag) || !Number.isFinite(l)) return null;
+      if (l! <= o.targetLoss) return step;
+    }
+    return null;
+  } finally {
+    bad?.dispose();
   }
-  return null;
 }
 
 /** Steps and examples to the target loss at each batch size (best learning rate of the grid), and the fitted S_min, E_min, B_crit. */
-export function stepsExamplesTradeoff(o: TradeoffOptions): TradeoffResult {
+export async function stepsExamplesTradeoff(o: TradeoffOptions): Promise<TradeoffResult> {
   const reached: { batch_size: number; lr: number; steps: number }[] = [];
   for (const B of o.batchSizes) {
     let best: { lr: number; steps: number } | null = null;
     for (const lr of o.lrs) {
       // A run that has not reached the target by the best count so far cannot win: stop it there.
-      const s = stepsToTarget(o, B, lr, best ? best.steps - 1 : o.maxSteps);
+      const s = await stepsToTarget(o, B, lr, best ? best.steps - 1 : o.maxSteps);
       if (s !== null && (best === null || s < best.steps)) best = { lr, steps: s };
     }
     if (best) reached.push({ batch_size: B, ...best });

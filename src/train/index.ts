@@ -1,5 +1,5 @@
 export { fit } from './trainer.js';
-export type { FitOptions, EarlyStopping } from './trainer.js';
+export type { FitOptions, StepHook, EarlyStopping } from './trainer.js';
 export { evaluate, countCorrect, forEachBatch } from './evaluate.js';
 export type { EvalResult } from './evaluate.js';
 export { accuracy, meanAbsoluteError, meanSquaredError } from './metrics.js';

@@ -91,12 +91,12 @@ export class MetricSums {
   }
 
   /** Add a batch: from its output, or sums given directly (a custom gradient computation's). Reads GPU values synchronously. */
-  add(output: Tensor | undefined, target: Tensor, given?: Record<string, number | undefined>): void {
+  add(output: Tensor | undefined, target: Tensor, given?: Record<string, Scalar | undefined>): void {
     for (const [k, v] of Object.entries(this.batch(output, target, given))) this.sums[k] = v === undefined ? null : this.sums[k]! + scalarNow(v);
   }
 
   /** A batch's sums, not yet added: tensors on a GPU backend (see readScalars), else numbers. */
-  batch(output: Tensor | undefined, target: Tensor, given?: Record<string, number | undefined>): Record<string, Scalar | undefined> {
+  batch(output: Tensor | undefined, target: Tensor, given?: Record<string, Scalar | undefined>): Record<string, Scalar | undefined> {
     const out: Record<string, Scalar | undefined> = {};
     for (const m of this.metrics) {
       if (this.sums[m.name] === null) continue;

@@ -17,7 +17,7 @@ import type { Tensor } from '../core/tensor.js';
 import { keep, scope } from '../core/tensor.js';
 import { add, div, mul, sum } from '../ops/index.js';
 import type { Scalar } from './scalars.js';
-import { dropScalars, hostTensors, keepScalar, readScalars, readsAsync } from './scalars.js';
+import { dropScalars, hostTensors, keepScalar, readScalars, readsAsync, scalarNow } from './scalars.js';
 import type { EpochProgress } from './checkpoint-format.js';
 import { CheckpointError } from './checkpoint-format.js';
 import type { Snapshot } from './snapshot.js';
@@ -82,13 +82,24 @@ export interface FitOptions {
   /**
    * Replace the ordinary gradient of the micro-batch's mean loss (e.g. DP-SGD's clipped, noised
    * per-example mean). Must return the batch's mean loss, the gradient store of the mean loss
-   * for every parameter, and optionally the correct count.
+   * for every parameter, and optionally the correct count. On a GPU backend the figures may be
+   * one-element tensors, which fit reads asynchronously (a number works everywhere).
    */
-  computeGrads?: (ctx: BatchContext) => { loss: number; grads: Map<Tensor, Tensor>; correct?: number; metrics?: Record<string, number | undefined> };
+  computeGrads?: (ctx: BatchContext) => {
+    loss: number | Tensor;
+    grads: Map<Tensor, Tensor>;
+    correct?: number | Tensor;
+    metrics?: Record<string, number | Tensor | undefined>;
+  };
   /** What is measured besides the loss, per epoch on the training and validation data (default: [accuracy], which leaves itself out for non-classification outputs). */
   metrics?: Metric[];
-  /** Called after every micro-batch with the batch, before the update; a returned record is written to metrics.jsonl. */
-  stepHooks?: ((ctx: BatchContext & { step: number; epoch: number }) => Record<string, unknown> | void)[];
+  /**
+   * Called after every micro-batch with the batch, before the update; a returned record is written
+   * to metrics.jsonl. A hook may return a Promise of its record (what a hook that reads GPU tensors
+   * does): fit awaits it after the micro-batch, before the next one, and writes it in step order
+   * (not under data parallelism, where the record joins the update's reduction at once).
+   */
+  stepHooks?: StepHook[];
   /** Other parts of the run with state (DP-SGD's noise generator...): saved in checkpoints and restored on resume, by name. */
   stateful?: Record<string, Stateful>;
   /** Continue from this checkpoint (on Node: `runFolder(dir, { resumeFrom })` or `checkpointFrom(dir)`). */
@@ -140,9 +151,22 @@ interface Epoch {
   /** Data parallelism: this rank's sum of n x loss over the group's micro-batches, and the group's mean loss over all ranks after its update. */
   groupLossSum?: number;
   updateLoss?: number;
+  /** Step hooks' records being read (CPU backends; on GPU backends they travel in the StepRecord). */
+  hooks: PendingHook[];
   /** GPU backends (lagged reads): the micro-batch computed and not yet updated or read, and the one whose figures are being read. */
   record?: StepRecord;
   reading?: StepRecord;
+}
+
+/** A step hook (FitOptions.stepHooks). */
+export type StepHook = (ctx: BatchContext & { step: number; epoch: number }) => StepHookResult | Promise<StepHookResult>;
+type StepHookResult = Record<string, unknown> | void;
+
+/** A hook's record still being read: where it goes in metrics.jsonl. */
+interface PendingHook {
+  step: number;
+  epoch: number;
+  record: Promise<StepHookResult>;
 }
 
 /**
@@ -168,6 +192,8 @@ interface StepRecord {
   /** The snapshot taken after its update; its epoch sums are completed when the figures arrive. */
   after?: Snapshot;
   values?: Promise<(number | undefined)[]>;
+  /** The step hooks' records still being read. */
+  hooks: PendingHook[];
 }
 
 interface Run {
@@ -246,9 +272,10 @@ export async function fit(o: FitOptions): Promise<FitResult> {
       run.epoch = ep;
       for (const c of o.callbacks ?? []) c.onEpochBegin?.(epoch);
       run.dp?.beginEpoch(ep.batch);
-      const after = run.lagged ? () => afterBatch(run, ep) : undefined;
+      const after = run.lagged ? () => afterBatch(run, ep) : () => (ep.hooks.length ? logHooks(run, ep.hooks.splice(0)).then(() => true) : undefined);
       await forEachBatch(o.train, (b) => trainBatch(run, ep, b as [Tensor, Tensor]), pacer, after);
       if (run.lagged && !(await settle(run, ep))) break;
+      await logHooks(run, ep.hooks.splice(0));
       if (aborted(run)) {
         // The state after the last update is kept; the micro-batches since are dropped.
         for (const g of ep.acc?.values() ?? []) g.dispose();
@@ -325,6 +352,7 @@ function newEpoch(epoch: number, metrics: readonly Metric[], p?: EpochProgress):
     accN: 0,
     accCount: 0,
     stop: false,
+    hooks: [],
   };
 }
 
@@ -347,9 +375,10 @@ function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): boolean {
   const b = run.dp?.beforeBatch(o.model, x);
   // The metrics are measured on the output inside the forward pass (its tensors end with it).
   const custom = o.computeGrads?.(ctx);
-  const { loss, grads } = custom ?? batchGradient(ctx, (out) => ep.sums.add(out, y));
+  const { loss: figure, grads } = custom ?? batchGradient(ctx, (out) => ep.sums.add(out, y));
+  const loss = scalarNow(figure);
   if (custom) ep.sums.add(undefined, y, { accuracy: custom.correct, ...custom.metrics });
-  runStepHooks(run, ep, ctx);
+  ep.hooks.push(...runStepHooks(run, ep, ctx));
   ep.batch++;
   if (!Number.isFinite(loss) && !run.dp) {
     diverge(run, ep, 'loss', loss);
@@ -382,11 +411,27 @@ function trainBatch(run: Run, ep: Epoch, [x, y]: [Tensor, Tensor]): boolean {
   return true;
 }
 
-function runStepHooks(run: Run, ep: Epoch, ctx: BatchContext): void {
+/** The step hooks on a micro-batch; the records still being read are returned (in hook order). */
+function runStepHooks(run: Run, ep: Epoch, ctx: BatchContext): PendingHook[] {
+  const pending: PendingHook[] = [];
+  const step = run.step + 1;
   for (const h of run.o.stepHooks ?? []) {
-    const rec = h({ ...ctx, step: run.step + 1, epoch: ep.epoch });
-    if (rec && run.dp) ep.pendingStats = rec;
-    else if (rec && run.store) run.store.log({ type: 'stats', step: run.step + 1, epoch: ep.epoch, ...rec });
+    const rec = h({ ...ctx, step, epoch: ep.epoch });
+    if (rec instanceof Promise) {
+      rec.catch(() => undefined); // awaited in logHooks; one dropped unread (a divergence) must not be an unhandled rejection
+      if (run.dp) throw new TypeError('fit: under data parallelism a step hook must return its record, not a Promise (it joins the update at once)');
+      pending.push({ step, epoch: ep.epoch, record: rec });
+    } else if (rec && run.dp) ep.pendingStats = rec;
+    else if (rec && run.store) run.store.log({ type: 'stats', step, epoch: ep.epoch, ...rec });
+  }
+  return pending;
+}
+
+/** Await the hooks' records in order and write them. */
+async function logHooks(run: Run, pending: readonly PendingHook[]): Promise<void> {
+  for (const p of pending) {
+    const rec = await p.record;
+    if (rec && run.store) run.store.log({ type: 'stats', step: p.step, epoch: p.epoch, ...rec });
   }
 }
 
@@ -655,17 +700,25 @@ function computeLagged(run: Run, ep: Epoch, ctx: BatchContext, n: number): boole
   // kept at once: the forward pass runs in valueAndGrad's own scope
   const kept = (r: Record<string, Scalar | undefined>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, keepScalar(v)]));
   const { loss, grads } = custom ?? batchGradientTensor(ctx, (out) => (metrics = kept(ep.sums.batch(out, ctx.y))));
-  if (custom) metrics = ep.sums.batch(undefined, ctx.y, { accuracy: custom.correct, ...custom.metrics });
-  runStepHooks(run, ep, ctx);
+  if (custom) metrics = kept(ep.sums.batch(undefined, ctx.y, { accuracy: custom.correct, ...custom.metrics }));
+  const hooks = runStepHooks(run, ep, ctx);
   ep.batch++;
   accumulate(run, ep, grads, n);
-  ep.record = newRecord(run, ep, n, keepScalar(loss), metrics);
+  ep.record = newRecord(run, ep, n, keepScalar(loss), metrics, hooks);
   return true;
 }
 
 /** A record of the run as it is now, before the micro-batch's (or the last group's) update. */
-function newRecord(run: Run, ep: Epoch, n: number, loss: Scalar | undefined, metrics: Record<string, Scalar | undefined>): StepRecord {
+function newRecord(
+  run: Run,
+  ep: Epoch,
+  n: number,
+  loss: Scalar | undefined,
+  metrics: Record<string, Scalar | undefined>,
+  hooks: PendingHook[] = [],
+): StepRecord {
   return {
+    hooks,
     n,
     loss,
     metrics,
@@ -740,6 +793,7 @@ async function settle(run: Run, ep: Epoch): Promise<boolean> {
   } finally {
     dropRecord(rec);
   }
+  await logHooks(run, rec.hooks); // written before the step's own line, as on the CPU
   const [loss, normSq, ...mv] = v;
   const at = rec.stepBefore + 1;
   if (rec.loss !== undefined) {

@@ -48,9 +48,9 @@ describe('playground data and configuration', () => {
 
 describe('backprop step by step', () => {
   for (const B of [2, 10]) {
-    it(`shows exactly the numbers of \`descent explain --batch ${B}\``, () => {
+    it(`shows exactly the numbers of \`descent explain --batch ${B}\``, async () => {
       const w = backpropWalk(B);
-      const e = explainReport({ batch: B }).json;
+      const e = (await explainReport({ batch: B })).json;
       assert.deepEqual(w.weights, Object.values(e.network.weights));
       assert.deepEqual(
         w.examples.map((x) => [x.x, x.y, x.prediction, x.loss, x.gradient]),

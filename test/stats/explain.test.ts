@@ -32,8 +32,8 @@ async function runExplain(args: string[]): Promise<string> {
 }
 
 describe('explainReport', () => {
-  it('a batch of 10: non-negative losses, the mean of per-example gradients equals autodiff, the update follows', () => {
-    const { text, json } = explainReport({ batch: 10, lr: 0.05, seed: 1 });
+  it('a batch of 10: non-negative losses, the mean of per-example gradients equals autodiff, the update follows', async () => {
+    const { text, json } = await explainReport({ batch: 10, lr: 0.05, seed: 1 });
     assert.equal(json.examples.length, 10);
     assert.ok(
       json.examples.every((e) => e.loss >= 0),
@@ -52,9 +52,9 @@ describe('explainReport', () => {
     assert.ok(json.mean_loss_after_update < json.mean_loss, `a small step lowers the mean loss: ${json.mean_loss} -> ${json.mean_loss_after_update}`);
   });
 
-  it('walks the backward pass from the mean loss (gradient 1) to every weight, each example getting 1/B', () => {
+  it('walks the backward pass from the mean loss (gradient 1) to every weight, each example getting 1/B', async () => {
     const B = 4;
-    const { json } = explainReport({ batch: B, seed: 2 });
+    const { json } = await explainReport({ batch: B, seed: 2 });
     const steps = json.backward;
     assert.deepEqual([steps[0]!.tensor, steps[0]!.gradient], ['mean loss', [1]]);
     // the per-example losses (shape [B]) each receive d(mean)/d(loss_i) = 1/B
@@ -66,8 +66,8 @@ describe('explainReport', () => {
     assert.ok(steps.slice(0, -4).every((s, i) => s.step === i + 1));
   });
 
-  it('the "average example" gradient differs from the average gradient for this nonlinear model', () => {
-    const { json } = explainReport({ batch: 10, seed: 0 });
+  it('the "average example" gradient differs from the average gradient for this nonlinear model', async () => {
+    const { json } = await explainReport({ batch: 10, seed: 0 });
     const a = json.average_example;
     assertClose(
       a.x,
@@ -82,8 +82,8 @@ describe('explainReport', () => {
     assert.ok(Math.max(...vec(a.difference).map(Math.abs)) > 0.01, 'a visible difference');
   });
 
-  it('measures gradient variance against the 1/B prediction (small pool for speed)', () => {
-    const { text, json } = explainReport({ batch: 2, sweep: true, pool: 1000, draws: 24 });
+  it('measures gradient variance against the 1/B prediction (small pool for speed)', async () => {
+    const { text, json } = await explainReport({ batch: 2, sweep: true, pool: 1000, draws: 24 });
     const s = json.sweep!;
     assert.deepEqual(Object.keys(s).sort(), ['dataset', 'grad_norm_sq', 'model', 'noise_scale', 'sweep', 'trace_cov']);
     assert.deepEqual(
@@ -101,8 +101,8 @@ describe('explainReport', () => {
     assert.match(text, /gradient noise scale ~ \d+: batches well below it waste steps, well above it waste examples/);
   });
 
-  it('checks its options', () => {
-    assert.throws(() => explainReport({ batch: 0 }), /explain: the batch must hold 1 to 32 examples, got 0/);
+  it('checks its options', async () => {
+    await assert.rejects(explainReport({ batch: 0 }), /explain: the batch must hold 1 to 32 examples, got 0/);
   });
 });
 
@@ -135,8 +135,8 @@ describe('steps against examples', () => {
     assert.throws(() => fitStepsExamples([{ batch_size: 8, steps: 50 }]), /need at least 2 batch sizes/);
   });
 
-  it('trains to the target at each batch size: fewer steps but more examples as B grows', () => {
-    const { text, json } = explainReport({ tradeoff: true });
+  it('trains to the target at each batch size: fewer steps but more examples as B grows', async () => {
+    const { text, json } = await explainReport({ tradeoff: true });
     const t = json.tradeoff!;
     assert.deepEqual(
       t.points.map((p) => p.batch_size),

@@ -33,7 +33,10 @@ interface Run {
 }
 
 /** One seeded run on `name`; `opts` adjusts the run (learning rate, accumulation, callbacks...). */
-async function run(name: string, opts: { lr?: number; accumulate?: number; stopAt?: number; abortAt?: number; evaluate?: boolean } = {}): Promise<Run> {
+async function run(
+  name: string,
+  opts: { lr?: number; accumulate?: number; stopAt?: number; abortAt?: number; evaluate?: boolean; stats?: boolean; clip?: number; dpSgd?: boolean } = {},
+): Promise<Run> {
   const prev = getBackend().name;
   setBackend(name);
   try {
@@ -50,7 +53,7 @@ async function run(name: string, opts: { lr?: number; accumulate?: number; stopA
     const r = await d.fit({
       model,
       optimizer,
-      loss: (o, t) => d.crossEntropy(o, t),
+      loss: (o, t, lo?: { reduction: 'none' }) => d.crossEntropy(o, t, lo),
       train: new d.DataLoader(ds, { batchSize: 20, shuffle: true, generator: new d.Generator(3) }),
       validation: new d.DataLoader(val, { batchSize: 64 }),
       epochs: 3,
@@ -59,6 +62,9 @@ async function run(name: string, opts: { lr?: number; accumulate?: number; stopA
       schedulerInterval: 'step',
       store,
       signal: ac.signal,
+      stepHooks: opts.stats ? [d.gradientStatsHook({ every: 3 })] : undefined,
+      transformGrads: opts.clip ? (g) => d.clipGradNorm(g, opts.clip!).grads : undefined,
+      computeGrads: opts.dpSgd ? d.dpSgdGradients({ maxGradNorm: 0.5, noiseMultiplier: 0.3, generator: new d.Generator(9) }) : undefined,
       callbacks: [
         {
           onStepEnd: (m) => {
@@ -125,6 +131,31 @@ describe('fit() and evaluate() on webgpu', () => {
     assert.equal(saved.meta.step, gpu.r.steps);
     const w0 = Array.from(saved.model['0.weight']!.data);
     w0.forEach((v, j) => assert.equal(v, gpu.weights[0]![j]));
+  });
+
+  it('the gradient statistics hook measures on the GPU and writes the same records, in step order, as on the CPU', async (t) => {
+    if (typeof b === 'string') return t.skip(b);
+    const gpu = await run('webgpu', { stats: true, accumulate: 2 });
+    const cpu = await run(CPU, { stats: true, accumulate: 2 });
+    sameRun(gpu, cpu);
+    const kinds = (r: Run) => r.store.records.map((x) => `${x.type}:${x.step}`);
+    assert.deepEqual(kinds(gpu), kinds(cpu), 'the same lines in the same order');
+    const stats = (r: Run) => r.store.records.filter((x) => x.type === 'stats') as unknown as (d.GradientStatsRecord & { step: number })[];
+    const [gs, cs] = [stats(gpu), stats(cpu)];
+    assert.ok(gs.length >= 4, `stats lines: ${gs.length}`);
+    gs.forEach((g, i) => {
+      const c = cs[i]!;
+      assert.equal(g.batch_size, c.batch_size);
+      for (const k of ['grad_mean_norm_sq', 'trace_cov', 'noise_scale_ema'] as const) close(g[k], c[k], 1e-2, `step ${g.step} ${k}`);
+      g.per_example_norms.forEach((v, j) => close(v, c.per_example_norms[j]!, 1e-2, `step ${g.step} norm ${j}`));
+    });
+  });
+
+  it('clips the gradient norm on the device (no read per step), and trains with DP-SGD, as on the CPU', async (t) => {
+    if (typeof b === 'string') return t.skip(b);
+    sameRun(await run('webgpu', { clip: 0.3 }), await run(CPU, { clip: 0.3 }));
+    // per-example clip factors on the device, the same seeded noise drawn on the host and copied over
+    sameRun(await run('webgpu', { dpSgd: true }), await run(CPU, { dpSgd: true }));
   });
 
   it('accumulates (2 micro-batches an update, a last shorter group) as on the CPU', async (t) => {

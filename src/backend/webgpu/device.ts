@@ -54,6 +54,20 @@ export async function findGpu(): Promise<GPU> {
   return nodeGpu;
 }
 
+/**
+ * Whether WebGPU can start here, without keeping anything: the adapter's name, or why not (for
+ * `descent info`). The device found is destroyed at once.
+ */
+export async function probeWebgpu(): Promise<{ available: true; adapter: string; fallback: boolean } | { available: false; reason: string }> {
+  try {
+    const d = await requestDevice();
+    d.device.destroy();
+    return { available: true, adapter: d.adapterName, fallback: d.isFallback || /swiftshader|llvmpipe|lavapipe/i.test(d.adapterName) };
+  } catch (e) {
+    return { available: false, reason: (e as Error).message.split('\n')[0]!.replace(/^webgpu backend: /, '') };
+  }
+}
+
 export interface GpuDeviceInfo {
   device: GPUDevice;
   /** The adapter's vendor and architecture, e.g. 'google swiftshader'. */
