@@ -18,6 +18,8 @@ export interface Storage {
    * Where it exists, `data` may throw for elements that live only in device memory.
    */
   read?(): Promise<TypedArray>;
+  /** GPU storages: whether the host holds the current elements (then `data` reads them synchronously). */
+  readonly onHost?: boolean;
   /** Return the memory to the backend (called once refs reaches 0). */
   release(): void;
 }
@@ -57,6 +59,11 @@ export function memory(): MemoryInfo {
 
 export function resetPeakMemory(): void {
   counters.peakBytes = counters.bytes;
+}
+
+/** Whether the host can read the elements synchronously now: always on CPU backends; on a GPU backend while a host copy is current. */
+export function hostReadable(s: Storage): boolean {
+  return !onDevice(s) || s.onHost === true;
 }
 
 /** Whether a storage belongs to a GPU backend, where reads may have to be asynchronous (see `read`). */

@@ -4,7 +4,7 @@
  * multiMarginLoss. Composed from ops; 'none' gives one loss per example, shape [B].
  */
 import { shapeStr, shapesEqual } from '../core/shape.js';
-import { onDevice } from '../core/storage.js';
+import { hostReadable } from '../core/storage.js';
 import { noteIndexBound } from '../ops/movement.js';
 import type { Tensor } from '../core/tensor.js';
 import {
@@ -58,7 +58,7 @@ function indexTargets(fn: string, target: Tensor, B: number, C: number, ignoreIn
   if (target.dtype !== 'int32') throw new TypeError(`${fn}: class-index targets must be int32, got ${target.dtype}`);
   if (!shapesEqual(target.shape, [B]))
     throw new RangeError(`${fn}: target must have shape [${B}] (one class index per example), got ${shapeStr(target.shape)}`);
-  if (onDevice(target.storage)) return deviceTargets(target, C, ignoreIndex, dtype);
+  if (!hostReadable(target.storage)) return deviceTargets(target, C, ignoreIndex, dtype);
   const t = target.data;
   const safe = new Int32Array(B);
   const valid = new Float64Array(B);
@@ -98,7 +98,7 @@ function anyIgnored(fn: string, target: Tensor, B: number, C: number, ignoreInde
   if (target.dtype !== 'int32') throw new TypeError(`${fn}: class-index targets must be int32, got ${target.dtype}`);
   if (!shapesEqual(target.shape, [B]))
     throw new RangeError(`${fn}: target must have shape [${B}] (one class index per example), got ${shapeStr(target.shape)}`);
-  if (onDevice(target.storage)) return true;
+  if (!hostReadable(target.storage)) return true;
   const t = target.data;
   let ignored = false;
   for (let i = 0; i < B; i++) {
