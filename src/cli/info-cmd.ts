@@ -26,11 +26,9 @@ export interface RuntimeInfo {
 
 export async function runtimeInfo(backendName?: string): Promise<RuntimeInfo> {
   const { backend, threads } = await useBackendAsync(backendName);
-  const gpu = getBackend() as Backend & { adapter?: string };
-  const webgpu: RuntimeInfo['webgpu'] =
-    backend === 'webgpu'
-      ? { available: true, adapter: gpu.adapter ?? 'unknown', fallback: /swiftshader|llvmpipe|lavapipe/i.test(gpu.adapter ?? '') }
-      : await (await import('../backend/webgpu/device.js')).probeWebgpu();
+  const { isCpuAdapter, probeWebgpu } = await import('../backend/webgpu/device.js');
+  const adapter = (getBackend() as Backend & { adapter?: string }).adapter ?? 'unknown';
+  const webgpu: RuntimeInfo['webgpu'] = backend === 'webgpu' ? { available: true, adapter, fallback: isCpuAdapter(adapter, false) } : await probeWebgpu();
   return {
     backend,
     backends: listBackends(),

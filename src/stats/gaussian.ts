@@ -15,7 +15,7 @@
 import type { Generator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { onDevice } from '../core/storage.js';
-import { tensor, zeros } from '../ops/creation.js';
+import { zeros } from '../ops/creation.js';
 import { zigguratMapInPlace } from '../ops/sampling.js';
 
 const R = 3.442619855899; // where the tail starts
@@ -141,15 +141,10 @@ export function fillGaussian(out: Float32Array | Float64Array, std: number, g: G
  */
 export function gaussianTensor(shape: readonly number[], dtype: 'float32' | 'float64', std: number, g: Generator): Tensor {
   const t = zeros([...shape], { dtype });
-  if (onDevice(t.storage)) {
-    // GPU memory: drawn on the host (the same numbers) and copied over
-    const host = dtype === 'float64' ? new Float64Array(t.size) : new Float32Array(t.size);
-    t.dispose();
-    fillGaussian(host, std, g);
-    return tensor(host, { shape: [...shape], dtype });
-  }
-  if (dtype === 'float64') {
-    fillGaussian(t.data as Float64Array, std, g);
+  // float64, and a GPU backend's fresh storage (its host array, uploaded when a kernel reads it):
+  // the samples drawn straight into the host array, the same numbers
+  if (dtype === 'float64' || onDevice(t.storage)) {
+    fillGaussian(t.data as Float32Array | Float64Array, std, g);
     return t;
   }
   const bits = (): Uint32Array => {

@@ -7,13 +7,10 @@
  * confusion matrix; and no step waits for its own read.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getBackend, registerBackend, setBackend } from '../../src/backend/index.js';
-import type { WebgpuBackend } from '../../src/backend/webgpu/index.js';
+import { describe, it } from 'node:test';
 import * as d from '../../src/index.js';
-import { webgpu } from './setup.js';
+import { onBackend, webgpuSuite } from './setup.js';
 
-let b: WebgpuBackend | string = 'not made yet';
 const CPU = d.listBackends().includes('wasm') ? 'wasm' : 'js';
 
 /** 192 examples of 8 features in 3 classes (host values, the same on every backend). */
@@ -37,9 +34,7 @@ async function run(
   name: string,
   opts: { lr?: number; accumulate?: number; stopAt?: number; abortAt?: number; evaluate?: boolean; stats?: boolean; clip?: number; dpSgd?: boolean } = {},
 ): Promise<Run> {
-  const prev = getBackend().name;
-  setBackend(name);
-  try {
+  return onBackend(name, async () => {
     d.manualSeed(0);
     const model = d.mlp([8, 32, 3]);
     const optimizer = new d.SGD(model.parameters(), { lr: opts.lr ?? 0.1, momentum: 0.9 });
@@ -78,9 +73,7 @@ async function run(
     const weights = await Promise.all(model.parameters().map(async (p) => Array.from(await p.dataAsync())));
     const evaluation = opts.evaluate ? await d.evaluate(model, new d.DataLoader(val, { batchSize: 50 }), (o, t) => d.crossEntropy(o, t)) : undefined;
     return { r, steps, weights, store, evaluation };
-  } finally {
-    setBackend(prev);
-  }
+  });
 }
 
 const close = (a: number, b: number, rel: number, what: string) =>
@@ -109,16 +102,10 @@ function sameRun(gpu: Run, cpu: Run, rel = 1e-3): void {
 }
 
 describe('fit() and evaluate() on webgpu', () => {
-  before(async () => {
-    b = await webgpu();
-    if (typeof b !== 'string') registerBackend(b);
-  });
-  after(() => {
-    if (typeof b !== 'string') b.destroy();
-  });
+  const onGpu = webgpuSuite();
 
   it('train as on the CPU: epoch figures, every step callback, a per-step scheduler, evaluate with its confusion matrix', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     const cpu = await run(CPU, { evaluate: true });
     const gpu = await run('webgpu', { evaluate: true });
     sameRun(gpu, cpu);
@@ -134,7 +121,7 @@ describe('fit() and evaluate() on webgpu', () => {
   });
 
   it('the gradient statistics hook measures on the GPU and writes the same records, in step order, as on the CPU', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     const gpu = await run('webgpu', { stats: true, accumulate: 2 });
     const cpu = await run(CPU, { stats: true, accumulate: 2 });
     sameRun(gpu, cpu);
@@ -152,19 +139,19 @@ describe('fit() and evaluate() on webgpu', () => {
   });
 
   it('clips the gradient norm on the device (no read per step), and trains with DP-SGD, as on the CPU', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     sameRun(await run('webgpu', { clip: 0.3 }), await run(CPU, { clip: 0.3 }));
     // per-example clip factors on the device, the same seeded noise drawn on the host and copied over
     sameRun(await run('webgpu', { dpSgd: true }), await run(CPU, { dpSgd: true }));
   });
 
   it('accumulates (2 micro-batches an update, a last shorter group) as on the CPU', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     sameRun(await run('webgpu', { accumulate: 2 }), await run(CPU, { accumulate: 2 }));
   });
 
   it('a callback stop and an abort end where they do on the CPU; the abort saves the mid-epoch state', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     sameRun(await run('webgpu', { stopAt: 13 }), await run(CPU, { stopAt: 13 }));
     const gpu = await run('webgpu', { abortAt: 15 });
     const cpu = await run(CPU, { abortAt: 15 });
@@ -175,7 +162,7 @@ describe('fit() and evaluate() on webgpu', () => {
   });
 
   it('diverges as on the CPU: the same step, what was not finite, the same kept state, saved as checkpoint-last-good', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     const gpu = await run('webgpu', { lr: 1e4 });
     const cpu = await run(CPU, { lr: 1e4 });
     assert.ok(cpu.r.diverged && gpu.r.diverged, 'both runs diverge');

@@ -5,24 +5,11 @@
  * and its synchronous totalNorm is the clear async-read error.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getBackend, registerBackend, setBackend } from '../../src/backend/index.js';
-import type { WebgpuBackend } from '../../src/backend/webgpu/index.js';
+import { describe, it } from 'node:test';
 import * as d from '../../src/index.js';
-import { webgpu } from './setup.js';
+import { onBackend, webgpuSuite } from './setup.js';
 
-let b: WebgpuBackend | string = 'not made yet';
 const CPU = d.listBackends().includes('wasm') ? 'wasm' : 'js';
-
-async function on<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
-  const prev = getBackend().name;
-  setBackend(name);
-  try {
-    return await fn();
-  } finally {
-    setBackend(prev);
-  }
-}
 
 /** 96 examples of 6 features in 3 classes. */
 function pool(): { x: d.Tensor; y: d.Tensor } {
@@ -36,18 +23,12 @@ const loss = (o: d.Tensor, t: d.Tensor, lo?: { reduction: 'none' }) => d.crossEn
 const close = (a: number, c: number, rel: number, what: string) => assert.ok(Math.abs(a - c) <= rel * Math.abs(c) + 1e-7, `${what}: webgpu ${a} vs ${c}`);
 
 describe('statistics and clipping on webgpu', () => {
-  before(async () => {
-    b = await webgpu();
-    if (typeof b !== 'string') registerBackend(b);
-  });
-  after(() => {
-    if (typeof b !== 'string') b.destroy();
-  });
+  const onGpu = webgpuSuite();
 
   it('batchSizeSweep measures the same variances as on the CPU', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     const sweep = (name: string) =>
-      on(name, () => {
+      onBackend(name, () => {
         const { x, y } = pool();
         const model = d.mlp([6, 16, 3], { generator: new d.Generator(1) });
         return d.batchSizeSweep({ model, loss, x, y, batchSizes: [1, 4, 16], draws: 8, generator: new d.Generator(2) });
@@ -59,9 +40,9 @@ describe('statistics and clipping on webgpu', () => {
   });
 
   it('stepsExamplesTradeoff counts the same steps as on the CPU', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     const tradeoff = (name: string) =>
-      on(name, () => {
+      onBackend(name, () => {
         const { x, y } = pool();
         return d.stepsExamplesTradeoff({
           makeModel: () => d.mlp([6, 16, 3], { generator: new d.Generator(1) }),
@@ -93,10 +74,10 @@ describe('statistics and clipping on webgpu', () => {
   });
 
   it('clipGradNorm keeps the norm on the device: 1-, 2-, 3- and inf-norms, NaN applied, totalNorm refuses a sync read', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     const values = [Float32Array.of(3, -4, 0.5), Float32Array.of(-1, 2, 2, -7, 0.25, 1)];
     const clip = (name: string, p: number, nan = false) =>
-      on(name, async () => {
+      onBackend(name, async () => {
         const ps = [d.zeros([3]), d.zeros([2, 3])];
         // gradients as a backward pass leaves them: made by a kernel (in GPU memory on webgpu)
         const gs = new Map(ps.map((q, i) => [q, d.mul(d.tensor(nan && i === 1 ? Float32Array.of(1, NaN, 0, 0, 0, 0) : values[i]!, { shape: q.shape }), 1)]));

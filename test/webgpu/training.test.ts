@@ -4,13 +4,10 @@
  * many steps; and reading a GPU tensor synchronously is a clear error, never a wrong value.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getBackend, registerBackend, setBackend } from '../../src/backend/index.js';
-import type { WebgpuBackend } from '../../src/backend/webgpu/index.js';
+import { describe, it } from 'node:test';
+import { setBackend } from '../../src/backend/index.js';
 import * as d from '../../src/index.js';
-import { webgpu } from './setup.js';
-
-let b: WebgpuBackend | string = 'not made yet';
+import { onBackend, webgpuSuite } from './setup.js';
 
 /** 128 examples of 16 features in 4 classes, the same on every backend (host values). */
 function data(): { x: Float32Array; y: Int32Array } {
@@ -23,9 +20,7 @@ function data(): { x: Float32Array; y: Int32Array } {
 
 /** `steps` SGD steps of a [16, 32, 4] MLP on backend `name`; the loss of each step. */
 async function train(name: string, steps: number, onStep?: (i: number) => void): Promise<number[]> {
-  const prev = getBackend().name;
-  setBackend(name);
-  try {
+  return onBackend(name, async () => {
     d.manualSeed(0);
     const model = d.mlp([16, 32, 4]);
     const opt = new d.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
@@ -44,22 +39,14 @@ async function train(name: string, steps: number, onStep?: (i: number) => void):
       onStep?.(i);
     }
     return losses;
-  } finally {
-    setBackend(prev);
-  }
+  });
 }
 
 describe('training on webgpu', () => {
-  before(async () => {
-    b = await webgpu();
-    if (typeof b !== 'string') registerBackend(b);
-  });
-  after(() => {
-    if (typeof b !== 'string') b.destroy();
-  });
+  const onGpu = webgpuSuite();
 
   it('an MLP follows the wasm backend loss curve for 20 steps (within 1e-3 relative)', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     const cpu = await train(d.listBackends().includes('wasm') ? 'wasm' : 'js', 20);
     const gpu = await train('webgpu', 20);
     for (let i = 0; i < 20; i++) assert.ok(Math.abs(gpu[i]! - cpu[i]!) <= 1e-3 * Math.abs(cpu[i]!), `step ${i}: webgpu ${gpu[i]} vs ${cpu[i]}`);
@@ -67,7 +54,7 @@ describe('training on webgpu', () => {
   });
 
   it('a small CNN (convolution, ReLU, max pooling, linear) follows the wasm backend for 5 steps', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     const cnn = async (name: string): Promise<number[]> => {
       setBackend(name);
       try {
@@ -100,18 +87,18 @@ describe('training on webgpu', () => {
   });
 
   it('batches kernels into one submission until a read (and splits only every 1024 dispatches)', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
-    const gpu = b;
+    const g = onGpu(t);
+    if (!g) return;
     setBackend('webgpu');
     try {
       let x = d.tensor([1, 2, 3]);
-      const before = gpu.memory().submits;
+      const before = g.memory().submits;
       for (let i = 0; i < 10; i++) x = d.add(x, 1); // ten kernels, no read
-      assert.equal(gpu.memory().submits, before, 'nothing is submitted before a read');
+      assert.equal(g.memory().submits, before, 'nothing is submitted before a read');
       assert.deepEqual(Array.from(await x.dataAsync()), [11, 12, 13]); // 1 + 10, 2 + 10, 3 + 10
-      assert.equal(gpu.memory().submits, before + 1, 'one submission for the ten kernels and the copy back');
+      assert.equal(g.memory().submits, before + 1, 'one submission for the ten kernels and the copy back');
       for (let i = 0; i < 2100; i++) x = d.add(x, 1);
-      assert.equal(gpu.memory().submits, before + 3, 'the 1024-dispatch limit flushed twice (at 1024 and 2048)');
+      assert.equal(g.memory().submits, before + 3, 'the 1024-dispatch limit flushed twice (at 1024 and 2048)');
       assert.deepEqual(Array.from(await x.dataAsync()), [2111, 2112, 2113]); // 11 + 2100, ...
     } finally {
       setBackend('js');
@@ -119,11 +106,11 @@ describe('training on webgpu', () => {
   });
 
   it('GPU memory stays flat over many steps (pooled buffers, no leak)', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
-    const gpu = b;
+    const g = onGpu(t);
+    if (!g) return;
     const seen: { created: number; inUse: number }[] = [];
     await train('webgpu', 40, (i) => {
-      if (i === 9 || i === 39) seen.push({ created: gpu.memory().buffersCreated, inUse: gpu.memory().bytesInUse });
+      if (i === 9 || i === 39) seen.push({ created: g.memory().buffersCreated, inUse: g.memory().bytesInUse });
     });
     // after a warm-up, each step reuses the buffers the previous step released: no buffer is created
     // after step 10, and no more bytes are held at step 40 than at step 10 (fewer where the garbage
@@ -133,7 +120,7 @@ describe('training on webgpu', () => {
   });
 
   it('reading a GPU tensor synchronously throws an error naming the async call; the async reads work', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     setBackend('webgpu');
     try {
       const x = d.tensor([1, 2, 3, 4], { shape: [2, 2] });
@@ -156,7 +143,7 @@ describe('training on webgpu', () => {
   });
 
   it('float64 stays on the host and runs the reference kernels; mixing it with GPU data is the async-read error', async (t) => {
-    if (typeof b === 'string') return t.skip(b);
+    if (!onGpu(t)) return;
     setBackend('webgpu');
     try {
       const x = d.tensor(new Float64Array([1.5, -2, 3]));

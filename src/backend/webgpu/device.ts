@@ -54,6 +54,11 @@ export async function findGpu(): Promise<GPU> {
   return nodeGpu;
 }
 
+/** Whether an adapter computes on the CPU (SwiftShader, llvmpipe/lavapipe, or a fallback adapter), from its name or architecture. */
+export function isCpuAdapter(name: string, isFallback: boolean): boolean {
+  return isFallback || /swiftshader|llvmpipe|lavapipe/i.test(name);
+}
+
 /**
  * Whether WebGPU can start here, without keeping anything: the adapter's name, or why not (for
  * `descent info`). The device found is destroyed at once.
@@ -62,7 +67,7 @@ export async function probeWebgpu(): Promise<{ available: true; adapter: string;
   try {
     const d = await requestDevice();
     d.device.destroy();
-    return { available: true, adapter: d.adapterName, fallback: d.isFallback || /swiftshader|llvmpipe|lavapipe/i.test(d.adapterName) };
+    return { available: true, adapter: d.adapterName, fallback: isCpuAdapter(d.adapterName, d.isFallback) };
   } catch (e) {
     return { available: false, reason: (e as Error).message.split('\n')[0]!.replace(/^webgpu backend: /, '') };
   }

@@ -16,6 +16,7 @@
  * keeps the barrier-free kernel of wgsl-reduce.ts (matmulWgsl); gemmKernelFor() chooses.
  */
 import type { MatmulLayout } from '../backend.js';
+import { isCpuAdapter } from './device.js';
 import type { GpuRuntime } from './runtime.js';
 import type { GpuStorage } from './storage.js';
 import { HEADER } from './wgsl.js';
@@ -126,5 +127,5 @@ export function parseGemmKernel(name: string | undefined): GemmKernel | undefine
 
 /** The default GEMM of an adapter: tiled, except on CPU adapters (SwiftShader, or any fallback adapter), where barriers are slow. */
 export function gemmKernelFor(architecture: string, isFallback: boolean): GemmKernel {
-  return architecture === 'swiftshader' || isFallback ? 'registers' : 'tiled';
+  return isCpuAdapter(architecture, isFallback) ? 'registers' : 'tiled';
 }
