@@ -24,7 +24,7 @@ import { GpuRuntime } from './runtime.js';
 import { GpuStorage } from './storage.js';
 import { binaryWgsl, castWgsl, copyWgsl, fillWgsl, unaryWgsl, whereWgsl } from './wgsl.js';
 import type { GpuType } from './wgsl.js';
-import { argReduceWgsl, gatherWgsl, GRID, matmulWgsl, reduceWgsl, scatterWgsl, sgdWgsl } from './wgsl-reduce.js';
+import { argReduceWgsl, gatherWgsl, matmulGroups, matmulWgsl, reduceWgsl, scatterWgsl, sgdWgsl } from './wgsl-reduce.js';
 import { crossEntropyKernels } from './cross-entropy.js';
 import { convKernels } from './conv.js';
 import type { GemmKernel } from './wgsl-gemm.js';
@@ -97,13 +97,13 @@ function makeBackend(rt: GpuRuntime, adapter: string, gemm: GemmKernel): WebgpuB
       if (onHost(a, bb, out)) return jsBackend.binary(op, a, bb, out, shape, as, bs);
       const t = gpuType(out.dtype);
       const p = stridedParams(shape, [as, bs], [0, 0]);
-      run(`binary:${op}:${t}`, () => binaryWgsl(op, t), p, [gs(a).input(), gs(bb).input(), gs(out).output()], out.size);
+      run(`binary:${op}:${t}:${p[1]}`, () => binaryWgsl(op, t, p[1]!), p, [gs(a).input(), gs(bb).input(), gs(out).output()], out.size);
     },
     where(c, a, bb, out, shape, cs, as, bs) {
       if (onHost(c, a, bb, out)) return jsBackend.where(c, a, bb, out, shape, cs, as, bs);
       const [ct, t] = [gpuType(c.dtype), gpuType(out.dtype)];
       const p = stridedParams(shape, [cs, as, bs], [0, 0, 0]);
-      run(`where:${ct}:${t}`, () => whereWgsl(ct, t), p, [gs(c).input(), gs(a).input(), gs(bb).input(), gs(out).output()], out.size);
+      run(`where:${ct}:${t}:${p[1]}`, () => whereWgsl(ct, t, p[1]!), p, [gs(c).input(), gs(a).input(), gs(bb).input(), gs(out).output()], out.size);
     },
     reduce(op, x, out, shape, axes) {
       if (onHost(x)) return jsBackend.reduce(op, x, out, shape, axes);
@@ -128,7 +128,8 @@ function makeBackend(rt: GpuRuntime, adapter: string, gemm: GemmKernel): WebgpuB
       if (onHost(src, dst)) return jsBackend.copy(src, dst, shape, srcOffset, srcStrides, dstOffset, dstStrides);
       const t = gpuType(src.dtype);
       const n = shape.reduce((x, y) => x * y, 1);
-      run(`copy:${t}`, () => copyWgsl(t), stridedParams(shape, [srcStrides, dstStrides], [srcOffset, dstOffset]), [gs(src).input(), gs(dst).inout()], n);
+      const p = stridedParams(shape, [srcStrides, dstStrides], [srcOffset, dstOffset]);
+      run(`copy:${t}:${p[1]}`, () => copyWgsl(t, p[1]!), p, [gs(src).input(), gs(dst).inout()], n);
     },
     gather(x, idx, out, l) {
       if (onHost(x)) return jsBackend.gather(x, idx, out, l);
@@ -195,8 +196,7 @@ function matmul(rt: GpuRuntime, a: GpuStorage, b: GpuStorage, out: GpuStorage, l
   const [sam, sak] = l.transA ? [1, m] : [k, 1];
   const [sbk, sbn] = l.transB ? [1, k] : [n, 1];
   const g = { m, n, k, sam, sak, sbk, sbn };
-  // each workgroup a GRID x GRID grid of 4x4 blocks
-  const groups = Math.ceil(m / (4 * GRID)) * Math.ceil(Math.ceil(n / 4) / GRID);
+  const groups = matmulGroups(m, n);
   rt.dispatch(
     `matmul:${m}:${n}:${k}:${l.transA}:${l.transB}`,
     () => matmulWgsl(g),
@@ -218,7 +218,7 @@ function sgdStep(rt: GpuRuntime, p: GpuStorage, g: GpuStorage, bufIn: GpuStorage
   const bi = momentum && !h.first ? bufIn!.input() : rt.scratchRead();
   const po = pOut.output();
   const bo = momentum ? bufOut!.output() : rt.scratch();
-  rt.dispatch('sgd', sgdWgsl, params, [pIn, gIn, bi, po, bo], groupsFor(p.size));
+  rt.dispatch(`sgd:${flags}`, () => sgdWgsl(flags), params, [pIn, gIn, bi, po, bo], groupsFor(p.size));
 }
 
 export interface WebgpuOptions {

@@ -38,23 +38,26 @@ ${body}
 }
 
 /**
- * Offsets of strided operands: P = [n, rank, shape[rank], strides of operand 0, 1, ..., base
- * offsets of each operand]; off(i, k) is operand k's element for output index i.
+ * Offsets of strided operands, with the rank compiled in (one pipeline per rank): P = [n, rank,
+ * shape[rank], strides of operand 0, 1, ..., base offsets of each operand]. The statements set
+ * `o0`, `o1`, ... to each operand's element for output index i: the coordinates are found once
+ * (one division per dimension but the outermost, none at rank 1) and shared by the operands.
+ * A loop over a run-time rank with a division per dimension and operand cost SwiftShader 3-4x on
+ * the MLP's bias add and ReLU backward (37 ms against 9 for a ReLU of the same size).
  */
-function stridedHelpers(operands: number): string {
-  return `
-fn off(i: u32, k: u32) -> u32 {
-  let r = P[1];
-  var rem = i;
-  var o = P[2u + r * ${operands + 1}u + k];
-  for (var d = r; d > 0u; d--) {
-    let s = P[1u + d];
-    let c = rem % s;
-    rem = rem / s;
-    o += c * P[1u + r * (k + 1u) + d];
+function stridedOffsets(operands: number, rank: number): string {
+  const shape = (d: number) => `P[${2 + d}]`;
+  const stride = (k: number, d: number) => `P[${2 + rank * (k + 1) + d}]`;
+  const base = (k: number) => `P[${2 + rank * (operands + 1) + k}]`;
+  const lines: string[] = [];
+  if (rank > 1) lines.push('var q = i;');
+  for (let d = rank - 1; d >= 1; d--) lines.push(`let q${d} = q / ${shape(d)}; let c${d} = q - q${d} * ${shape(d)}; q = q${d};`);
+  if (rank > 0) lines.push(rank > 1 ? 'let c0 = q;' : 'let c0 = i;');
+  for (let k = 0; k < operands; k++) {
+    const terms = Array.from({ length: rank }, (_, d) => ` + c${d} * ${stride(k, d)}`).join('');
+    lines.push(`let o${k} = ${base(k)}${terms};`);
   }
-  return o;
-}`;
+  return lines.join(' ');
 }
 
 export function fillWgsl(t: GpuType): string {
@@ -222,28 +225,29 @@ const BINARY_I32: { [K in BinaryOp]: string } = {
   reluBackward: 'select(a, 0, b <= 0)',
 };
 
-export function binaryWgsl(op: BinaryOp, t: GpuType): string {
+/** `rank`: of the merged shape (stridedParams), compiled in. */
+export function binaryWgsl(op: BinaryOp, t: GpuType, rank: number): string {
   const expr = t === 'f32' ? BINARY_F32[op] : BINARY_I32[op];
-  return `${HEADER}${POW_F32}${stridedHelpers(2)}
+  return `${HEADER}${POW_F32}
 @group(0) @binding(1) var<storage, read> A: array<${t}>;
 @group(0) @binding(2) var<storage, read> B: array<${t}>;
 @group(0) @binding(3) var<storage, read_write> O: array<${t}>;
-${loop(`let a = A[off(i, 0u)]; let b = B[off(i, 1u)]; O[i] = ${expr};`)}`;
+${loop(`${stridedOffsets(2, rank)} let a = A[o0]; let b = B[o1]; O[i] = ${expr};`)}`;
 }
 
-export function whereWgsl(ct: GpuType, t: GpuType): string {
-  return `${HEADER}${stridedHelpers(3)}
+export function whereWgsl(ct: GpuType, t: GpuType, rank: number): string {
+  return `${HEADER}
 @group(0) @binding(1) var<storage, read> C: array<${ct}>;
 @group(0) @binding(2) var<storage, read> A: array<${t}>;
 @group(0) @binding(3) var<storage, read> B: array<${t}>;
 @group(0) @binding(4) var<storage, read_write> O: array<${t}>;
-${loop(`let c = C[off(i, 0u)]; O[i] = select(B[off(i, 2u)], A[off(i, 1u)], c != ${ct === 'f32' ? '0.0' : '0'} || ${ct === 'f32' ? 'isNan(c)' : 'false'});`)}`;
+${loop(`${stridedOffsets(3, rank)} let c = C[o0]; O[i] = select(B[o2], A[o1], c != ${ct === 'f32' ? '0.0' : '0'} || ${ct === 'f32' ? 'isNan(c)' : 'false'});`)}`;
 }
 
 /** Strided copy: operand 0 the source, operand 1 the destination (both with base offsets). */
-export function copyWgsl(t: GpuType): string {
-  return `${HEADER}${stridedHelpers(2)}
+export function copyWgsl(t: GpuType, rank: number): string {
+  return `${HEADER}
 @group(0) @binding(1) var<storage, read> S: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> D: array<${t}>;
-${loop(`D[off(i, 1u)] = S[off(i, 0u)];`)}`;
+${loop(`${stridedOffsets(2, rank)} D[o1] = S[o0];`)}`;
 }
