@@ -5,7 +5,9 @@
  * (784-512-256-10 ReLU, softmax cross-entropy, SGD with momentum, batch 128 and 1024 (128 only with
  * --quick), the loss read back every step with itemAsync; examples/s = batch / seconds), with TF.js's
  * WebGPU backend (GEMM and the same MLP step, tf.train.momentum) and jax-js's WebGPU device (GEMM
- * and the same MLP step, jit-compiled) on the same adapter in the same process, as ratios.
+ * and the same MLP step, jit-compiled) on the same adapter in the same process, as ratios; and the
+ * benchmark CNN (bench/cnn.ts, batch 64, the loss read back every step) beside TF.js (NHWC, its
+ * layout) and jax-js (NCHW, lax.conv and reduceWindow) on the same network.
  *
  * It runs in a child process (run with --child), because TF.js and jax-js must find
  * `navigator.gpu` when they are imported, and the parent has already imported them for their wasm
@@ -25,6 +27,7 @@ import { findGpu } from '../src/backend/webgpu/device.js';
 import * as d from '../src/index.js';
 import type { Result } from './measure.js';
 import { timeItAsync } from './measure.js';
+import { makeCnn } from './cnn.js';
 import { LR, MOMENTUM, SIZES } from './mlp.js';
 import { checkLoss, jaxLoss, tfjsMlp, tfjsWithGradients } from './peers.js';
 
@@ -35,6 +38,16 @@ const gemmRow = (n: number, backend: string, t: { perIter: number; iters: number
   backend,
   threads: 1,
   gflops: Number(((2 * n ** 3) / t.perIter / 1e9).toFixed(2)),
+  iters: t.iters,
+  seconds: Number(t.seconds.toFixed(2)),
+});
+
+const CNN_BATCH = 64;
+const cnnRow = (backend: string, t: { perIter: number; iters: number; seconds: number }): Row => ({
+  name: 'cnn_train_b64',
+  backend,
+  threads: 1,
+  examples_per_second: Number((CNN_BATCH / t.perIter).toFixed(1)),
   iters: t.iters,
   seconds: Number(t.seconds.toFixed(2)),
 });
@@ -105,7 +118,34 @@ async function descentRows(b: WebgpuBackend, sizes: number[], batches: number[],
     if (!(losses[losses.length - 1]! < losses[0]!)) throw new Error(`bench webgpu: the MLP loss did not fall (${losses[0]} -> ${losses.at(-1)})`);
     rows.push(mlpRow(batch, 'webgpu', t));
   }
+  rows.push(await descentCnnRow(budget));
   return rows;
+}
+
+/** The benchmark CNN (bench/cnn.ts) on one fixed batch of 64, the loss read back every step. */
+async function descentCnnRow(budget: number): Promise<Row> {
+  const generator = new d.Generator(0);
+  const net = makeCnn(generator);
+  const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
+  const x = d.tensor(uniform(CNN_BATCH * 28 * 28, 0, 1, 96), { shape: [CNN_BATCH, 1, 28, 28] });
+  const y = d.tensor(Int32Array.from(uniform(CNN_BATCH, 0, 10, 97), Math.floor));
+  const losses: number[] = [];
+  const t = await timeItAsync(
+    async () => {
+      const loss = d.scope(() => {
+        const { value, grads } = d.valueAndGrad(() => d.crossEntropy(net.forward(x), y), net.parameters());
+        opt.step(grads);
+        return value;
+      });
+      losses.push(await loss.itemAsync());
+      loss.dispose();
+    },
+    budget * 2,
+    1,
+    2,
+  );
+  checkLoss('Descent webgpu CNN', CNN_BATCH, losses);
+  return cnnRow('webgpu', t);
 }
 
 async function tfjsRows(sizes: number[], batches: number[], budget: number): Promise<Row[]> {
@@ -142,7 +182,72 @@ async function tfjsRows(sizes: number[], batches: number[], budget: number): Pro
     rows.push(mlpRow(batch, 'tfjs-webgpu', t));
     mlp.dispose();
   }
+  rows.push(await tfjsCnnRow(tf, budget));
   return rows;
+}
+
+/**
+ * The benchmark CNN in TF.js (NHWC, its native layout: conv3x3 1->32, ReLU, max-pool 2, conv3x3
+ * 32->64, ReLU, max-pool 2, dense 1600->128, ReLU, dense 128->10; mean cross-entropy, momentum SGD).
+ */
+async function tfjsCnnRow(tf: typeof TF, budget: number): Promise<Row> {
+  for (const kernel of ['Conv2D', 'MaxPool', 'Reshape']) {
+    const mod = (await import(`@tensorflow/tfjs-core/dist/gradients/${kernel}_grad.js`)) as Record<string, TF.GradConfig>;
+    for (const config of Object.values(mod)) tf.registerGradient(config);
+  }
+  const shapes: number[][] = [[3, 3, 1, 32], [32], [3, 3, 32, 64], [64], [1600, 128], [128], [128, 10], [10]];
+  const fanIn = [9, 9, 288, 288, 1600, 1600, 128, 128];
+  const params = shapes.map((shape, i) => {
+    const bound = 1 / Math.sqrt(fanIn[i]!);
+    return tf.variable(
+      tf.tensor(
+        uniform(
+          shape.reduce((a, b) => a * b, 1),
+          -bound,
+          bound,
+          50 + i,
+        ),
+        shape,
+      ),
+    );
+  });
+  const x = tf.tensor4d(uniform(CNN_BATCH * 28 * 28, 0, 1, 96), [CNN_BATCH, 28, 28, 1]);
+  const oneHot = new Float32Array(CNN_BATCH * 10);
+  Int32Array.from(uniform(CNN_BATCH, 0, 10, 97), Math.floor).forEach((c, i) => (oneHot[i * 10 + c] = 1));
+  const y = tf.tensor2d(oneHot, [CNN_BATCH, 10]);
+  const [w1, b1, w2, b2, w3, b3, w4, b4] = params as unknown as [
+    TF.Tensor4D,
+    TF.Tensor1D,
+    TF.Tensor4D,
+    TF.Tensor1D,
+    TF.Tensor2D,
+    TF.Tensor1D,
+    TF.Tensor2D,
+    TF.Tensor1D,
+  ];
+  const lossFn = (): TF.Scalar => {
+    const c1 = tf.maxPool(tf.relu(tf.add(tf.conv2d(x, w1, 1, 'valid'), b1)) as TF.Tensor4D, 2, 2, 'valid');
+    const c2 = tf.maxPool(tf.relu(tf.add(tf.conv2d(c1, w2, 1, 'valid'), b2)) as TF.Tensor4D, 2, 2, 'valid');
+    const h = tf.relu(tf.add(tf.matMul(tf.reshape(c2, [CNN_BATCH, 1600]), w3), b3));
+    const o = tf.add(tf.matMul(h, w4), b4);
+    return tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(o), y), 1))) as TF.Scalar;
+  };
+  const opt = tf.train.momentum(0.01, 0.9);
+  const losses: number[] = [];
+  const t = await timeItAsync(
+    async () => {
+      const value = opt.minimize(lossFn, true, params)!;
+      losses.push((await value.data())[0]!);
+      value.dispose();
+    },
+    budget * 2,
+    1,
+    2,
+  );
+  checkLoss('TF.js webgpu CNN', CNN_BATCH, losses);
+  opt.dispose();
+  tf.dispose([...params, x, y]);
+  return cnnRow('tfjs-webgpu', t);
 }
 
 async function jaxRows(sizes: number[], batches: number[], budget: number): Promise<Row[]> {
@@ -194,7 +299,65 @@ async function jaxRows(sizes: number[], batches: number[], budget: number): Prom
     for (const arr of [...params, ...velocity, x, y]) arr.dispose();
   }
   step.dispose();
+  rows.push(await jaxCnnRow(jax, budget));
   return rows;
+}
+
+/** The benchmark CNN in jax-js (NCHW, lax.conv and reduceWindow max-pooling), jit-compiled as the MLP step. */
+async function jaxCnnRow(jax: typeof JAX, budget: number): Promise<Row> {
+  const { numpy: np, nn, lax } = jax;
+  const pool = (h: JAX.Array) => lax.reduceWindow(h, (w: JAX.Array) => np.max(w), [2, 2], [2, 2]);
+  const loss = (p: JAX.Array[], x: JAX.Array, oneHot: JAX.Array): JAX.Array => {
+    let h = pool(nn.relu(lax.conv(x, p[0]!, [1, 1], 'VALID').add(p[1]!.reshape([1, 32, 1, 1]))));
+    h = pool(nn.relu(lax.conv(h, p[2]!, [1, 1], 'VALID').add(p[3]!.reshape([1, 64, 1, 1]))));
+    h = nn.relu(np.matmul(h.reshape([CNN_BATCH, 1600]), p[4]!).add(p[5]!));
+    return nn
+      .logSoftmax(np.matmul(h, p[6]!).add(p[7]!), -1)
+      .mul(oneHot)
+      .sum()
+      .mul(-1 / CNN_BATCH);
+  };
+  const step = jax.jit((params: JAX.Array[], velocity: JAX.Array[], x: JAX.Array, oneHot: JAX.Array) => {
+    const [value, grads] = jax.valueAndGrad((p: JAX.Array[]) => loss(p, x, oneHot))(params.map((p) => p.ref));
+    const v2 = velocity.map((v, i) => v.mul(0.9).add(grads[i]!));
+    return [value, params.map((p, i) => p.sub(v2[i]!.ref.mul(0.01))), v2] as [JAX.Array, JAX.Array[], JAX.Array[]];
+  });
+  const shapes: number[][] = [[32, 1, 3, 3], [32], [64, 32, 3, 3], [64], [1600, 128], [128], [128, 10], [10]];
+  const fanIn = [9, 9, 288, 288, 1600, 1600, 128, 128];
+  let params = shapes.map((shape, i) => {
+    const bound = 1 / Math.sqrt(fanIn[i]!);
+    return np
+      .array(
+        uniform(
+          shape.reduce((a, b) => a * b, 1),
+          -bound,
+          bound,
+          50 + i,
+        ),
+      )
+      .reshape(shape);
+  });
+  let velocity = params.map((p) => np.zerosLike(p.ref));
+  const oneHotData = new Float32Array(CNN_BATCH * 10);
+  Int32Array.from(uniform(CNN_BATCH, 0, 10, 97), Math.floor).forEach((c, i) => (oneHotData[i * 10 + c] = 1));
+  const x = np.array(uniform(CNN_BATCH * 28 * 28, 0, 1, 96)).reshape([CNN_BATCH, 1, 28, 28]),
+    y = np.array(oneHotData).reshape([CNN_BATCH, 10]);
+  const losses: number[] = [];
+  const t = await timeItAsync(
+    async () => {
+      const [value, p, v] = step(params, velocity, x.ref, y.ref);
+      params = p;
+      velocity = v;
+      losses.push((await value.data())[0]!);
+    },
+    budget * 2,
+    1,
+    2,
+  );
+  checkLoss('jax-js webgpu CNN', CNN_BATCH, losses);
+  for (const arr of [...params, ...velocity, x, y]) arr.dispose();
+  step.dispose();
+  return cnnRow('jax-webgpu', t);
 }
 
 /** In the child: every row, Descent's with its ratios to the peers on the same workload. */

@@ -136,9 +136,13 @@ const AXIS_LAYOUTS = [
   [2, 7, 33, 257],
 ] as const;
 
-/** gather / indexSelect (moves) and scatterAdd / indexAdd (sums into out). */
-function axisCase(c: Contract, kernel: 'gather' | 'indexSelect' | 'scatterAdd' | 'scatterAddZeroed' | 'indexAdd'): void {
-  for (const [outer, n, inner, m] of AXIS_LAYOUTS) {
+/** gather / indexSelect (moves) and scatterAdd / indexAdd (sums into out), on [outer, n, inner, m] layouts. */
+export function axisCase(
+  c: Contract,
+  kernel: 'gather' | 'indexSelect' | 'scatterAdd' | 'scatterAddZeroed' | 'indexAdd',
+  layouts: readonly (readonly [number, number, number, number])[] = AXIS_LAYOUTS,
+): void {
+  for (const [outer, n, inner, m] of layouts) {
     const l = { outer, n, inner, m },
       perIdx = kernel === 'indexSelect' || kernel === 'indexAdd';
     const [ir, it] = c.pair('int32', c.ints(perIdx ? m : outer * m * inner, n));

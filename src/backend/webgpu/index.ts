@@ -24,7 +24,7 @@ import { GpuRuntime } from './runtime.js';
 import { GpuStorage } from './storage.js';
 import { binaryWgsl, castWgsl, copyWgsl, fillWgsl, unaryWgsl, whereWgsl } from './wgsl.js';
 import type { GpuType } from './wgsl.js';
-import { argReduceWgsl, gatherWgsl, matmulGroups, matmulWgsl, reduceWgsl, scatterWgsl, sgdWgsl } from './wgsl-reduce.js';
+import { argReduceWgsl, gatherWgsl, matmulGroups, matmulWgsl, reduceWgsl, scatterByRows, scatterRowsWgsl, scatterWgsl, sgdWgsl } from './wgsl-reduce.js';
 import { crossEntropyKernels } from './cross-entropy.js';
 import { convKernels } from './conv.js';
 import type { GemmKernel } from './wgsl-gemm.js';
@@ -183,9 +183,15 @@ function makeBackend(rt: GpuRuntime, adapter: string, gemm: GemmKernel): WebgpuB
   }
   function axisAdd(perElement: boolean, zeroed: boolean, src: Storage, idx: Storage, out: Storage, l: AxisLayout): void {
     const t = gpuType(src.dtype);
-    const n = l.outer * l.n * l.inner;
     const o = zeroed ? gs(out).output() : gs(out).inout();
-    run(`scatter:${t}:${perElement}`, () => scatterWgsl(t, perElement), [n, l.n, l.inner, l.m, zeroed ? 1 : 0], [gs(src).input(), gs(idx).input(), o], n);
+    const bindings = [gs(src).input(), gs(idx).input(), o];
+    if (scatterByRows(l.outer, l.n, l.inner, l.m)) {
+      const rows = l.outer * l.inner;
+      run(`scatterRows:${t}:${perElement}`, () => scatterRowsWgsl(t, perElement), [rows, l.n, l.inner, l.m, zeroed ? 1 : 0], bindings, rows);
+    } else {
+      const n = l.outer * l.n * l.inner;
+      run(`scatter:${t}:${perElement}`, () => scatterWgsl(t, perElement), [n, l.n, l.inner, l.m, zeroed ? 1 : 0], bindings, n);
+    }
   }
   return b;
 }

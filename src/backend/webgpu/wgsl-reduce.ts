@@ -156,7 +156,8 @@ ${loop(`
 
 /**
  * P = [outer*n*inner, n, inner, m, zeroed]: each output (o, t, i) adds, in order of j, the source
- * entries whose index is t (no float atomics in WGSL: the owner of each output sums its own).
+ * entries whose index is t (no float atomics in WGSL: the owner of each output sums its own). Each
+ * invocation reads all m indices of its row: outer*n*inner*m reads in all, cheap when m is small.
  */
 export function scatterWgsl(t: GpuType, perElement: boolean): string {
   const z = t === 'f32' ? '0.0' : '0';
@@ -173,6 +174,41 @@ ${loop(`
       if (I[${perElement ? 'src' : 'j'}] == tt) { acc = acc + S[src]; }
     }
     O[i] = acc;`)}`;
+}
+
+/**
+ * The same scatter-add, one invocation per row (o, i) instead of per output: P = [outer*inner, n,
+ * inner, m, zeroed]. It zeroes its row's n outputs when asked, then walks j in order and adds
+ * S[o, j, i] to O[o, I, i]: m + n steps per row instead of n*m, every output summed in the
+ * reference's order (the same bits), at the cost of less parallelism (outer*inner invocations).
+ * Max pooling's backward (m windows scattered into n = H*W positions per plane) is its case.
+ */
+export function scatterRowsWgsl(t: GpuType, perElement: boolean): string {
+  const z = t === 'f32' ? '0.0' : '0';
+  return `${HEADER}
+@group(0) @binding(1) var<storage, read> S: array<${t}>;
+@group(0) @binding(2) var<storage, read> I: array<i32>;
+@group(0) @binding(3) var<storage, read_write> O: array<${t}>;
+${loop(`
+    let nn = P[1]; let inner = P[2]; let m = P[3];
+    let o = i / inner; let ii = i % inner;
+    if (P[4] == 1u) { for (var t = 0u; t < nn; t++) { O[(o * nn + t) * inner + ii] = ${z}; } }
+    for (var j = 0u; j < m; j++) {
+      let src = (o * m + j) * inner + ii;
+      let at = (o * nn + u32(I[${perElement ? 'src' : 'j'}])) * inner + ii;
+      O[at] = O[at] + S[src];
+    }`)}`;
+}
+
+/**
+ * Which scatter-add kernel: the estimated steps of the longest invocation chain, with `lanes`
+ * invocations running at once (a few thousand covers SwiftShader's and a GPU's occupancy alike):
+ * per output, ceil(outputs / lanes) waves of m steps; per row, ceil(rows / lanes) waves of m + n.
+ */
+export function scatterByRows(outer: number, n: number, inner: number, m: number, lanes = 4096): boolean {
+  const perOutput = Math.ceil((outer * n * inner) / lanes) * m;
+  const perRow = Math.ceil((outer * inner) / lanes) * (m + n);
+  return perRow < perOutput;
 }
 
 /**
