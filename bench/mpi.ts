@@ -4,12 +4,16 @@
  *   - 1 process, 1 thread, batch 128;
  *   - 1 process, all threads, batch 128;
  *   - `mpirun -np 2`, 1 thread per rank, batch 64 per rank (the same updates),
- * in examples/s (the best epoch's), with the speed-up of the ranks over each single process and
- * the share of the ranks' step time spent in the gradient allreduce. Prints one JSON object per
+ *   - two independent processes at once, 1 thread and batch 64 each, no communicator (the sum of
+ *     their rates: what this machine allows two ranks before any allreduce; two single-threaded
+ *     processes share the caches and memory bandwidth),
+ * in examples/s (the best epoch's, of 8: the first epochs run slower while V8 tiers up), with the
+ * speed-up of the ranks over each single process and the share of the ranks' step time spent in
+ * the gradient allreduce (waiting for the other rank included). Prints one JSON object per
  * line, then a table. Run: `node --import tsx bench/mpi.ts [--quick]` (needs mpirun and the MPI
  * addon; as root, it sets Open MPI's OMPI_ALLOW_RUN_AS_ROOT* for its own job).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import * as d from '../src/index.js';
 import { loadFashionMnist } from '../src/data/builtin.js';
@@ -80,8 +84,25 @@ function run(command: string, args: string[]): { examples_per_second: number; al
   return JSON.parse(line.slice(4));
 }
 
+/** Two copies of a command at once; their rows' rates added. */
+async function pair(command: string, args: string[]): Promise<{ examples_per_second: number }> {
+  const one = () =>
+    new Promise<number>((resolve, reject) => {
+      const c = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      c.on('close', (code) => {
+        const line = out.split('\n').find((l) => l.startsWith('ROW '));
+        if (code === 0 && line) resolve((JSON.parse(line.slice(4)) as { examples_per_second: number }).examples_per_second);
+        else reject(new Error(`bench/mpi: ${command} ${args.join(' ')} failed (${code})`));
+      });
+    });
+  const rates = await Promise.all([one(), one()]);
+  return { examples_per_second: rates[0]! + rates[1]! };
+}
+
 async function driver(quick: boolean): Promise<void> {
-  const epochs = quick ? 2 : 4;
+  const epochs = quick ? 2 : 8;
   const all = os.availableParallelism();
   const self = [process.execPath, '--import', import.meta.resolve('tsx'), new URL(import.meta.url).pathname, '--worker'];
   const rows: Row[] = [];
@@ -100,15 +121,25 @@ async function driver(quick: boolean): Promise<void> {
     speedup_vs_1x1: Number((ranks.examples_per_second / one.examples_per_second).toFixed(2)),
     speedup_vs_1xall: Number((ranks.examples_per_second / many.examples_per_second).toFixed(2)),
   });
+  const apart = await pair(self[0]!, [...self.slice(1), '1', '64', String(epochs)]);
+  rows.push({
+    ...base,
+    setup: '2 processes x 1 thread, batch 64, apart',
+    threads: 1,
+    ranks: 2,
+    ...apart,
+    speedup_vs_1x1: Number((apart.examples_per_second / one.examples_per_second).toFixed(2)),
+    speedup_vs_1xall: Number((apart.examples_per_second / many.examples_per_second).toFixed(2)),
+  });
   for (const r of rows) console.log(JSON.stringify(r));
   console.log(
-    `\n${'data parallelism (MLP 784-512-256-10)'.padEnd(38)} ${'examples/s'.padStart(10)} ${'vs 1x1'.padStart(7)} ${`vs 1x${all}`.padStart(7)} ${'allreduce'.padStart(9)}`,
+    `\n${'data parallelism (MLP 784-512-256-10)'.padEnd(41)} ${'examples/s'.padStart(10)} ${'vs 1x1'.padStart(7)} ${`vs 1x${all}`.padStart(7)} ${'allreduce'.padStart(9)}`,
   );
   for (const r of rows) {
     const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(2));
     const share = r.allreduce_share === undefined ? '-' : `${(r.allreduce_share * 100).toFixed(1)}%`;
     console.log(
-      `${r.setup.padEnd(38)} ${String(r.examples_per_second).padStart(10)} ${f(r.speedup_vs_1x1).padStart(7)} ${f(r.speedup_vs_1xall).padStart(7)} ${share.padStart(9)}`,
+      `${r.setup.padEnd(41)} ${String(r.examples_per_second).padStart(10)} ${f(r.speedup_vs_1x1).padStart(7)} ${f(r.speedup_vs_1xall).padStart(7)} ${share.padStart(9)}`,
     );
   }
 }

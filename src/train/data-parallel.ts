@@ -28,7 +28,7 @@ import type { RngState } from '../core/random.js';
 import { defaultGenerator, Generator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import { keep } from '../core/tensor.js';
-import { add, div, mul, tensor } from '../ops/index.js';
+import { add, clone, div, mul, tensor, zeros } from '../ops/index.js';
 import type { EpochProgress } from './checkpoint-format.js';
 import type { EvalResult } from './evaluate.js';
 import type { Metric } from './metrics.js';
@@ -87,6 +87,9 @@ export function twoBatchNoise(small: { normSq: number; batch: number }, big: { n
 
 const MAX_COUNTED_DRAWS = 1 << 28;
 
+/** Parameters of at least this many elements are reduced in place, each with its own allreduce; smaller ones share one buffer. */
+const BUCKET_MIN = 16_384;
+
 export class DataParallel {
   readonly rank: number;
   readonly size: number;
@@ -102,8 +105,9 @@ export class DataParallel {
   /** Generator draws per example of a training forward pass (undefined: not measured yet). */
   private drawsPerExample: number | undefined;
   /**
-   * The gradient buffer, reused by every update: MPI moves memory it has seen before about ten
-   * times faster (2 MB: ~2 ms instead of ~20 ms on loopback).
+   * The small parameters' buffer, reused by every update: MPI moves memory it has seen before
+   * about ten times faster (2 MB: ~2 ms instead of ~20 ms on loopback; the large parameters' sums
+   * are in backend memory, which is reused too).
    */
   private buffer: Float32Array | Float64Array | undefined;
 
@@ -218,50 +222,70 @@ export class DataParallel {
   /**
    * The group's mean-loss gradient over all ranks. `held` is this rank's accumulation as the
    * trainer keeps it (one batch: its mean-loss gradient; several: sum_i n_i * grad_i), or null.
+   *
+   * Each rank's sum n_i * grad_i is made in backend memory, and a parameter of BUCKET_MIN elements
+   * or more is reduced there, in place (its own allreduce: no copy in or out, which cost more than
+   * the allreduce itself); the smaller ones share one buffer with the example count, the loss and
+   * the flags. The sums are then divided by the global count, so every rank does the arithmetic
+   * one process with `accumulate` does, in float32 for float32 parameters.
    */
   reduce(held: Map<Tensor, Tensor> | null, local: { batches: number; examples: number; lossSum: number; badLoss: boolean; measure: boolean }): Reduced {
     const { batches: batchesHeld, examples, badLoss, measure } = local;
     const batchesInGroup = Math.min(this.group, this.batches - this.joined * this.group);
     // One batch in the whole group: its gradient as it is (the rank that has it sends it unscaled).
     const raw = batchesInGroup === 1;
-    const total = this.params.reduce((s, p) => s + p.size, 0);
+    const sums = noGrad(() =>
+      this.params.map((p) => {
+        const g = held?.get(p);
+        if (!g) return zeros(p.shape, { dtype: p.dtype }); // a rank without batches in the group adds zeros
+        return batchesHeld === 1 && !raw ? mul(g, examples) : clone(g);
+      }),
+    );
+    const small = sums.filter((t) => t.size < BUCKET_MIN);
+    const smallSize = small.reduce((n, t) => n + t.size, 0);
     // float32 parameters (the usual): a float32 buffer, so that MPI adds as the backend does.
-    this.buffer ??= this.params.some((p) => p.dtype === 'float64') ? new Float64Array(total + 5) : new Float32Array(total + 5);
+    const Buffer = this.params.some((p) => p.dtype === 'float64') ? Float64Array : Float32Array;
+    if (this.buffer?.length !== smallSize + 5 || !(this.buffer instanceof Buffer)) this.buffer = new Buffer(smallSize + 5);
     const flat = this.buffer;
-    if (!held) flat.fill(0); // a rank without batches in the group adds zeros
     let at = 0;
-    for (const p of this.params) {
-      const g = held?.get(p);
-      if (g && batchesHeld === 1 && !raw) {
-        const scaled = noGrad(() => mul(g, examples));
-        flat.set(scaled.data, at);
-        scaled.dispose();
-      } else if (g) flat.set(g.data, at);
-      at += p.size;
+    for (const t of small) {
+      flat.set(t.data.subarray(0, t.size), at);
+      at += t.size;
     }
-    flat[total] = examples;
-    flat[total + 1] = badLoss ? 1 : 0;
-    flat[total + 2] = flat[total + 3] = 0;
-    flat[total + 4] = local.lossSum;
+    flat[at] = examples;
+    flat[at + 1] = badLoss ? 1 : 0;
+    flat[at + 2] = flat[at + 3] = 0;
+    flat[at + 4] = local.lossSum;
     if (measure && examples > 0 && !raw) {
       // |G_r|^2 of this rank's mean gradient (its sum over its examples), for twoBatchNoise.
-      let s = 0;
-      for (let i = 0; i < total; i++) s += flat[i]! * flat[i]!;
-      flat[total + 2] = s / (examples * examples);
-      flat[total + 3] = 1;
+      let sq = 0;
+      for (const t of sums) for (const v of t.data.subarray(0, t.size)) sq += v * v;
+      flat[at + 2] = sq / (examples * examples);
+      flat[at + 3] = 1;
     }
     this.comm.allreduce(flat, 'sum');
-    const count = flat[total]!;
-    const grads = new Map<Tensor, Tensor>();
+    for (const t of sums) if (t.size >= BUCKET_MIN) this.comm.allreduce(t.data.subarray(0, t.size) as Float32Array | Float64Array, 'sum');
     at = 0;
-    for (const p of this.params) {
-      const sum = tensor(flat.subarray(at, at + p.size), { shape: p.shape, dtype: p.dtype });
-      grads.set(p, raw ? sum : div(sum, count));
-      at += p.size;
+    for (const t of small) {
+      t.data.set(flat.subarray(at, at + t.size));
+      at += t.size;
     }
-    const withData = flat[total + 3]!;
-    const small = withData > 0 ? { normSq: flat[total + 2]! / withData, batch: count / withData } : undefined;
-    return { grads, badLoss: flat[total + 1]! > 0, examples: count, loss: flat[total + 4]! / count, small };
+    const count = flat[at]!;
+    const grads = new Map<Tensor, Tensor>();
+    this.params.forEach((p, i) => {
+      const sum = sums[i]!;
+      if (raw) grads.set(p, sum);
+      else {
+        grads.set(
+          p,
+          noGrad(() => div(sum, count)),
+        );
+        sum.dispose();
+      }
+    });
+    const withData = flat[at + 3]!;
+    const smallBatch = withData > 0 ? { normSq: flat[at + 2]! / withData, batch: count / withData } : undefined;
+    return { grads, badLoss: flat[at + 1]! > 0, examples: count, loss: flat[at + 4]! / count, small: smallBatch };
   }
 
   /** Element-wise sums over the ranks (float64): the epoch's loss and metric sums, example counts. */
