@@ -10,7 +10,8 @@
  * in examples/s (the best epoch's, of 8: the first epochs run slower while V8 tiers up), with the
  * speed-up of the ranks over each single process and the share of the ranks' step time spent in
  * the gradient allreduce (waiting for the other rank included). Prints one JSON object per
- * line, then a table. Run: `node --import tsx bench/mpi.ts [--quick]` (needs mpirun and the MPI
+ * line, then a table. The wasm backend's own kernels by default; BENCH_MPI_BACKEND=native runs
+ * every configuration on the native kernels instead. Run: `node --import tsx bench/mpi.ts [--quick]` (needs mpirun and the MPI
  * addon; as root, it sets Open MPI's OMPI_ALLOW_RUN_AS_ROOT* for its own job).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -53,7 +54,7 @@ function timed(comm: d.Communicator): d.Communicator & { seconds: number } {
 async function worker(threads: number, batchSize: number, epochs: number): Promise<void> {
   const mpi = detectMpi(process.env) ? mpiCommunicator() : undefined;
   const comm = mpi ? timed(mpi) : undefined;
-  useBackend('wasm', threads);
+  useBackend(process.env.BENCH_MPI_BACKEND === 'native' ? 'native' : 'wasm', threads);
   d.manualSeed(0);
   const { train } = loadFashionMnist();
   const layers: d.Module[] = [];
@@ -106,7 +107,7 @@ async function driver(quick: boolean): Promise<void> {
   const all = os.availableParallelism();
   const self = [process.execPath, '--import', import.meta.resolve('tsx'), new URL(import.meta.url).pathname, '--worker'];
   const rows: Row[] = [];
-  const base = { name: 'fit_mlp_global_batch_128', backend: 'wasm' };
+  const base = { name: 'fit_mlp_global_batch_128', backend: process.env.BENCH_MPI_BACKEND === 'native' ? 'native' : 'wasm' };
   const one = run(self[0]!, [...self.slice(1), '1', '128', String(epochs)]);
   rows.push({ ...base, setup: '1 process x 1 thread, batch 128', threads: 1, ranks: 1, ...one });
   const many = run(self[0]!, [...self.slice(1), String(all), '128', String(epochs)]);
