@@ -113,25 +113,17 @@ async function driver(quick: boolean): Promise<void> {
   const many = run(self[0]!, [...self.slice(1), String(all), '128', String(epochs)]);
   rows.push({ ...base, setup: `1 process x ${all} threads, batch 128`, threads: all, ranks: 1, ...many });
   const ranks = run('mpirun', ['--oversubscribe', '--bind-to', 'core', '-np', '2', ...self, '1', '64', String(epochs)]);
-  rows.push({
+  const twoRanks = (setup: string, r: { examples_per_second: number }): Row => ({
     ...base,
-    setup: '2 ranks x 1 thread, batch 64 each',
+    setup,
     threads: 1,
     ranks: 2,
-    ...ranks,
-    speedup_vs_1x1: Number((ranks.examples_per_second / one.examples_per_second).toFixed(2)),
-    speedup_vs_1xall: Number((ranks.examples_per_second / many.examples_per_second).toFixed(2)),
+    ...r,
+    speedup_vs_1x1: Number((r.examples_per_second / one.examples_per_second).toFixed(2)),
+    speedup_vs_1xall: Number((r.examples_per_second / many.examples_per_second).toFixed(2)),
   });
-  const apart = await pair(self[0]!, [...self.slice(1), '1', '64', String(epochs)]);
-  rows.push({
-    ...base,
-    setup: '2 processes x 1 thread, batch 64, apart',
-    threads: 1,
-    ranks: 2,
-    ...apart,
-    speedup_vs_1x1: Number((apart.examples_per_second / one.examples_per_second).toFixed(2)),
-    speedup_vs_1xall: Number((apart.examples_per_second / many.examples_per_second).toFixed(2)),
-  });
+  rows.push(twoRanks('2 ranks x 1 thread, batch 64 each', ranks));
+  rows.push(twoRanks('2 processes x 1 thread, batch 64, apart', await pair(self[0]!, [...self.slice(1), '1', '64', String(epochs)])));
   for (const r of rows) console.log(JSON.stringify(r));
   console.log(
     `\n${'data parallelism (MLP 784-512-256-10)'.padEnd(41)} ${'examples/s'.padStart(10)} ${'vs 1x1'.padStart(7)} ${`vs 1x${all}`.padStart(7)} ${'allreduce'.padStart(9)}`,

@@ -154,6 +154,12 @@ ${loop(`
     O[i] = X[(o * nn + at) * inner + ii];`)}`;
 }
 
+/** The bindings both scatter-adds read: source S, indices I, output O. */
+const scatterHeader = (t: GpuType): string => `${HEADER}
+@group(0) @binding(1) var<storage, read> S: array<${t}>;
+@group(0) @binding(2) var<storage, read> I: array<i32>;
+@group(0) @binding(3) var<storage, read_write> O: array<${t}>;`;
+
 /**
  * P = [outer*n*inner, n, inner, m, zeroed]: each output (o, t, i) adds, in order of j, the source
  * entries whose index is t (no float atomics in WGSL: the owner of each output sums its own). Each
@@ -161,10 +167,7 @@ ${loop(`
  */
 export function scatterWgsl(t: GpuType, perElement: boolean): string {
   const z = t === 'f32' ? '0.0' : '0';
-  return `${HEADER}
-@group(0) @binding(1) var<storage, read> S: array<${t}>;
-@group(0) @binding(2) var<storage, read> I: array<i32>;
-@group(0) @binding(3) var<storage, read_write> O: array<${t}>;
+  return `${scatterHeader(t)}
 ${loop(`
     let nn = P[1]; let inner = P[2]; let m = P[3];
     let o = i / (nn * inner); let tt = i32((i / inner) % nn); let ii = i % inner;
@@ -185,10 +188,7 @@ ${loop(`
  */
 export function scatterRowsWgsl(t: GpuType, perElement: boolean): string {
   const z = t === 'f32' ? '0.0' : '0';
-  return `${HEADER}
-@group(0) @binding(1) var<storage, read> S: array<${t}>;
-@group(0) @binding(2) var<storage, read> I: array<i32>;
-@group(0) @binding(3) var<storage, read_write> O: array<${t}>;
+  return `${scatterHeader(t)}
 ${loop(`
     let nn = P[1]; let inner = P[2]; let m = P[3];
     let o = i / inner; let ii = i % inner;
