@@ -1,11 +1,13 @@
 /** Data for the CLI: a built-in name or a folder of IDX/CSV files, split into train/validation/test. */
-import { existsSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { Generator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Dataset } from '../data/dataset.js';
 import { randomSplit, TensorDataset } from '../data/dataset.js';
-import { BUILTIN_DATASETS, FASHION_MNIST_CLASSES, loadFashionMnist, loadIris } from '../data/builtin.js';
+import { BUILTIN_DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, loadFashionMnist, loadIris } from '../data/builtin.js';
+import { imageDatasetFromIdx } from '../data/fashion-mnist.js';
+import { IdxFileDataset } from '../data/streaming.js';
 import { readCsv } from '../data/readers/csv.js';
 import { readIdx } from '../data/readers/idx.js';
 import { readNpy } from '../data/readers/npy.js';
@@ -23,6 +25,8 @@ export interface CliData {
   classes?: string[];
   /** [channels, height, width] for image data. */
   imageShape?: number[];
+  /** --stream: the training split (and --val-split's validation split) is read from disk batch by batch, not held in memory. */
+  streamed?: boolean;
 }
 
 function usage<T>(what: string, fn: () => T): T {
@@ -61,12 +65,18 @@ export interface DataOptions {
    * evaluated, so the rules for training data (enough examples, two classes) are not applied.
    */
   numClasses?: number;
+  /** Read the training split of an IDX folder from disk batch by batch (--stream). */
+  stream?: boolean;
 }
 
 /** Where the data came from, for messages: the files holding the training and test examples. */
 interface Source {
   name: string;
-  train: TensorDataset;
+  train: Dataset;
+  /** Every training label, int32 [N] (for the checks; with --stream read from the label file alone). */
+  trainLabels: Tensor;
+  /** Numbers in one example's features. */
+  inputSize: number;
   /** Absent: the test split is held out from train (CSV without test.csv). */
   test?: TensorDataset;
   trainFile: string;
@@ -75,6 +85,12 @@ interface Source {
   imageShape?: number[];
   /** Whether labels were checked against numClasses while reading (CSV). */
   checked?: boolean;
+  streamed?: boolean;
+}
+
+/** The parts of a Source that an in-memory training set gives. */
+function loaded(train: TensorDataset): Pick<Source, 'train' | 'trainLabels' | 'inputSize'> {
+  return { train, trainLabels: labelsOf(train), inputSize: train.tensors[0]!.shape.slice(1).reduce((a, b) => a * b, 1) };
 }
 
 function plural(n: number, what: string): string {
@@ -103,7 +119,7 @@ function readCsvSource(spec: string, o: DataOptions): Source {
   const numClasses = o.numClasses ?? tr.classes?.length ?? max(tr.labels).item() + 1;
   const src: Source = {
     name: spec,
-    train: new TensorDataset(tr.features, tr.labels),
+    ...loaded(new TensorDataset(tr.features, tr.labels)),
     trainFile: 'train.csv',
     testFile: 'train.csv',
     classes: tr.classes,
@@ -132,8 +148,8 @@ function readCsvSource(spec: string, o: DataOptions): Source {
 }
 
 /** Every label in [0, numClasses), or a UsageError naming the file and the first one outside. */
-function checkLabels(spec: string, file: string, ds: TensorDataset, numClasses: number, of: string): void {
-  const y = labelsOf(ds).dataSync();
+function checkLabels(spec: string, file: string, labels: Tensor, numClasses: number, of: string): void {
+  const y = labels.dataSync();
   for (let i = 0; i < y.length; i++) {
     const v = y[i]!;
     if (v < 0 || v >= numClasses)
@@ -141,8 +157,129 @@ function checkLabels(spec: string, file: string, ds: TensorDataset, numClasses: 
   }
 }
 
-function distinctLabels(ds: TensorDataset): number {
-  return new Set(labelsOf(ds).dataSync()).size;
+function distinctLabels(labels: Tensor): number {
+  return new Set(labels.dataSync()).size;
+}
+
+/** Where the examples come from: a built-in set, or a folder of IDX or CSV files. */
+function sourceOf(spec: string, o: DataOptions): Source {
+  const kind = kindOf(spec);
+  if (o.stream && kind !== 'idx')
+    throw new UsageError(
+      `--stream reads IDX folders (uncompressed train-images-idx3-ubyte and train-labels-idx1-ubyte); --data ${spec} is ${kind === 'csv' ? 'a folder of CSV files' : 'a built-in data set'}: leave out --stream`,
+    );
+  if (kind === 'fashion-mnist') {
+    const f = usage('--data fashion-mnist', () => loadFashionMnist());
+    return {
+      name: 'Fashion-MNIST subset (built in)',
+      ...loaded(f.train),
+      test: f.test,
+      trainFile: 'train',
+      testFile: 'test',
+      classes: f.classes,
+      imageShape: f.imageShape,
+    };
+  } else if (kind === 'iris') {
+    const iris = usage('--data iris', () => loadIris());
+    return { name: 'Iris (built in)', ...loaded(iris.dataset), trainFile: 'iris.csv', testFile: 'iris.csv', classes: iris.classes };
+  } else if (kind === 'csv') {
+    return readCsvSource(spec, o);
+  } else if (o.stream) {
+    return streamedIdxSource(spec);
+  }
+  const f = usage(`--data ${spec}`, () => loadFashionMnist({ dir: spec }));
+  return {
+    name: spec,
+    ...loaded(f.train),
+    test: f.test,
+    trainFile: 'train-labels-idx1-ubyte',
+    testFile: 't10k-labels-idx1-ubyte',
+    classes: /fashion/i.test(spec) ? [...FASHION_MNIST_CLASSES] : undefined,
+    imageShape: f.imageShape,
+  };
+}
+
+/** What --data names: a built-in set, an IDX folder or a CSV folder; anything else is a UsageError. */
+function kindOf(spec: string): 'fashion-mnist' | 'iris' | 'idx' | 'csv' {
+  if (spec === 'fashion-mnist' || spec === 'iris') return spec;
+  if (!existsSync(spec) || !statSync(spec).isDirectory())
+    throw new UsageError(`--data: '${spec}' is neither a built-in data set (${BUILTIN_DATASETS.join(', ')}) nor an existing folder`);
+  if (hasIdx(spec)) return 'idx';
+  if (existsSync(join(spec, 'train.csv'))) return 'csv';
+  throw new UsageError(
+    `--data ${spec}: the folder holds neither IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) nor train.csv`,
+  );
+}
+
+/** `name` or `name.gz` inside dir, whichever exists (the raw file first, as loadFashionMnist looks). */
+function idxFile(dir: string, name: string): string | undefined {
+  return [name, `${name}.gz`].map((f) => join(dir, f)).find((f) => existsSync(f));
+}
+
+/** Whether a file starts with gzip's magic bytes (a compressed file without the .gz name). */
+function gzipInside(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * --stream on an IDX folder: the training split read from the raw files batch by batch (an
+ * IdxFileDataset: pixels times 1/255 in float32, the same numbers loadFashionMnist's pixel / 255
+ * gives for every byte 0..255), its labels read once for the checks; the test split (10,000 images
+ * at most, raw or .gz) loaded as without --stream. The same files must be what the loaded path
+ * accepts: uint8 images [N, 28, 28] and uint8 labels 0..9.
+ */
+function streamedIdxSource(spec: string): Source {
+  const paths = FASHION_MNIST_FILES.map((f) => idxFile(spec, f));
+  const missing = FASHION_MNIST_FILES.filter((_, i) => !paths[i]);
+  if (missing.length)
+    throw new UsageError(`--data ${spec}: missing ${missing.join(', ')}; expected the files ${FASHION_MNIST_FILES.join(', ')} (each raw or with .gz)`);
+  const [trX, trY, teX, teY] = paths as string[];
+  for (const file of [trX!, trY!]) {
+    if (file.endsWith('.gz'))
+      throw new UsageError(
+        `--stream: ${file} is gzip-compressed; reading batches at their positions in the file needs the uncompressed file: decompress it once with gunzip -k ${file}`,
+      );
+    if (gzipInside(file))
+      throw new UsageError(
+        `--stream: ${file} is gzip-compressed (without a .gz name); reading batches at their positions in the file needs the uncompressed file: decompress it once with mv ${file} ${file}.gz && gunzip -k ${file}.gz`,
+      );
+  }
+  const train = usage(`--data ${spec}`, () => new IdxFileDataset(trX!, trY!));
+  if (train.imageType !== 'uint8' || train.imageShape.length !== 2 || train.imageShape[0] !== 28 || train.imageShape[1] !== 28)
+    throw new UsageError(
+      `--data ${spec}: ${trX}: expected uint8 images of shape [N, 28, 28], got ${train.imageType} [${[train.length, ...train.imageShape].join(', ')}]`,
+    );
+  const trainLabels = streamedLabels(spec, trY!, train.length);
+  const test = usage(`--data ${spec}`, () => imageDatasetFromIdx(readIdx(teX!), readIdx(teY!), { images: teX!, labels: teY! }));
+  return {
+    name: spec,
+    train,
+    trainLabels,
+    inputSize: 784,
+    test,
+    trainFile: basename(trY!),
+    testFile: basename(teY!),
+    classes: /fashion/i.test(spec) ? [...FASHION_MNIST_CLASSES] : undefined,
+    imageShape: [1, 28, 28],
+    streamed: true,
+  };
+}
+
+/** The training labels of --stream, read alone (one byte an example) and checked as loadFashionMnist checks them. */
+function streamedLabels(spec: string, file: string, n: number): Tensor {
+  const lb = usage(`--data ${spec}`, () => readIdx(file));
+  if (lb.type !== 'uint8' || lb.shape.length !== 1 || lb.shape[0] !== n)
+    throw new UsageError(`--data ${spec}: ${file}: expected uint8 labels of shape [${n}], got ${lb.type} [${lb.shape.join(', ')}]`);
+  const y = Int32Array.from(lb.data as Uint8Array);
+  const i = y.findIndex((v) => v > 9);
+  if (i >= 0) throw new UsageError(`--data ${spec}: ${file}: label ${y[i]} at example ${i} (byte ${8 + i}); expected a class 0..9`);
+  return tensor(y);
 }
 
 /**
@@ -151,46 +288,6 @@ function distinctLabels(ds: TensorDataset): number {
  * validation splits, fewer than 2 classes among the training labels, an empty test split, a label
  * below 0 or (in the test split) one the training data does not have.
  */
-/** Where the examples come from: a built-in set, or a folder of IDX or CSV files. */
-function sourceOf(spec: string, o: DataOptions): Source {
-  if (spec === 'fashion-mnist') {
-    const f = usage('--data fashion-mnist', () => loadFashionMnist());
-    return {
-      name: 'Fashion-MNIST subset (built in)',
-      train: f.train,
-      test: f.test,
-      trainFile: 'train',
-      testFile: 'test',
-      classes: f.classes,
-      imageShape: f.imageShape,
-    };
-  } else if (spec === 'iris') {
-    const iris = usage('--data iris', () => loadIris());
-    return { name: 'Iris (built in)', train: iris.dataset, trainFile: 'iris.csv', testFile: 'iris.csv', classes: iris.classes };
-  } else if (existsSync(spec) && statSync(spec).isDirectory()) {
-    if (hasIdx(spec)) {
-      const f = usage(`--data ${spec}`, () => loadFashionMnist({ dir: spec }));
-      return {
-        name: spec,
-        train: f.train,
-        test: f.test,
-        trainFile: 'train-labels-idx1-ubyte',
-        testFile: 't10k-labels-idx1-ubyte',
-        classes: /fashion/i.test(spec) ? [...FASHION_MNIST_CLASSES] : undefined,
-        imageShape: f.imageShape,
-      };
-    } else if (existsSync(join(spec, 'train.csv'))) {
-      return readCsvSource(spec, o);
-    } else {
-      throw new UsageError(
-        `--data ${spec}: the folder holds neither IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) nor train.csv`,
-      );
-    }
-  } else {
-    throw new UsageError(`--data: '${spec}' is neither a built-in data set (${BUILTIN_DATASETS.join(', ')}) nor an existing folder`);
-  }
-}
-
 export function loadData(spec: string, o: DataOptions): CliData {
   const src = sourceOf(spec, o);
   const training = o.numClasses === undefined;
@@ -198,9 +295,16 @@ export function loadData(spec: string, o: DataOptions): CliData {
   if (n === 0 && (training || !src.test))
     throw new UsageError(`--data ${spec}: ${src.trainFile} has no examples${src.trainFile.endsWith('.csv') ? ' (only a header line)' : ''}`);
   // The class count comes from the training data: its class names, else its largest label + 1.
-  const numClasses = o.numClasses ?? src.classes?.length ?? max(labelsOf(src.train)).item() + 1;
+  const numClasses = o.numClasses ?? src.classes?.length ?? max(src.trainLabels).item() + 1;
   // Test labels (from the test file, or from the training file the test split is drawn from) must be classes the model has.
-  if (!src.checked) checkLabels(spec, src.test ? src.testFile : src.trainFile, src.test ?? src.train, numClasses, training ? 'the training data' : 'the model');
+  if (!src.checked)
+    checkLabels(
+      spec,
+      src.test ? src.testFile : src.trainFile,
+      src.test ? labelsOf(src.test) : src.trainLabels,
+      numClasses,
+      training ? 'the training data' : 'the model',
+    );
   let train: Dataset = src.train,
     test: Dataset;
   if (src.test) {
@@ -230,14 +334,13 @@ export function loadData(spec: string, o: DataOptions): CliData {
     train = a!;
     val = b!;
   }
-  if (training && distinctLabels(src.train) < 2) {
-    const y = labelsOf(src.train).dataSync()[0]!;
+  if (training && distinctLabels(src.trainLabels) < 2) {
+    const y = src.trainLabels.dataSync()[0]!;
     throw new UsageError(
       `--data ${spec}: ${src.trainFile} has a single class (${src.classes ? JSON.stringify(src.classes[y]) : `label ${y}`}); a classifier needs examples of at least 2`,
     );
   }
-  const inputSize = src.train.tensors[0]!.shape.slice(1).reduce((a, b) => a * b, 1);
-  return { name: src.name, train, val, test, inputSize, numClasses, classes: src.classes, imageShape: src.imageShape };
+  return { name: src.name, train, val, test, inputSize: src.inputSize, numClasses, classes: src.classes, imageShape: src.imageShape, streamed: src.streamed };
 }
 
 /**

@@ -41,7 +41,7 @@ export interface MemoryEstimate {
     optimizer: number;
     /** One batch: inputs, the values kept for the backward pass and their gradients, the largest work area, the loss. */
     activations: number;
-    /** The data set's features and labels. */
+    /** The data set's features and labels (with --stream, the test split's only). */
     data: number;
   };
 }
@@ -55,7 +55,7 @@ export interface MemoryInputs {
   /** State tensors per parameter (optimizerStateCount). */
   optimizerStates: number;
   accumulate: number;
-  /** Examples held in memory: train, validation and test together. */
+  /** Examples held in memory: train, validation and test together (with --stream, test only). */
   examples: number;
 }
 
@@ -135,7 +135,8 @@ export function checkTrainingMemory(
     batchSize: batch,
     optimizerStates: optimizerStateCount(cfg),
     accumulate: cfg.accumulate,
-    examples: data.train.length + (data.val?.length ?? 0) + data.test.length,
+    // --stream: the training and validation examples stay on disk (a batch at a time, counted with the activations).
+    examples: data.streamed ? data.test.length : data.train.length + (data.val?.length ?? 0) + data.test.length,
   });
   const backend = backendMemoryLimit();
   const limit = cfg.maxMemory !== undefined && cfg.maxMemory < backend.bytes ? { bytes: cfg.maxMemory, what: 'set by --max-memory' } : backend;

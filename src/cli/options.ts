@@ -132,6 +132,14 @@ type ConfigKey = Exclude<keyof TrainConfig, 'threads' | 'ranks' | 'globalBatch'>
  */
 export const TRAIN_OPTIONS: { [K in ConfigKey]-?: OptionSpec<TrainConfig[K]> & { parse: (flag: string, v: unknown) => TrainConfig[K] } } = {
   data: { flags: '--data <name|dir>', help: 'built-in data set name or a folder of IDX/CSV files', default: 'fashion-mnist', parse: text },
+  // How the data is read, not what is trained (the same numbers either way), so a resumed run may change it.
+  stream: {
+    flags: '--stream',
+    help: 'read the training images from disk batch by batch instead of loading them (IDX folders with uncompressed files; under mpirun each rank reads only its own batches)',
+    negate: "load the training images into memory (the default; turns off a resumed run's --stream)",
+    parse: bool,
+    resume: true,
+  },
   model: { flags: '--model <spec>', help: 'model: linear, mlp:H1,H2,..., cnn, or a layer spec (below)', default: 'mlp:256,128', parse: text },
   activation: {
     flags: '--activation <name>',

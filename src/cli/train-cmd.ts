@@ -92,7 +92,14 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
   if (comm) Object.assign(cfg, { ranks: comm.size, globalBatch: cfg.batchSize * cfg.accumulate * comm.size });
   manualSeed(cfg.seed);
   // Everything is checked (data, memory, model, flags, the run folder) before anything is written.
-  const data = loadData(cfg.data, { labelColumn: cfg.labelColumn, valSplit: cfg.valSplit, seed: cfg.seed, header: cfg.header, allowNan: cfg.allowNan });
+  const data = loadData(cfg.data, {
+    labelColumn: cfg.labelColumn,
+    valSplit: cfg.valSplit,
+    seed: cfg.seed,
+    header: cfg.header,
+    allowNan: cfg.allowNan,
+    stream: cfg.stream,
+  });
   checkTrainingMemory(cfg, data);
   const model = buildModel(cfg.model, {
     inputSize: data.inputSize,

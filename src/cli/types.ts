@@ -11,6 +11,8 @@ import type { OptimizerName, ScheduleName } from '../optim/registry.js';
  */
 export interface TrainConfig {
   data: string;
+  /** Read the training split of an IDX folder from disk batch by batch; absent in older checkpoints (false). */
+  stream: boolean;
   model: string;
   activation: ActivationName;
   dropout: number;

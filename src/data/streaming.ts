@@ -125,7 +125,8 @@ export class IdxFileDataset implements Dataset<[Tensor, Tensor]> {
   readonly scale: number;
   private readonly images: RecordFile;
   private readonly labels: RecordFile;
-  private readonly imageType: IdxType;
+  /** The image file's element type ('uint8' for Fashion-MNIST). */
+  readonly imageType: IdxType;
   private readonly labelType: IdxType;
   private readonly outShape: number[];
 
