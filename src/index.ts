@@ -89,11 +89,12 @@ export type {
 
 // ------------------------------------------------------------------- nn (also d.nn.<name>) --
 export { Module, Linear, Dropout, Dropout2d, AlphaDropout, Flatten, Unflatten, Conv2d, Embedding, Residual } from './nn/index.js';
-export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, GlobalAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm } from './nn/index.js';
+export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, GlobalAvgPool2d, BatchNorm1d, BatchNorm2d, SyncBatchNorm, LayerNorm, GroupNorm } from './nn/index.js';
 export { ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax, Identity, Sequential, mlp, init } from './nn/index.js';
 export { mseLoss, l1Loss, huberLoss, smoothL1Loss, binaryCrossEntropy, binaryCrossEntropyWithLogits, klDiv, hingeLoss } from './nn/index.js';
 export { crossEntropy, nllLoss, multiMarginLoss } from './nn/index.js';
 export type { LoadStateDictResult, LinearOptions, Conv2dLayerOptions, BatchNormOptions, LayerNormOptions, GroupNormOptions } from './nn/index.js';
+export type { SyncBatchNormOptions } from './nn/index.js';
 export type { EmbeddingOptions, ResidualOptions, ActivationName, MlpOptions, Nonlinearity, FanMode, InitOptions, KaimingOptions } from './nn/index.js';
 export type { KlReduction, ClassWeightOptions, CrossEntropyOptions, Reduction, ReductionOptions } from './nn/index.js';
 

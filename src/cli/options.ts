@@ -149,6 +149,11 @@ export const TRAIN_OPTIONS: { [K in ConfigKey]-?: OptionSpec<TrainConfig[K]> & {
     parse: choice(() => ACTIVATION_CHOICES),
   },
   dropout: { flags: '--dropout <p>', help: 'dropout probability after each hidden layer', default: 0, parse: below(1) },
+  syncBn: {
+    flags: '--sync-bn',
+    help: "under mpirun: batch normalisation takes its statistics over every rank's batch (SyncBatchNorm) instead of each rank's own; the epoch's batches must divide evenly over the ranks",
+    parse: bool,
+  },
   optimizer: { flags: '--optimizer <name>', help: 'optimizer', default: 'sgd', choices: () => OPTIMIZER_NAMES, parse: choice(() => OPTIMIZER_NAMES) },
   lr: { flags: '--lr <rate>', help: 'learning rate', default: 0.05, parse: positiveNumber },
   momentum: { flags: '--momentum <m>', help: 'momentum (sgd, rmsprop)', default: 0.9, parse: nonNegativeNumber },

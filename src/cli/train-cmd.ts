@@ -31,6 +31,7 @@ import type { TrainConfig } from './types.js';
 import { stdout } from './io.js';
 import { checkSameRun, gradTransform, keepGlobalBatch, startDistributed, trainingEnded } from './distributed.js';
 import type { MpiCommunicator } from '../distributed/mpi.js';
+import { SyncBatchNorm } from '../nn/sync-norm.js';
 
 function readConfigFile(file: string): Record<string, unknown> {
   if (!existsSync(file)) throw new UsageError(`--config: ${file} does not exist`);
@@ -109,6 +110,7 @@ export async function trainCommand(opts: Record<string, unknown>, cmd: Command):
     imageShape: data.imageShape,
   });
   if (comm) checkSameRun(comm, cfg, { trainExamples: data.train.length, testExamples: data.test.length, parameters: model.numParameters() });
+  if (comm && cfg.syncBn) syncBatchNorm(model, comm, data.train.length, cfg.batchSize);
   const dashboardPort = parseDashboardPort(opts.dashboard);
   if (lead) prepareRunFolder(cfg.out, { overwrite: !!opts.overwrite, continuing: !!resume && sameFolder(cfg.out, dirname(resolveCheckpointDir(resume))) });
   const batch = comm
@@ -323,4 +325,19 @@ function lastStatsValue(file: string): number | undefined {
     if (r.type === 'stats' && typeof r.noise_scale_ema === 'number') return r.noise_scale_ema;
   }
   return undefined;
+}
+
+/**
+ * --sync-bn under MPI: every BatchNorm of the model becomes a SyncBatchNorm over the ranks. Its
+ * statistics are a collective call in every forward pass, so every rank must train the same number
+ * of batches: an epoch of `batches` that does not divide over the ranks is a usage error here,
+ * before anything is written (fit would refuse it later, on every rank).
+ */
+function syncBatchNorm(model: Module, comm: MpiCommunicator, examples: number, batchSize: number): void {
+  SyncBatchNorm.convertSyncBatchnorm(model, comm);
+  const batches = Math.ceil(examples / batchSize);
+  if (batches % comm.size !== 0 && model.namedModules().some(([, m]) => m instanceof SyncBatchNorm))
+    throw new UsageError(
+      `--sync-bn: ${examples} training examples at --batch-size ${batchSize} make ${batches} batches an epoch, which do not divide over the ${comm.size} ranks; a synchronised BatchNorm needs every rank in every forward pass: choose a batch size that gives a multiple of ${comm.size} batches`,
+    );
 }

@@ -16,6 +16,8 @@ export interface TrainConfig {
   model: string;
   activation: ActivationName;
   dropout: number;
+  /** Under MPI: BatchNorm layers become SyncBatchNorm over the ranks; absent in older checkpoints (false). */
+  syncBn: boolean;
   optimizer: OptimizerName;
   lr: number;
   momentum: number;

@@ -7,6 +7,8 @@ export type { Conv2dLayerOptions } from './conv.js';
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, GlobalAvgPool2d } from './pooling.js';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm } from './norm.js';
 export type { BatchNormOptions, LayerNormOptions, GroupNormOptions } from './norm.js';
+export { SyncBatchNorm } from './sync-norm.js';
+export type { SyncBatchNormOptions } from './sync-norm.js';
 export { Embedding } from './embedding.js';
 export type { EmbeddingOptions } from './embedding.js';
 export { Residual } from './residual.js';

@@ -47,7 +47,7 @@ const LEGACY_KEYS = { runningMean: 'running_mean', runningVar: 'running_var', nu
  * earlier Descent checkpoints used. Because each output depends on the whole batch in training,
  * the layer mixes examples: per-example gradients are not defined for it (`mixesExamples`).
  */
-abstract class BatchNormBase extends Module {
+export abstract class BatchNormBase extends Module {
   readonly mixesExamples = true;
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
@@ -119,7 +119,7 @@ abstract class BatchNormBase extends Module {
     return add(mul(x, scale), shift);
   }
 
-  private updateRunningStats(m: Tensor, v: Tensor, n: number): void {
+  protected updateRunningStats(m: Tensor, v: Tensor, n: number): void {
     noGrad(() => {
       const count = this.numBatchesTracked!;
       count.assign(add(count, 1));

@@ -148,6 +148,22 @@ export class DataParallel {
     if (bad.length) throw new Error(`fit: the ${this.size} ranks were set up differently: ${bad.join(', ')} differ; every rank must run the same training`);
   }
 
+  /**
+   * A layer that makes a collective call in every training forward and backward pass
+   * (SyncBatchNorm; it declares `collectiveForward`) needs every rank to train the same number of
+   * batches: a rank without a batch in the epoch's last group runs no forward pass, and the others
+   * would wait for it in that layer's allreduce. Throws, on every rank alike (checkSameSetup has
+   * compared the batch counts), when the epoch's batches are not a multiple of the ranks.
+   */
+  checkCollectiveLayers(model: TrainableModel): void {
+    const modules = (model as { namedModules?: () => [string, unknown][] }).namedModules?.() ?? [];
+    const names = modules.filter(([, m]) => (m as { collectiveForward?: unknown }).collectiveForward === true).map(([k]) => `'${k}'`);
+    if (names.length === 0 || this.batches % this.size === 0) return;
+    throw new Error(
+      `fit: the model's layer(s) ${names.join(', ')} (SyncBatchNorm) take their statistics over the ${this.size} ranks in every forward pass, so every rank must train the same number of batches; expected the epoch's batches to be a multiple of ${this.size}, got ${this.batches} (the last ranks would have no batch in the last update group). Choose a batch size (with dropLast: true if needed) that gives a multiple of ${this.size} batches`,
+    );
+  }
+
   /** Make every rank's weights and buffers rank 0's (one broadcast of their bytes). */
   broadcastState(model: TrainableModel): void {
     const entries = Object.entries(model.stateDict());

@@ -334,6 +334,7 @@ function start(run: Run): { completed: number; progress?: EpochProgress } {
   }
   if (run.dp) {
     run.dp.checkSameSetup({ parameters: run.params.reduce((s, p) => s + p.size, 0), accumulate: run.accumulate, batches: o.train.length, step: run.step });
+    run.dp.checkCollectiveLayers(o.model);
     run.dp.broadcastState(o.model);
   }
   run.current = snapshot(run, completed, progress ? newEpoch(progress.epoch, run.metrics, progress) : undefined);
