@@ -109,7 +109,12 @@ describe('the playground in Chromium', () => {
     assert.ok(s.evaluation.testAccuracy! > start.evaluation.testAccuracy! + 0.3, 'accuracy rose');
     const changed = s.boundary.filter((v, i) => v !== start.boundary[i]).length;
     assert.ok(changed > 360, `the boundary moved: ${changed} of 3600 cells changed class`);
-    assert.equal(s.batch.length, 32, 'the current mini-batch is highlighted');
+    // the current mini-batch is highlighted: 32 distinct examples, or the epoch's shorter last batch
+    // (where the pause lands depends on the machine's speed)
+    assert.ok(
+      s.batch.length > 0 && s.batch.length <= 32 && new Set(s.batch).size === s.batch.length,
+      `the current mini-batch is highlighted: ${s.batch.length} examples`,
+    );
     assert.ok(s.drawn.lossCurve > 10 && s.drawn.variance > 10, JSON.stringify(s.drawn));
     assert.ok(s.landscape!.finite === 17 * 17);
     assert.ok(s.tradeoff && 'points' in s.tradeoff && s.tradeoff.points.length >= 2, JSON.stringify(s.tradeoff));
