@@ -258,6 +258,21 @@ describe('importOnnx', () => {
     assert.throws(() => d.importOnnx(encodeOnnxModel(m)), /opset 19 is not supported \(expected 13 to 17/);
   });
 
+  it('SyncBatchNorm exports as BatchNormalization, as the BatchNorm it replaced', () => {
+    d.manualSeed(1);
+    const make = () => new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.BatchNorm2d(2), new nn.ReLU(), new nn.Flatten(), new nn.Linear(8, 2));
+    const x = d.randn([1, 1, 4, 4]);
+    d.manualSeed(2);
+    const plain = d.exportOnnx(make(), x);
+    d.manualSeed(2);
+    const synced = d.SyncBatchNorm.convertSyncBatchnorm(make());
+    assert.ok(synced.namedModules().some(([, m]) => m instanceof d.SyncBatchNorm));
+    assert.deepEqual(
+      decodeOnnxModel(d.exportOnnx(synced, x)).graph.nodes.map((n) => n.opType),
+      decodeOnnxModel(plain).graph.nodes.map((n) => n.opType),
+    );
+  });
+
   it('random byte flips and cuts: an OnnxImportError naming the part, never another error, at import', () => {
     d.manualSeed(1);
     const model = new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.BatchNorm2d(2), new nn.ReLU(), new nn.Flatten(), new nn.Linear(8, 2));

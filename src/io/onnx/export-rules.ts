@@ -20,7 +20,8 @@ import { Conv2d } from '../../nn/conv.js';
 import { Embedding } from '../../nn/embedding.js';
 import { AlphaDropout, Dropout, Dropout2d, Flatten, Linear, Unflatten } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
-import { BatchNorm1d, BatchNorm2d, LayerNorm } from '../../nn/norm.js';
+import { BatchNorm1d, BatchNorm2d, BatchNormBase, LayerNorm } from '../../nn/norm.js';
+import { SyncBatchNorm } from '../../nn/sync-norm.js';
 import { AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d } from '../../nn/pooling.js';
 import { Residual } from '../../nn/residual.js';
 import { convPadding, toPair } from '../../ops/index.js';
@@ -97,7 +98,7 @@ function conv2dRule(m: Conv2d, x: Traced, cx: ExportContext): Traced {
   ]);
 }
 
-function batchNormRule(m: BatchNorm1d | BatchNorm2d, x: Traced, cx: ExportContext): Traced {
+function batchNormRule(m: BatchNormBase, x: Traced, cx: ExportContext): Traced {
   if (m.runningMean === null || m.runningVar === null)
     throw new RangeError(
       `exportOnnx: layer '${cx.path}' (${m.constructor.name}) has trackRunningStats = false, so it normalises with each batch's own statistics, which ONNX's BatchNormalization cannot express`,
@@ -227,6 +228,7 @@ export const EXPORT_RULES: readonly RuleEntry[] = [
   rule(Conv2d, conv2dRule),
   rule(BatchNorm1d, batchNormRule),
   rule(BatchNorm2d, batchNormRule),
+  rule(SyncBatchNorm, batchNormRule), // exported for inference: BatchNorm with its running statistics
   rule(LayerNorm, layerNormRule),
   rule(MaxPool2d, maxPoolRule),
   rule(AvgPool2d, avgPoolRule),
