@@ -245,7 +245,7 @@ function streamedIdxSource(spec: string): Source {
       throw new UsageError(
         `--stream: ${file} is gzip-compressed; reading batches at their positions in the file needs the uncompressed file: decompress it once with gunzip -k ${file}`,
       );
-    if (gzipInside(file))
+    if (usage(`--data ${spec}`, () => gzipInside(file)))
       throw new UsageError(
         `--stream: ${file} is gzip-compressed (without a .gz name); reading batches at their positions in the file needs the uncompressed file: decompress it once with mv ${file} ${file}.gz && gunzip -k ${file}.gz`,
       );

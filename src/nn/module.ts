@@ -109,6 +109,19 @@ export abstract class Module {
     return m;
   }
 
+  /**
+   * Put `m` in place of the child registered as `name` (same key, same place in the order), even
+   * when `m` is already a child under another name (a layer used twice). For layer conversions
+   * such as SyncBatchNorm.convertSyncBatchnorm.
+   */
+  protected replaceModule(name: string, m: Module): void {
+    if (!this.children.has(name)) throw new RangeError(`${this.constructor.name}.replaceModule('${name}'): no child is registered under that name`);
+    for (const [, d] of m.namedModules()) {
+      if (d === this) throw new RangeError(`${this.constructor.name}.replaceModule('${name}'): the module contains this one, which would make a cycle`);
+    }
+    this.children.set(name, m);
+  }
+
   /** A Tensor or Module assigned to field `key` (see the class comment); other values are plain fields. */
   private adoptField(key: string, value: unknown): void {
     const self = PROXIES.get(this)!;

@@ -42,14 +42,19 @@ export interface SyncBatchNormOptions extends BatchNormOptions {
 
 /**
  * The sum over the ranks of t (every rank gets it), as a differentiable op: forward one allreduce
- * (through a float64 buffer), backward the same on the gradient, since a sum's adjoint copies the
- * gradient to every summand and every rank's loss contributes.
+ * (through a float64 buffer). Backward: the gradient of the group's loss with respect to this
+ * rank's summand is the sum over the ranks of their incoming gradients, each weighed by its
+ * rank's share of the examples: fit() (data parallelism) adds the ranks' gradients weighted by
+ * their example counts n_r (sum_r n_r g_r / N), so rank r sends sum_k n_k g_k / n_r, and the
+ * weighted sum gives every rank's loss the weight it has in the group's mean. With equal batches
+ * that is the plain sum (PyTorch's SyncBatchNorm, whose DDP averages equal batches).
  */
-function sumOverRanks(t: Tensor, comm: Communicator): Tensor {
+function sumOverRanks(t: Tensor, comm: Communicator, count: number): Tensor {
   const buf = Float64Array.from(t.data.subarray(0, t.size));
   comm.allreduce(buf, 'sum');
   const out = tensor(buf, { shape: t.shape, dtype: t.dtype });
-  if (isGradEnabled() && t.requiresGrad) out.node = { op: 'sumOverRanks', inputs: [t], backward: (g) => [sumOverRanks(g, comm)] };
+  if (isGradEnabled() && t.requiresGrad)
+    out.node = { op: 'sumOverRanks', inputs: [t], backward: (g) => [div(sumOverRanks(mul(g, count), comm, count), Math.max(count, 1))] };
   return out;
 }
 
@@ -141,6 +146,7 @@ export class SyncBatchNorm extends BatchNormBase {
         [0, 0],
       ]),
       comm,
+      local,
     );
     const counts = Float64Array.from({ length: comm.size }, (_, k) => all.data[k * (2 * C + 1) + 2 * C]!);
     const n = counts.reduce((s, c) => s + c, 0);
@@ -220,16 +226,14 @@ function syncFrom(bn: BatchNormBase, communicator: Communicator | null): SyncBat
 }
 
 /**
- * Replace parent's child `name` (module `old`) by `next`, and every field of parent that holds
- * `old` (directly or in an array, as Sequential's list of layers). Assigning a module to a
- * registered name replaces the registration (Module's field rule); a registration no field
- * carries (Sequential's '0', '1', ...) is replaced the same way and the field made for it removed.
+ * Replace parent's child `name` (module `old`) by `next`: the registration itself (Module's
+ * replaceModule, which keeps the name's place), then every field of parent that holds `old`
+ * (directly or in an array, as Sequential's list of layers); assigning a module that is already a
+ * child leaves the registrations as they are (Module's field rule).
  */
 function replaceChild(parent: Module, name: string, old: Module, next: Module): void {
+  (parent as unknown as { replaceModule(name: string, m: Module): void }).replaceModule(name, next);
   const fields = parent as unknown as Record<string, unknown>;
-  const hadField = Object.hasOwn(fields, name);
-  fields[name] = next;
-  if (!hadField) delete fields[name];
   for (const key of Object.keys(fields)) {
     const v = fields[key];
     if (v === old) fields[key] = next;

@@ -96,4 +96,52 @@ describe('MPI launch and communicators', () => {
       /the training loader must take this rank's share of each epoch: new DataLoader\(data, \{ \.\.\., shard: communicator \}\)/,
     );
   });
+
+  it('fit() refuses ranks whose parameters have the same count but other shapes or dtypes, before any gradient exchange', async () => {
+    // Rank 0 here; the other rank's setup facts are those of the same network in float64 (the same
+    // parameter count): the first two allreduces (min, max of the facts) see both ranks' values.
+    const facts = (dtype: 'float32' | 'float64') => {
+      let seen: number[] = [];
+      const recorder: d.Communicator = {
+        rank: 0,
+        size: 2,
+        allreduce: (a) => {
+          if (seen.length === 0) seen = Array.from(a);
+          throw new Error('recorded');
+        },
+        broadcast: () => {},
+      };
+      const model = new d.Linear(1, 2, { dtype });
+      const train = new d.DataLoader(indexed([]), { batchSize: 2, shard: recorder });
+      return { recorder, model, train, seen: () => seen };
+    };
+    const other = facts('float64');
+    await assert.rejects(
+      d.fit({
+        model: other.model,
+        optimizer: new d.SGD(other.model.parameters(), { lr: 0.1 }),
+        train: other.train,
+        epochs: 1,
+        loss: (o, y) => d.crossEntropy(o, y),
+        communicator: other.recorder,
+      }),
+      /recorded/,
+    );
+    const peer = other.seen();
+    const comm: d.Communicator = {
+      rank: 0,
+      size: 2,
+      allreduce: (a, op) => {
+        if (op === 'min' || op === 'max') for (let i = 0; i < a.length; i++) a[i] = Math[op](a[i]!, peer[i]!);
+        else assert.fail('no gradient exchange should run');
+      },
+      broadcast: () => assert.fail('no broadcast should run'),
+    };
+    const model = new d.Linear(1, 2);
+    const train = new d.DataLoader(indexed([]), { batchSize: 2, shard: comm });
+    await assert.rejects(
+      d.fit({ model, optimizer: new d.SGD(model.parameters(), { lr: 0.1 }), train, epochs: 1, loss: (o, y) => d.crossEntropy(o, y), communicator: comm }),
+      /the 2 ranks were set up differently: parameterLayout differ/,
+    );
+  });
 });

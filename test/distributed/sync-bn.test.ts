@@ -59,7 +59,7 @@ describe('descent train --sync-bn over MPI', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'descent-sync-bn-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const cli = [process.execPath, '--import', tsx, join(root, 'test/cli/run-cli.ts')];
-  const model = ['--model', 'dense:32,bn,dense:16', '--seed', '3', '--epochs', '1', '--no-progress', '--log-every', '1'];
+  const model = ['--model', 'dense:32,bn,dense:16', '--seed', '3', '--epochs', '2', '--no-progress', '--log-every', '1'];
   const run = (args: string[]) => spawnSync(args[0]!, args.slice(1), { env, encoding: 'utf8', timeout: 120_000 });
   const steps = (out: string) =>
     readFileSync(join(dir, out, 'metrics.jsonl'), 'utf8')
@@ -69,24 +69,26 @@ describe('descent train --sync-bn over MPI', { skip }, () => {
       .filter((l) => l.type === 'step')
       .map((l) => l.loss);
 
-  it('2 ranks at batch 100 follow one process at batch 200; without it they do not; an uneven epoch is exit code 2', () => {
-    // 6,000 examples: 60 batches of 100 (30 updates of 2 ranks), 30 batches of 200 in one process.
-    const sync = run(['mpirun', '--oversubscribe', '-np', '2', ...cli, 'train', ...model, '--batch-size', '100', '--sync-bn', '--out', join(dir, 'sync')]);
+  it('2 ranks at batch 105 follow one process at batch 210, a short last batch included; without it they do not; an uneven epoch is exit code 2', () => {
+    // 6,000 examples: 58 batches of 105, the last of 15 (29 updates of 2 ranks, the last of 105 + 15
+    // examples), as 29 batches of 210 in one process, the last of 120; two epochs, so that the
+    // updates made from unequal batches show in the second epoch's losses.
+    const sync = run(['mpirun', '--oversubscribe', '-np', '2', ...cli, 'train', ...model, '--batch-size', '105', '--sync-bn', '--out', join(dir, 'sync')]);
     assert.equal(sync.status, 0, String(sync.stderr).slice(-2000));
-    const own = run(['mpirun', '--oversubscribe', '-np', '2', ...cli, 'train', ...model, '--batch-size', '100', '--out', join(dir, 'own')]);
+    const own = run(['mpirun', '--oversubscribe', '-np', '2', ...cli, 'train', ...model, '--batch-size', '105', '--out', join(dir, 'own')]);
     assert.equal(own.status, 0, String(own.stderr).slice(-2000));
-    const one = run([...cli, 'train', ...model, '--batch-size', '200', '--out', join(dir, 'one')]);
+    const one = run([...cli, 'train', ...model, '--batch-size', '210', '--out', join(dir, 'one')]);
     assert.equal(one.status, 0, String(one.stderr).slice(-2000));
     const [a, b, c] = [steps('sync'), steps('own'), steps('one')];
-    assert.equal(a.length, 30);
-    assert.equal(c.length, 30);
+    assert.equal(a.length, 58);
+    assert.equal(c.length, 58);
     const worst = (x: number[]) => Math.max(...x.map((v, i) => Math.abs(v - c[i]!) / c[i]!));
     assert.ok(worst(a) <= 1e-4, `--sync-bn loss curve differs from one process by ${worst(a)}`);
     assert.ok(worst(b) > 1e-3, `a BatchNorm per rank should not match one process: ${worst(b)}`);
     assert.equal(JSON.parse(readFileSync(join(dir, 'sync', 'config.json'), 'utf8')).syncBn, true);
     // 6,000 / 96 = 63 batches (the last of 48): rank 1 would miss the last forward pass.
     const uneven = run(['mpirun', '--oversubscribe', '-np', '2', ...cli, 'train', ...model, '--batch-size', '96', '--sync-bn', '--out', join(dir, 'uneven')]);
-    assert.notEqual(uneven.status, 0);
+    assert.equal(uneven.status, 2);
     assert.match(uneven.stderr, /--sync-bn: 6000 training examples at --batch-size 96 make 63 batches an epoch, which do not divide over the 2 ranks/);
     assert.equal(existsSync(join(dir, 'uneven', 'config.json')), false);
   });

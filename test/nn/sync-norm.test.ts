@@ -252,6 +252,20 @@ describe('SyncBatchNorm.convertSyncBatchnorm', () => {
     assert.deepEqual(model.forward(d.randn([5, 2, 3, 3])).shape, [5, 8]);
   });
 
+  it('one BatchNorm in two slots of the same Sequential becomes one SyncBatchNorm in both', () => {
+    const bn = new d.BatchNorm1d(4);
+    const model = new d.Sequential(bn, new d.ReLU(), bn);
+    d.SyncBatchNorm.convertSyncBatchnorm(model);
+    assert.ok(model.at(0) instanceof d.SyncBatchNorm);
+    assert.equal(model.at(2), model.at(0));
+    assert.deepEqual(
+      model.namedChildren().map(([k, m]) => `${k}:${m.constructor.name}`),
+      ['0:SyncBatchNorm', '1:ReLU', '2:SyncBatchNorm'],
+    );
+    assert.ok(!model.namedModules().some(([, m]) => m instanceof d.BatchNorm1d), 'no BatchNorm left registered');
+    assert.deepEqual(model.forward(d.randn([3, 4])).shape, [3, 4]);
+  });
+
   it('a BatchNorm given itself is returned converted; SyncBatchNorm and other layers are left as they are', () => {
     const bn = new d.BatchNorm2d(3, { dtype: 'float64' });
     const sync = d.SyncBatchNorm.convertSyncBatchnorm(bn);
