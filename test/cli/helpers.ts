@@ -33,3 +33,14 @@ export function assertRejected(r: { code: number | null; err: string }, pattern:
   assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
   if (out) assert.ok(!existsSync(out), `${out} must not be created`);
 }
+
+/** Deterministic bytes in [0, mod) from a 32-bit LCG (with mod 256 every value occurs): test images and labels. */
+export function lcgBytes(n: number, seed: number, mod = 256): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s >>> 24) % mod;
+  }
+  return out;
+}

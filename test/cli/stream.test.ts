@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import '../helpers.js';
-import { assertRejected, cliInProcess as cli } from './helpers.js';
+import { assertRejected, cliInProcess as cli, lcgBytes as bytes } from './helpers.js';
 import { loadData } from '../../src/cli/data.js';
 import { checkTrainingMemory } from '../../src/cli/memory.js';
 import { Generator } from '../../src/core/random.js';
@@ -23,17 +23,6 @@ import { writeIdx } from '../../src/data/readers/idx.js';
 
 const base = mkdtempSync(join(tmpdir(), 'descent-stream-'));
 after(() => rmSync(base, { recursive: true, force: true }));
-
-/** Deterministic bytes (a 32-bit LCG): every pixel value 0..255 occurs. */
-function bytes(n: number, seed: number, mod = 256): Uint8Array {
-  const out = new Uint8Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 24) % mod;
-  }
-  return out;
-}
 
 /** An IDX folder of 28x28 uint8 images, labels 0..3: `train` and `test` examples, uncompressed unless `gz` names files to gzip. */
 function idxDir(name: string, o: { train?: number; test?: number; gz?: string[]; labels?: Uint8Array } = {}): string {

@@ -7,25 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { checkpointFrom } from '../../src/node/index.js';
+import { checkpointState, cli, env, json, root, sha, skip, tsx } from './mpi-setup.js';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const tsx = import.meta.resolve('tsx');
-const cli = join(root, 'test/cli/run-cli.ts');
-const haveMpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' }).status === 0;
-const haveAddon = existsSync(join(root, 'native/mpi/build/Release/descent_mpi.node'));
-const skip = !haveMpirun
-  ? 'mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev)'
-  : !haveAddon
-    ? 'the MPI addon is not built (npm run build:mpi)'
-    : false;
-// Open MPI refuses root without these; --oversubscribe lets 2 ranks share fewer cores.
-const env = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', DESCENT_BACKEND: '' };
 const dir = mkdtempSync(join(tmpdir(), 'descent-mpi-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -42,21 +30,6 @@ function descent(args: string[]) {
 
 function ok(r: ReturnType<typeof spawnSync>): void {
   assert.equal(r.status, 0, `exit ${r.status}: ${String(r.stderr).slice(-2000)}`);
-}
-
-const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-const json = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
-
-/** What must be bit-identical between two runs' checkpoints: weights, optimizer, generator, loader position. */
-function checkpointState(run: string) {
-  const meta = json(join(run, 'checkpoint', 'checkpoint.json'));
-  return {
-    model: sha(join(run, 'checkpoint', 'model.safetensors')),
-    optimizer: sha(join(run, 'checkpoint', 'optimizer.safetensors')),
-    rng: meta.rng,
-    loader: meta.loader,
-    step: meta.step,
-  };
 }
 
 describe('data-parallel training over MPI', { skip }, () => {

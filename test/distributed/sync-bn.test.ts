@@ -11,20 +11,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-
-const root = resolve(import.meta.dirname, '..', '..');
-const tsx = import.meta.resolve('tsx');
-const haveMpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' }).status === 0;
-const haveAddon = existsSync(join(root, 'native/mpi/build/Release/descent_mpi.node'));
-const skip = !haveMpirun
-  ? 'mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev)'
-  : !haveAddon
-    ? 'the MPI addon is not built (npm run build:mpi)'
-    : false;
-// Open MPI refuses root without these; --oversubscribe lets 2 ranks share fewer cores.
-const env = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', DESCENT_BACKEND: '' };
+import { cli as cliEntry, env, root, skip, tsx } from './mpi-setup.js';
 
 describe('SyncBatchNorm over MPI', { skip }, () => {
   it('2 ranks with half a batch each are one process with the whole batch; fit() follows its loss curve', () => {
@@ -58,7 +47,7 @@ describe('SyncBatchNorm over MPI', { skip }, () => {
 describe('descent train --sync-bn over MPI', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'descent-sync-bn-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const cli = [process.execPath, '--import', tsx, join(root, 'test/cli/run-cli.ts')];
+  const cli = [process.execPath, '--import', tsx, cliEntry];
   const model = ['--model', 'dense:32,bn,dense:16', '--seed', '3', '--epochs', '2', '--no-progress', '--log-every', '1'];
   const run = (args: string[]) => spawnSync(args[0]!, args.slice(1), { env, encoding: 'utf8', timeout: 120_000 });
   const steps = (out: string) =>
