@@ -5,7 +5,8 @@ import { Generator } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Dataset } from '../data/dataset.js';
 import { randomSplit, TensorDataset } from '../data/dataset.js';
-import { BUILTIN_DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, loadFashionMnist, loadIris } from '../data/builtin.js';
+import { BUILTIN_DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, findFile, loadFashionMnist, loadIris } from '../data/builtin.js';
+import { isGzip } from '../data/readers/files.js';
 import { imageDatasetFromIdx } from '../data/fashion-mnist.js';
 import { IdxFileDataset } from '../data/streaming.js';
 import { readCsv } from '../data/readers/csv.js';
@@ -211,17 +212,12 @@ function kindOf(spec: string): 'fashion-mnist' | 'iris' | 'idx' | 'csv' {
   );
 }
 
-/** `name` or `name.gz` inside dir, whichever exists (the raw file first, as loadFashionMnist looks). */
-function idxFile(dir: string, name: string): string | undefined {
-  return [name, `${name}.gz`].map((f) => join(dir, f)).find((f) => existsSync(f));
-}
-
 /** Whether a file starts with gzip's magic bytes (a compressed file without the .gz name). */
 function gzipInside(file: string): boolean {
   const fd = openSync(file, 'r');
   try {
     const b = Buffer.alloc(2);
-    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+    return isGzip(b.subarray(0, readSync(fd, b, 0, 2, 0)));
   } finally {
     closeSync(fd);
   }
@@ -235,7 +231,7 @@ function gzipInside(file: string): boolean {
  * accepts: uint8 images [N, 28, 28] and uint8 labels 0..9.
  */
 function streamedIdxSource(spec: string): Source {
-  const paths = FASHION_MNIST_FILES.map((f) => idxFile(spec, f));
+  const paths = FASHION_MNIST_FILES.map((f) => findFile(spec, f));
   const missing = FASHION_MNIST_FILES.filter((_, i) => !paths[i]);
   if (missing.length)
     throw new UsageError(`--data ${spec}: missing ${missing.join(', ')}; expected the files ${FASHION_MNIST_FILES.join(', ')} (each raw or with .gz)`);

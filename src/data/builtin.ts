@@ -22,8 +22,8 @@ export type { ImageClassification } from './fashion-mnist.js';
 export { IRIS_CLASSES, IRIS_COLUMNS } from './iris.js';
 export type { TabularClassification } from './iris.js';
 
-/** `name` or `name.gz` inside dir, whichever exists. */
-function findFile(dir: string, name: string): string | null {
+/** `name` or `name.gz` inside dir, whichever exists (the raw file first). */
+export function findFile(dir: string, name: string): string | null {
   for (const f of [name, `${name}.gz`]) if (existsSync(join(dir, f))) return join(dir, f);
   return null;
 }

@@ -22,7 +22,7 @@
  * once with a forward pass that changes nothing).
  */
 import type { Communicator } from '../distributed/communicator.js';
-import { differsAcrossRanks, hashBytes } from '../distributed/communicator.js';
+import { differsAcrossRanks, hash32, hashBytes } from '../distributed/communicator.js';
 import { noGrad } from '../core/grad-mode.js';
 import type { RngState } from '../core/random.js';
 import { defaultGenerator, Generator } from '../core/random.js';
@@ -138,7 +138,10 @@ export class DataParallel {
    * Throws, on every rank alike, when the ranks were set up differently (different models, data,
    * batch sizes...): a collective on buffers of different sizes would otherwise hang or fail late.
    */
-  checkSameSetup(facts: Record<string, number>): void {
+  checkSameSetup(setup: Record<string, number>): void {
+    // the parameters' count and their shapes and dtypes: each large one is its own allreduce
+    const layout = hash32(this.params.map((p) => `${p.dtype}[${p.shape.join(',')}]`).join(';'));
+    const facts: Record<string, number> = { ...setup, parameters: this.params.reduce((s, p) => s + p.size, 0), parameterLayout: layout };
     const names = Object.keys(facts).sort();
     const differ = differsAcrossRanks(
       this.comm,
@@ -260,8 +263,8 @@ export class DataParallel {
     const small = sums.filter((t) => t.size < BUCKET_MIN);
     const smallSize = small.reduce((n, t) => n + t.size, 0);
     // float32 parameters (the usual): a float32 buffer, so that MPI adds as the backend does.
-    const Buffer = this.params.some((p) => p.dtype === 'float64') ? Float64Array : Float32Array;
-    if (this.buffer?.length !== smallSize + 5 || !(this.buffer instanceof Buffer)) this.buffer = new Buffer(smallSize + 5);
+    const Flat = this.params.some((p) => p.dtype === 'float64') ? Float64Array : Float32Array;
+    if (this.buffer?.length !== smallSize + 5 || !(this.buffer instanceof Flat)) this.buffer = new Flat(smallSize + 5);
     const flat = this.buffer;
     let at = 0;
     for (const t of small) {

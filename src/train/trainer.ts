@@ -29,7 +29,6 @@ import type { Checkpoint, RunStore } from './store.js';
 import { restoreCheckpoint } from './store.js';
 import { Pacer } from './pace.js';
 import type { Communicator } from '../distributed/communicator.js';
-import { hash32 } from '../distributed/communicator.js';
 import { DataParallel, epochSums, reduceEvaluation, twoBatchNoise } from './data-parallel.js';
 import type {
   BatchContext,
@@ -334,15 +333,7 @@ function start(run: Run): { completed: number; progress?: EpochProgress } {
     if (o.earlyStopping && run.sinceBest >= o.earlyStopping.patience) run.stoppedEarly = true;
   }
   if (run.dp) {
-    // the parameters' shapes and dtypes, not only their count: each large one is its own allreduce
-    const layout = hash32(run.params.map((p) => `${p.dtype}[${p.shape.join(',')}]`).join(';'));
-    run.dp.checkSameSetup({
-      parameters: run.params.reduce((s, p) => s + p.size, 0),
-      parameterLayout: layout,
-      accumulate: run.accumulate,
-      batches: o.train.length,
-      step: run.step,
-    });
+    run.dp.checkSameSetup({ accumulate: run.accumulate, batches: o.train.length, step: run.step });
     run.dp.checkCollectiveLayers(o.model);
     run.dp.broadcastState(o.model);
   }
