@@ -101,25 +101,32 @@ async function descentRows(b: WebgpuBackend, sizes: number[], batches: number[],
     const opt = new d.SGD(model.parameters(), { lr: LR, momentum: MOMENTUM });
     const x = d.tensor(uniform(batch * SIZES[0], 0, 1, 98), { shape: [batch, SIZES[0]] });
     const y = d.tensor(Int32Array.from(uniform(batch, 0, 10, 99), Math.floor));
-    const losses: number[] = [];
-    const t = await timeItAsync(
-      async () => {
-        const loss = d.scope(() => {
-          const { value, grads } = d.valueAndGrad(() => d.crossEntropy(model.forward(x), y), model.parameters());
-          opt.step(grads);
-          return value;
-        });
-        losses.push(await loss.itemAsync());
-        loss.dispose();
-      },
-      budget * 2,
-      2,
-    );
+    const { t, losses } = await timedSteps(model, opt, x, y, budget * 2, 2);
     if (!(losses[losses.length - 1]! < losses[0]!)) throw new Error(`bench webgpu: the MLP loss did not fall (${losses[0]} -> ${losses.at(-1)})`);
     rows.push(mlpRow(batch, 'webgpu', t));
   }
   rows.push(await descentCnnRow(budget));
   return rows;
+}
+
+/** Training steps of `model` on one fixed batch (cross-entropy, `opt`), timed, each step's loss read back with itemAsync. */
+async function timedSteps(model: d.Module, opt: d.SGD, x: d.Tensor, y: d.Tensor, budget: number, warmup: number, minIters = 1) {
+  const losses: number[] = [];
+  const t = await timeItAsync(
+    async () => {
+      const loss = d.scope(() => {
+        const { value, grads } = d.valueAndGrad(() => d.crossEntropy(model.forward(x), y), model.parameters());
+        opt.step(grads);
+        return value;
+      });
+      losses.push(await loss.itemAsync());
+      loss.dispose();
+    },
+    budget,
+    warmup,
+    minIters,
+  );
+  return { t, losses };
 }
 
 /** The benchmark CNN (bench/cnn.ts) on one fixed batch of 64, the loss read back every step. */
@@ -129,21 +136,7 @@ async function descentCnnRow(budget: number): Promise<Row> {
   const opt = new d.SGD(net.parameters(), { lr: 0.01, momentum: 0.9 });
   const x = d.tensor(uniform(CNN_BATCH * 28 * 28, 0, 1, 96), { shape: [CNN_BATCH, 1, 28, 28] });
   const y = d.tensor(Int32Array.from(uniform(CNN_BATCH, 0, 10, 97), Math.floor));
-  const losses: number[] = [];
-  const t = await timeItAsync(
-    async () => {
-      const loss = d.scope(() => {
-        const { value, grads } = d.valueAndGrad(() => d.crossEntropy(net.forward(x), y), net.parameters());
-        opt.step(grads);
-        return value;
-      });
-      losses.push(await loss.itemAsync());
-      loss.dispose();
-    },
-    budget * 2,
-    1,
-    2,
-  );
+  const { t, losses } = await timedSteps(net, opt, x, y, budget * 2, 1, 2);
   checkLoss('Descent webgpu CNN', CNN_BATCH, losses);
   return cnnRow('webgpu', t);
 }
