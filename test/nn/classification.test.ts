@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import * as d from '../../src/index.js';
 import * as nn from '../../src/nn/index.js';
 import { assertClose, flat } from '../helpers.js';
+import { softmaxCrossEntropy, softmaxCrossEntropyGrad } from '../../src/ops/index.js';
 
 const f64 = (v: number[][]) => d.tensor(v, { dtype: 'float64' });
 const labels = (v: number[]) => d.tensor(v, { dtype: 'int32' });
@@ -234,4 +235,34 @@ describe('classification loss properties on random inputs', () => {
     const g = d.grad(() => nn.crossEntropy(x, y, { weight, ignoreIndex: -1, labelSmoothing: 0.2 }), [x]).get(x);
     assert.deepEqual(flat(g).slice(2 * C, 3 * C), [0, 0, 0, 0]);
   });
+});
+
+describe('the fused softmax cross-entropy kernels against the ops they replace', () => {
+  // Rows with NaN, +-Inf, huge and tiny logits, one class; float32 and float64. The fused
+  // kernels (backend crossEntropyRows / crossEntropyRowsGrad, or the reference loops) do the
+  // composed ops' steps in their order with their roundings, so every value is identical.
+  const rows: number[][] = [
+    [1, 2, 3, 4],
+    [-80, 0.5, 88, 3],
+    [NaN, 1, 2, 3],
+    [Infinity, 1, 2, 3],
+    [-Infinity, 1, 2, 3],
+    [-Infinity, -Infinity, -Infinity, -Infinity],
+    [1e-30, -1e-30, 0, -0],
+    [3.4e38, -3.4e38, 1, 2],
+  ];
+  const targets = [3, 2, 1, 0, 1, 2, 0, 0];
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`${dtype}: losses and gradients are bit for bit the composed ones`, () => {
+      const x = d.tensor(rows, { dtype });
+      const y = labels(targets);
+      const g = d.tensor([0.5, -1, 2, 1, 1, 0.25, 3, 1], { dtype });
+      const fused = softmaxCrossEntropy(x, y);
+      const composed = d.neg(d.reshape(d.gather(d.logSoftmax(x, 1), 1, d.reshape(y, [-1, 1])), [-1]));
+      assert.deepEqual(flat(fused), flat(composed));
+      const grad = softmaxCrossEntropyGrad(x, y, g);
+      const want = d.mul(d.sub(d.softmax(x, 1), d.oneHot(y, 4, dtype)), d.reshape(g, [-1, 1]));
+      assert.deepEqual(flat(grad), flat(want));
+    });
+  }
 });
