@@ -92,3 +92,37 @@ export function useBackend(name: string, threads: number): void {
 
 /** Whether the native addon is built and loads here (then the 'native' rows run). */
 export const NATIVE_AVAILABLE = loadNative() !== null;
+
+/**
+ * The examples a training benchmark draws its batches from, and the batch gather that PyTorch's
+ * step times too (bench/torch_peer.py): `size` random inputs of `shape` and labels 0..9; each batch
+ * is rows [at, at + batch) selected by index, starting over at 0 when the pool runs out.
+ */
+export class ExamplePool {
+  readonly x: d.Tensor;
+  readonly y: d.Tensor;
+  private at = 0;
+
+  constructor(
+    shape: readonly number[],
+    readonly batch: number,
+    generator: d.Generator,
+    readonly size = 60_000,
+  ) {
+    this.x = d.keep(d.rand([size, ...shape], { generator }));
+    this.y = d.keep(d.randint(0, 10, [size], { generator }));
+  }
+
+  /** The next batch [inputs, labels], made in the caller's scope. */
+  next(): [d.Tensor, d.Tensor] {
+    if (this.at + this.batch > this.size) this.at = 0;
+    const idx = d.arange(this.at, this.at + this.batch, 1, { dtype: 'int32' });
+    this.at += this.batch;
+    return [d.indexSelect(this.x, 0, idx), d.indexSelect(this.y, 0, idx)];
+  }
+
+  dispose(): void {
+    this.x.dispose();
+    this.y.dispose();
+  }
+}

@@ -25,7 +25,7 @@ import { benchStartup } from './startup.js';
 import { benchRecipe } from './recipe.js';
 import { benchTorch } from './torch.js';
 import type { Result } from './measure.js';
-import { NATIVE_AVAILABLE, rateOf, timeIt, useBackend } from './measure.js';
+import { ExamplePool, NATIVE_AVAILABLE, rateOf, timeIt, useBackend } from './measure.js';
 
 const quick = process.argv.includes('--quick');
 const allThreads = os.availableParallelism();
@@ -46,13 +46,14 @@ const torch = benchTorch({ quick });
 for (const s of torch.skipped) console.log(JSON.stringify(s));
 for (const r of torch.rows) console.log(JSON.stringify(r));
 const torchRate = new Map(torch.rows.filter((r) => r.backend === 'pytorch').map((r) => [r.name, rateOf(r)]));
+const torchKeptRate = new Map(torch.rows.filter((r) => r.backend === 'pytorch*').map((r) => [r.name, rateOf(r)]));
 const blasRate = new Map(torch.rows.filter((r) => r.backend === 'openblas').map((r) => [`${r.name}/${r.threads}`, rateOf(r)]));
 
 /**
  * Records a row; its ratio is to the js row of the same workload, which is always emitted first,
  * and for Descent's own rows to PyTorch's best setting and to OpenBLAS on as many threads.
  */
-function emit(r: Result & { ratio_vs_pytorch?: number; ratio_vs_openblas?: number }): void {
+function emit(r: Result & { ratio_vs_pytorch?: number; ratio_vs_pytorch_malloc_keep?: number; ratio_vs_openblas?: number }): void {
   const rate = rateOf(r);
   if (r.backend === 'js') jsRates.set(workload(r.name), rate);
   const jsRate = jsRates.get(workload(r.name));
@@ -60,6 +61,8 @@ function emit(r: Result & { ratio_vs_pytorch?: number; ratio_vs_openblas?: numbe
   const descent = r.backend === 'js' || r.backend === 'wasm' || r.backend === 'native';
   const pt = torchRate.get(r.name);
   if (descent && pt !== undefined) r.ratio_vs_pytorch = Number((rate / pt).toFixed(2));
+  const kept = torchKeptRate.get(r.name);
+  if (descent && kept !== undefined) r.ratio_vs_pytorch_malloc_keep = Number((rate / kept).toFixed(2));
   const ob = blasRate.get(`${r.name}/${r.threads}`);
   if (descent && ob !== undefined) r.ratio_vs_openblas = Number((rate / ob).toFixed(2));
   results.push(r);
@@ -93,10 +96,10 @@ for (const batch of [32, 128, 512]) {
     useBackend(backend, threads);
     const g = new d.Generator(0);
     const net = makeMlp(g);
-    const x = d.keep(d.rand([batch, 784], { generator: g }));
-    const y = d.keep(d.randint(0, 10, [batch], { generator: g }));
+    const pool = new ExamplePool([784], batch, g);
     const budget = quick ? 0.2 : backend === 'js' ? 1.5 : 2;
-    const t = timeIt(() => trainStep(net, x, y), budget, 2);
+    // the batch gather is timed with the step, as PyTorch's is
+    const t = timeIt(() => d.scope(() => trainStep(net, ...pool.next())), budget, 2);
     const eps = Number((batch / t.perIter).toFixed(0));
     emit({
       name: `mlp_784_512_256_10_b${batch}`,
@@ -106,7 +109,8 @@ for (const batch of [32, 128, 512]) {
       iters: t.iters,
       seconds: Number(t.seconds.toFixed(2)),
     });
-    for (const t2 of [...net.params, ...net.velocity, x, y]) t2.dispose();
+    for (const t2 of [...net.params, ...net.velocity]) t2.dispose();
+    pool.dispose();
   }
 }
 
@@ -170,20 +174,23 @@ const f = wasmFeatures();
 const ratio = (x: number | undefined) => (x !== undefined ? x.toFixed(2) + 'x' : '').padStart(7);
 console.log(`\nwasm features: simd=${f.simd} relaxedSimd=${f.relaxedSimd} threads=${f.threads}; cores=${allThreads}; node ${process.version}`);
 console.log(
-  `${'benchmark'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'rate'.padStart(12)} ${'unit'.padEnd(11)} ${'vs js'.padStart(7)} ${'vs torch'.padStart(8)} ${'vs BLAS'.padStart(7)}`,
+  `${'benchmark'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'rate'.padStart(12)} ${'unit'.padEnd(11)} ${'vs js'.padStart(7)} ${'vs torch'.padStart(8)} ${'vs BLAS'.padStart(7)} ${'vs torch*'.padStart(9)}`,
 );
 for (const r of torch.rows) results.push(r);
 // rows of one workload together (Descent's, then the peers'), workloads in the order first run
 const order = [...new Set(results.map((r) => workload(r.name)))];
 const grouped = order.flatMap((w) => results.filter((r) => workload(r.name) === w));
-const ext = (r: Result) => r as Result & { ratio_vs_pytorch?: number; ratio_vs_openblas?: number };
+const ext = (r: Result) => r as Result & { ratio_vs_pytorch?: number; ratio_vs_openblas?: number; ratio_vs_pytorch_malloc_keep?: number };
 for (const r of grouped) {
   const unit = r.gflops !== undefined ? 'GFLOP/s' : 'examples/s';
   console.log(
-    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)} ${ratio(ext(r).ratio_vs_pytorch).padStart(8)} ${ratio(ext(r).ratio_vs_openblas)}`,
+    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(rateOf(r)).padStart(12)} ${unit.padEnd(11)} ${ratio(r.ratio_vs_js)} ${ratio(ext(r).ratio_vs_pytorch).padStart(8)} ${ratio(ext(r).ratio_vs_openblas)} ${ratio(ext(r).ratio_vs_pytorch_malloc_keep).padStart(9)}`,
   );
 }
 console.log('(GEMM and MLP rows: the best timed window; cnn-train: the median window, its JSON lines give the mean and the best window too)');
+console.log(
+  "(pytorch: each setting's median of 3 processes, the best setting; pytorch*: the same with glibc keeping freed memory, MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ raised, for reference: not a peer setting)",
+);
 console.log(
   `\n${'fit() yielding to the event loop'.padEnd(34)} ${'backend'.padEnd(10)} ${'threads'.padStart(7)} ${'examples/s'.padStart(12)} ${'yield'.padEnd(11)} ${'vs never'.padStart(8)}`,
 );
