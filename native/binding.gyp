@@ -11,7 +11,8 @@
         "src/gemm.cc",
         "src/pool.cc",
         "src/kernel_avx2.cc",
-        "src/kernel_avx512.cc"
+        "src/kernel_avx512.cc",
+        "src/sgd.cc"
       ],
       "cflags": ["-O3", "-ffp-contract=off"],
       "cflags_cc": ["-std=c++17", "-fno-exceptions"],

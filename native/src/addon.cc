@@ -3,6 +3,7 @@
 //
 //   setMemory(u8: Uint8Array): void       the view every byte offset refers to (again after grow)
 //   sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, threads): void
+//   sgdStep(p, g, bIn, pOut, bOut, n, lr, momentum, keep, weightDecay, flags, threads): void
 //   park(): idle pool threads sleep at once (another pool is about to run)
 //   setNumThreads(n), getNumThreads(), isa(), setIsa(name), features()
 //
@@ -20,6 +21,7 @@
 
 #include "gemm.h"
 #include "pool.h"
+#include "sgd.h"
 
 namespace descent {
 namespace {
@@ -81,10 +83,10 @@ bool get_int(napi_env env, napi_value v, const char* fn, const char* name, int64
 // Checks that the float32 elements base + i * s1 + j * s2 (0 <= i < e1, 0 <= j < e2) lie inside
 // [0, length) bytes and that base is 4-byte aligned; else throws a RangeError naming `name`.
 // |s| < 2^31 and e < 2^31, so the element spans below stay under 2^63 and nothing overflows.
-bool check_extent(napi_env env, const char* name, int64_t base, int64_t e1, int64_t s1, int64_t e2, int64_t s2, size_t length) {
+bool check_extent(napi_env env, const char* fn, const char* name, int64_t base, int64_t e1, int64_t s1, int64_t e2, int64_t s2, size_t length) {
   char msg[320];
   if (base % 4 != 0) {
-    std::snprintf(msg, sizeof msg, "sgemm: %s = %lld is not a multiple of 4 (a float32 byte offset)", name, static_cast<long long>(base));
+    std::snprintf(msg, sizeof msg, "%s: %s = %lld is not a multiple of 4 (a float32 byte offset)", fn, name, static_cast<long long>(base));
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
     return false;
   }
@@ -95,7 +97,7 @@ bool check_extent(napi_env env, const char* name, int64_t base, int64_t e1, int6
   if (below > base / 4 || base > len || above + 1 > (len - base) / 4) {
     const double lo = static_cast<double>(base) - 4.0 * static_cast<double>(below);
     const double hi = static_cast<double>(base) + 4.0 * (static_cast<double>(above) + 1.0);
-    std::snprintf(msg, sizeof msg, "sgemm: %s spans bytes [%.17g, %.17g), outside the memory of %zu bytes", name, lo, hi, length);
+    std::snprintf(msg, sizeof msg, "%s: %s spans bytes [%.17g, %.17g), outside the memory of %zu bytes", fn, name, lo, hi, length);
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
     return false;
   }
@@ -166,9 +168,9 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   uint8_t* base = nullptr;
   size_t length = 0;
   if (!memory_view(env, &base, &length)) return nullptr;
-  if (k > 0 && !check_extent(env, "a", v[3], m, v[4], k, v[5], length)) return nullptr;
-  if (k > 0 && !check_extent(env, "b", v[6], k, v[7], n, v[8], length)) return nullptr;
-  if (!check_extent(env, "c", v[9], m, v[10], n, 1, length)) return nullptr;
+  if (k > 0 && !check_extent(env, "sgemm", "a", v[3], m, v[4], k, v[5], length)) return nullptr;
+  if (k > 0 && !check_extent(env, "sgemm", "b", v[6], k, v[7], n, v[8], length)) return nullptr;
+  if (!check_extent(env, "sgemm", "c", v[9], m, v[10], n, 1, length)) return nullptr;
   Gemm g{m, n, k, reinterpret_cast<const float*>(base + v[3]), v[4], v[5], reinterpret_cast<const float*>(base + v[6]), v[7], v[8],
          reinterpret_cast<float*>(base + v[9]), v[10], v[11] != 0};
   const EnvState* state = env_state(env);
@@ -177,6 +179,58 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "sgemm: out of memory for the packing buffers");
     return nullptr;
   }
+  return undefined(env);
+}
+
+// Reads a number argument (any value, NaN and infinities included) as float32, rounded once.
+bool get_float(napi_env env, napi_value v, const char* fn, const char* name, float* out) {
+  napi_valuetype type = napi_undefined;
+  napi_typeof(env, v, &type);
+  double d = 0;
+  if (type != napi_number || napi_get_value_double(env, v, &d) != napi_ok) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "%s: %s must be a number", fn, name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  *out = static_cast<float>(d);
+  return true;
+}
+
+napi_value SgdStep(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value args[12];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
+  if (argc != 12) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS",
+                          "sgdStep: expected 12 arguments (p, g, bIn, pOut, bOut, n, lr, momentum, keep, weightDecay, flags, threads)");
+    return nullptr;
+  }
+  static const char* const names[6] = {"p", "g", "bIn", "pOut", "bOut", "n"};
+  int64_t v[6];
+  for (int i = 0; i < 6; ++i)
+    if (!get_int(env, args[i], "sgdStep", names[i], 0, i == 5 ? kMaxOffset / 4 : kMaxOffset, &v[i])) return nullptr;
+  float h[4];
+  static const char* const hnames[4] = {"lr", "momentum", "keep", "weightDecay"};
+  for (int i = 0; i < 4; ++i)
+    if (!get_float(env, args[6 + i], "sgdStep", hnames[i], &h[i])) return nullptr;
+  int64_t flags = 0, threads = 0;
+  if (!get_int(env, args[10], "sgdStep", "flags", 0, 31, &flags)) return nullptr;
+  if (!get_int(env, args[11], "sgdStep", "threads", 0, Pool::kMaxThreads, &threads)) return nullptr;
+  const int64_t n = v[5];
+  if (n == 0) return undefined(env);
+  uint8_t* base = nullptr;
+  size_t length = 0;
+  if (!memory_view(env, &base, &length)) return nullptr;
+  const bool momentum = (flags & kSgdMomentum) != 0, reads_buffer = momentum && (flags & kSgdFirst) == 0;
+  for (int i = 0; i < 5; ++i) {
+    if ((i == 2 && !reads_buffer) || (i == 4 && !momentum)) continue;
+    if (!check_extent(env, "sgdStep", names[i], v[i], n, 1, 1, 0, length)) return nullptr;
+  }
+  auto f = [&](int i) { return reinterpret_cast<float*>(base + v[i]); };
+  const Sgd s{f(0), f(1), reads_buffer ? f(2) : nullptr, f(3), momentum ? f(4) : nullptr, n, h[0], h[1], h[2], h[3], static_cast<int>(flags)};
+  const EnvState* state = env_state(env);
+  sgd_step(state->isa, s, threads > 0 ? static_cast<int>(threads) : state->threads);
   return undefined(env);
 }
 
@@ -298,6 +352,7 @@ NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
       {"setMemory", nullptr, SetMemory, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"park", nullptr, Park, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getNumThreads", nullptr, GetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -58,9 +58,12 @@ struct Gemm {
   bool accumulate;
 };
 
-// Each thread of a product gets at least this many multiply-adds (2^17), so products under twice
-// that run on the calling thread alone.
-constexpr double kSerialWork = 131072.0;
+// Each thread of a product gets at least this many multiply-adds (2^19, a few microseconds of
+// work), so products under twice that run on the calling thread alone: waking a sleeping pool
+// thread costs tens of microseconds (more on a virtual machine), which a smaller share of work
+// never wins back. (At 2^17 the classifier head's products, 128 x 10 x 256, took 23 us on two
+// threads and 16 us on one; 128 x 256 x 10, 22 us against 9.)
+constexpr double kSerialWork = 524288.0;
 
 // False when the packing buffers could not be allocated (C is then partly written).
 bool sgemm(const KernelSet& ks, const Gemm& g, int threads);

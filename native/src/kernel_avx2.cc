@@ -10,6 +10,7 @@
 #define DESCENT_TARGET __attribute__((target("avx2,fma")))
 #include "pack-inl.h"
 #include "transpose-inl.h"
+#include "sgd-inl.h"
 
 namespace descent {
 namespace {
@@ -109,11 +110,16 @@ const KernelSet* kernels_avx2() {
   return &set;
 }
 
+SgdKernel sgd_kernel_avx2() { return &sgd_dispatch; }
+
 }  // namespace descent
 
 #else
 
+#include "sgd.h"
+
 namespace descent {
+SgdKernel sgd_kernel_avx2() { return nullptr; }
 const KernelSet* kernels_avx2() { return nullptr; }
 }  // namespace descent
 

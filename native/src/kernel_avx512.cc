@@ -11,6 +11,7 @@
 #define DESCENT_TARGET __attribute__((target("avx512f,avx2,fma")))
 #include "pack-inl.h"
 #include "transpose-inl.h"
+#include "sgd-inl.h"
 
 namespace descent {
 namespace {
@@ -86,11 +87,16 @@ const KernelSet* kernels_avx512() {
   return &set;
 }
 
+SgdKernel sgd_kernel_avx512() { return &sgd_dispatch; }
+
 }  // namespace descent
 
 #else
 
+#include "sgd.h"
+
 namespace descent {
+SgdKernel sgd_kernel_avx512() { return nullptr; }
 const KernelSet* kernels_avx512() { return nullptr; }
 }  // namespace descent
 

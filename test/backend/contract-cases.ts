@@ -485,8 +485,9 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
       { lr: 0.01, momentum: 0.95, dampening: 0, weightDecay: 1e-4, nesterov: true, maximize: false, first: false },
       { lr: 0.01, momentum: 0.95, dampening: 0, weightDecay: 0, nesterov: true, maximize: false, first: true },
     ];
+    // 3 * 2^16 + 7: split over threads where the backend splits (the native update), a ragged end
     for (const dtype of FLOATS)
-      for (const n of [0, ...SIZES, 1031])
+      for (const n of [0, ...SIZES, 1031, 3 * 65536 + 7])
         for (const h of hypers) {
           const [pr, pt] = c.pair(dtype, c.values(n)),
             [gr, gt] = c.pair(dtype, c.values(n)),
@@ -500,6 +501,19 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
           c.check(pot, por, `${label}: parameter`);
           if (withBuf) c.check(bot, bor, `${label}: buffer`);
         }
+    // in place, as the optimizers call it: the parameter and the momentum buffer overwritten
+    for (const n of [1031, 3 * 65536 + 7])
+      for (const h of hypers) {
+        const [pr, pt] = c.pair('float32', c.values(n)),
+          [gr, gt] = c.pair('float32', c.values(n)),
+          [br, bt] = c.pair('float32', c.values(n));
+        const withBuf = h.momentum !== 0;
+        c.ref.sgdStep!(pr, gr, withBuf ? br : null, pr, withBuf ? br : null, h);
+        c.backend.sgdStep!(pt, gt, withBuf ? bt : null, pt, withBuf ? bt : null, h);
+        const label = `sgdStep in place n=${n} ${JSON.stringify(h)}`;
+        c.check(pt, pr, `${label}: parameter`);
+        if (withBuf) c.check(bt, br, `${label}: buffer`);
+      }
   },
   crossEntropyRows(c) {
     // the same steps as the reference, each rounded alike: the same values (NaN rows as NaN)

@@ -100,8 +100,8 @@ for (const name of listBackends()) {
   });
 }
 
-// The wasm backend's products run in the native addon where it is built (issue 15): the matmul
-// contract on each of its kernel paths the CPU has, and on the wasm GEMM with the addon turned off.
+// The wasm backend's products and SGD updates run in the native addon where it is built (issue 15):
+// their contract on each of its kernel paths the CPU has, and on the wasm kernels with the addon off.
 describe('backend contract: wasm products on every GEMM path', () => {
   const wasm = findBackend('wasm');
   const addon = loadNative();
@@ -112,20 +112,21 @@ describe('backend contract: wasm products on every GEMM path', () => {
     if (f.avx2 && f.fma) paths.push('avx2');
     if (f.avx512f) paths.push('avx512');
   }
-  for (const path of paths) {
-    it(`matmul on the ${path === 'wasm' ? 'wasm GEMM (native turned off)' : `native ${path} kernels`}`, (t) => {
-      if (!wasm) return t.skip('no wasm backend here');
-      const isa = addon?.isa();
-      useNativeGemm(path !== 'wasm');
-      if (path !== 'wasm') addon!.setIsa(path);
-      try {
-        runCase(wasm, 'matmul');
-      } finally {
-        useNativeGemm(true);
-        if (isa) addon!.setIsa(isa);
-      }
-    });
-  }
+  for (const path of paths)
+    for (const kernel of ['matmul', 'sgdStep'] as const) {
+      it(`${kernel} on the ${path === 'wasm' ? 'wasm kernels (native turned off)' : `native ${path} kernels`}`, (t) => {
+        if (!wasm) return t.skip('no wasm backend here');
+        const isa = addon?.isa();
+        useNativeGemm(path !== 'wasm');
+        if (path !== 'wasm') addon!.setIsa(path);
+        try {
+          runCase(wasm, kernel);
+        } finally {
+          useNativeGemm(true);
+          if (isa) addon!.setIsa(isa);
+        }
+      });
+    }
   it('the native kernels are in use wherever they are built (or DESCENT_SKIP_NATIVE says they are not)', (t) => {
     if (process.env.DESCENT_SKIP_NATIVE === '1' || process.env.DESCENT_NATIVE === '0')
       return t.skip('the native kernels are skipped here by DESCENT_SKIP_NATIVE=1 or DESCENT_NATIVE=0');

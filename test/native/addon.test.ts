@@ -61,6 +61,42 @@ describe('native addon: interface', { skip: skipSuite }, () => {
     reset();
   });
 
+  it("refuses the SGD update's bad offsets, sizes and flags the same way, touching nothing", () => {
+    reset();
+    const len = memory.buffer.byteLength;
+    const c = placeC(2, 2, () => 7);
+    const before = readC(c);
+    const call = (args: number[]): void => (addon.sgdStep as (...x: number[]) => void)(...args);
+    // p, g, bIn, pOut, bOut, n, lr, momentum, keep, weightDecay, flags, threads; flags 4: momentum
+    const ok = [c.off, c.off, c.off, c.off, c.off, 4, 0.1, 0.9, 1, 0, 4, 1];
+    const with_ = (i: number, v: number): number[] => ok.map((x, j) => (j === i ? v : x));
+    const cases: [number[], RegExp][] = [
+      [with_(0, len - 8), /sgdStep: p spans/],
+      [with_(1, len), /sgdStep: g spans/],
+      [with_(2, len - 4), /sgdStep: bIn spans/],
+      [with_(3, len - 12), /sgdStep: pOut spans/],
+      [with_(4, len - 4), /sgdStep: bOut spans/],
+      [with_(0, 2), /sgdStep: p = 2 is not a multiple of 4/],
+      [with_(5, -1), /sgdStep: n must be an integer/],
+      [with_(5, 2 ** 60), /sgdStep: n must be an integer/],
+      [with_(10, 32), /sgdStep: flags must be an integer in \[0, 31\]/],
+      [with_(11, -1), /sgdStep: threads must be/],
+    ];
+    for (const [args, message] of cases)
+      assert.throws(
+        () => call(args),
+        (e: Error) => e instanceof RangeError && message.test(e.message),
+        `${args}`,
+      );
+    // without momentum the buffers are neither read nor checked; with it after the first step both are
+    assert.doesNotThrow(() => call([c.off, c.off, len, c.off, len, 4, 0, 0, 1, 0, 0, 1]));
+    assert.doesNotThrow(() => call([c.off, c.off, len, c.off, c.off, 4, 0, 0.9, 1, 0, 4 | 8, 1]));
+    assert.throws(() => (addon.sgdStep as (...x: unknown[]) => void)(...ok.slice(0, 6), '0.1', ...ok.slice(7)), TypeError);
+    assert.throws(() => (addon.sgdStep as (...x: unknown[]) => void)(c.off), TypeError);
+    assert.deepEqual(readC(c), before, 'lr 0 updates leave the values as they were');
+    reset();
+  });
+
   it('sees a grown memory only through a new view, and an emptied (detached) view as empty', () => {
     const grown = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
     addon.setMemory(new Uint8Array(grown.buffer));

@@ -61,10 +61,11 @@ describe('native sgemm: results', { skip: skipSuite }, () => {
     checkProduct(addon, isas, place(37, 45, 'negative', random), place(45, 29, 'negative', random), 'negative strides');
     checkProduct(addon, isas, place(21, 300, 'strided', random), place(300, 19, 'negative', random), 'strided x negative');
     freeAll();
-    checkProduct(addon, isas, place(1000, 200, 'row', random), place(200, 5, 'row', random), 'tall (split by rows)', 2);
+    checkProduct(addon, isas, place(4000, 200, 'row', random), place(200, 5, 'row', random), 'tall (split by rows)', 2);
     freeAll();
-    // n = 2100 is more than one column block (nc = 2048) of any path
-    checkProduct(addon, isas, place(3, 40, 'col', random), place(40, 2100, 'row', random), 'wide (split by columns)', 2);
+    // n = 2100 is more than one column block (nc = 2048) of any path; both have over 2^20
+    // multiply-adds, so they are split (smaller products run on the calling thread)
+    checkProduct(addon, isas, place(3, 400, 'col', random), place(400, 2100, 'row', random), 'wide (split by columns)', 2);
     reset();
   });
 

@@ -29,7 +29,7 @@ export interface NativeAddon {
    * for 0 <= i < m, 0 <= j < n, in float32. a, b, c are byte offsets into the memory; strides are
    * in elements (any sign), so the four transpose layouts are only strides; ldc >= n. C must not
    * overlap A or B. threads: at most this many threads (0: getNumThreads()); products under about
-   * 2^17 multiply-adds run on the calling thread. Throws a RangeError naming the argument when
+   * 2^20 multiply-adds run on the calling thread. Throws a RangeError naming the argument when
    * an operand would reach outside the memory; m, n or k = 0 touch nothing, except that k = 0
    * without accumulate writes zeros to C.
    */
@@ -46,6 +46,28 @@ export interface NativeAddon {
     c: number,
     ldc: number,
     accumulate: 0 | 1,
+    threads: number,
+  ): void;
+  /**
+   * torch.optim.SGD's update of one float32 parameter of n elements, in place or not (pOut may be
+   * p, bOut may be bIn): the same float32 operations in the same order as the reference
+   * (backend/js/optim.ts), each rounded alone, so the same bits. Offsets in bytes; flags are
+   * wasm/optim.ts's SGD_* bits (bIn is read only with momentum after the first step, bOut written
+   * only with momentum); keep = 1 - dampening; the four hyperparameters are rounded to float32.
+   * Updates under about 2^17 elements run on the calling thread.
+   */
+  sgdStep(
+    p: number,
+    g: number,
+    bIn: number,
+    pOut: number,
+    bOut: number,
+    n: number,
+    lr: number,
+    momentum: number,
+    keep: number,
+    weightDecay: number,
+    flags: number,
     threads: number,
   ): void;
   /** Idle pool threads stop spinning and sleep at once (another thread pool is about to run). */

@@ -71,7 +71,7 @@ function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: numb
     // many cores as threads no idle thread spins on a core the running pool needs.
     if (rt.pool.beforeRun === null) rt.pool.beforeRun = () => native.park();
     rt.pool.park();
-    native.sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, n, 0, rt.threads);
+    native.sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, n, 0, process.env.NT ? +process.env.NT : rt.threads);
     return;
   }
   const threads = Math.min(rt.threads, rt.pool.capacity());
@@ -423,6 +423,15 @@ export const wasmBackend: Backend = {
       return sgdStepReference(p, grad, bufIn, pOut, bufOut, h);
     }
     const rt = runtime(), n = p.size;
+    const native = nativeGemm(rt.heap);
+    if (native !== null) {
+      // natively (the addon's update, the same bits) on the pool the backward pass's products just
+      // used, so no worker of ours is woken for it
+      const pbi = momentum && !h.first ? rd(bufIn!) : 0, pbo = momentum ? wr(bufOut!) : 0;
+      rt.pool.park();
+      native.sgdStep(rd(p), rd(grad), pbi, wr(pOut), pbo, n, h.lr, h.momentum, 1 - h.dampening, h.weightDecay, sgdFlags(h), rt.threads);
+      return;
+    }
     const hp = rt.heap.malloc(16);
     try {
       new Float32Array(rt.heap.buffer, hp, 4).set([h.lr, h.momentum, 1 - h.dampening, h.weightDecay]);
