@@ -227,7 +227,7 @@ console.log(
 );
 for (const r of recipe) {
   console.log(
-    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second ?? 'skipped').padStart(12)} ${String(r.test_accuracy ?? r.skipped ?? '').padEnd(11)} ${ratio(r.ratio_vs_pytorch).padStart(8)}`,
+    `${r.name.padEnd(34)} ${r.backend.padEnd(10)} ${String(r.threads).padStart(7)} ${String(r.examples_per_second ?? 'skipped').padStart(12)} ${String(r.test_accuracy ?? r.skipped ?? '').padEnd(11)} ${ratio(r.ratio_vs_pytorch).padStart(8)}${r.round_ratios_vs_pytorch ? `   rounds ${r.round_ratios_vs_pytorch.map((x) => x.toFixed(2) + 'x').join(' ')}` : ''}`,
   );
 }
 console.log(
