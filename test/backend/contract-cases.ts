@@ -501,19 +501,21 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
           c.check(pot, por, `${label}: parameter`);
           if (withBuf) c.check(bot, bor, `${label}: buffer`);
         }
-    // in place, as the optimizers call it: the parameter and the momentum buffer overwritten
-    for (const n of [1031, 3 * 65536 + 7])
-      for (const h of hypers) {
-        const [pr, pt] = c.pair('float32', c.values(n)),
-          [gr, gt] = c.pair('float32', c.values(n)),
-          [br, bt] = c.pair('float32', c.values(n));
-        const withBuf = h.momentum !== 0;
-        c.ref.sgdStep!(pr, gr, withBuf ? br : null, pr, withBuf ? br : null, h);
-        c.backend.sgdStep!(pt, gt, withBuf ? bt : null, pt, withBuf ? bt : null, h);
-        const label = `sgdStep in place n=${n} ${JSON.stringify(h)}`;
-        c.check(pt, pr, `${label}: parameter`);
-        if (withBuf) c.check(bt, br, `${label}: buffer`);
-      }
+    // in place: the parameter and the momentum buffer overwritten. Not on WebGPU, where one dispatch
+    // cannot bind a buffer both read-only and read-write (its optimizer passes separate outputs).
+    if (c.backend.name !== 'webgpu')
+      for (const n of [1031, 3 * 65536 + 7])
+        for (const h of hypers) {
+          const [pr, pt] = c.pair('float32', c.values(n)),
+            [gr, gt] = c.pair('float32', c.values(n)),
+            [br, bt] = c.pair('float32', c.values(n));
+          const withBuf = h.momentum !== 0;
+          c.ref.sgdStep!(pr, gr, withBuf ? br : null, pr, withBuf ? br : null, h);
+          c.backend.sgdStep!(pt, gt, withBuf ? bt : null, pt, withBuf ? bt : null, h);
+          const label = `sgdStep in place n=${n} ${JSON.stringify(h)}`;
+          c.check(pt, pr, `${label}: parameter`);
+          if (withBuf) c.check(bt, br, `${label}: buffer`);
+        }
   },
   crossEntropyRows(c) {
     // the same steps as the reference, each rounded alike: the same values (NaN rows as NaN)
