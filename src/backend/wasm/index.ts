@@ -71,7 +71,7 @@ function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: numb
     // many cores as threads no idle thread spins on a core the running pool needs.
     if (rt.pool.beforeRun === null) rt.pool.beforeRun = () => native.park();
     rt.pool.park();
-    native.sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, n, 0, process.env.NT ? +process.env.NT : rt.threads);
+    native.sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, n, 0, rt.threads);
     return;
   }
   const threads = Math.min(rt.threads, rt.pool.capacity());
