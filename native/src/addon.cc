@@ -4,6 +4,7 @@
 //   setMemory(u8: Uint8Array): void       the view every byte offset refers to (again after grow)
 //   sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, threads): void
 //   sgdStep(p, g, bIn, pOut, bOut, n, lr, momentum, keep, weightDecay, flags, threads): void
+//   sumSquaresRows(x, out, rows, cols, threads): void   float64 sums of squares by rows (sgd.h)
 //   park(): idle pool threads sleep at once (another pool is about to run)
 //   setNumThreads(n), getNumThreads(), isa(), setIsa(name), features()
 //
@@ -124,16 +125,19 @@ napi_value SetMemory(napi_env env, napi_callback_info info) {
 }
 
 // The current data pointer and byte length of the view given to setMemory.
-bool memory_view(napi_env env, uint8_t** data, size_t* length) {
+bool memory_view(napi_env env, uint8_t** data, size_t* length, const char* fn) {
   EnvState* state = env_state(env);
   napi_value view;
+  char msg[160];
   if (state->memory == nullptr || napi_get_reference_value(env, state->memory, &view) != napi_ok || view == nullptr) {
-    napi_throw_error(env, "ERR_INVALID_STATE", "sgemm: no memory; call setMemory(new Uint8Array(memory.buffer)) first");
+    std::snprintf(msg, sizeof msg, "%s: no memory; call setMemory(new Uint8Array(memory.buffer)) first", fn);
+    napi_throw_error(env, "ERR_INVALID_STATE", msg);
     return false;
   }
   void* p = nullptr;
   if (napi_get_typedarray_info(env, view, nullptr, length, &p, nullptr, nullptr) != napi_ok) {
-    napi_throw_error(env, nullptr, "sgemm: cannot read the memory view");
+    std::snprintf(msg, sizeof msg, "%s: cannot read the memory view", fn);
+    napi_throw_error(env, nullptr, msg);
     return false;
   }
   *data = static_cast<uint8_t*>(p);
@@ -167,7 +171,7 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   }
   uint8_t* base = nullptr;
   size_t length = 0;
-  if (!memory_view(env, &base, &length)) return nullptr;
+  if (!memory_view(env, &base, &length, "sgemm")) return nullptr;
   if (k > 0 && !check_extent(env, "sgemm", "a", v[3], m, v[4], k, v[5], length)) return nullptr;
   if (k > 0 && !check_extent(env, "sgemm", "b", v[6], k, v[7], n, v[8], length)) return nullptr;
   if (!check_extent(env, "sgemm", "c", v[9], m, v[10], n, 1, length)) return nullptr;
@@ -221,7 +225,7 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
   if (n == 0) return undefined(env);
   uint8_t* base = nullptr;
   size_t length = 0;
-  if (!memory_view(env, &base, &length)) return nullptr;
+  if (!memory_view(env, &base, &length, "sgdStep")) return nullptr;
   const bool momentum = (flags & kSgdMomentum) != 0, reads_buffer = momentum && (flags & kSgdFirst) == 0;
   for (int i = 0; i < 5; ++i) {
     if ((i == 2 && !reads_buffer) || (i == 4 && !momentum)) continue;
@@ -231,6 +235,40 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
   const Sgd s{f(0), f(1), reads_buffer ? f(2) : nullptr, f(3), momentum ? f(4) : nullptr, n, h[0], h[1], h[2], h[3], static_cast<int>(flags)};
   const EnvState* state = env_state(env);
   sgd_step(state->isa, s, threads > 0 ? static_cast<int>(threads) : state->threads);
+  return undefined(env);
+}
+
+napi_value SumSquaresRows(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value args[5];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
+  if (argc != 5) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "sumSquaresRows: expected 5 arguments (x, out, rows, cols, threads)");
+    return nullptr;
+  }
+  static const char* const names[4] = {"x", "out", "rows", "cols"};
+  int64_t v[4];
+  for (int i = 0; i < 4; ++i)
+    if (!get_int(env, args[i], "sumSquaresRows", names[i], 0, i < 2 ? kMaxOffset : kMaxDim - 1, &v[i])) return nullptr;
+  int64_t threads = 0;
+  if (!get_int(env, args[4], "sumSquaresRows", "threads", 0, Pool::kMaxThreads, &threads)) return nullptr;
+  const int64_t rows = v[2], cols = v[3];
+  if (rows == 0) return undefined(env);
+  uint8_t* base = nullptr;
+  size_t length = 0;
+  if (!memory_view(env, &base, &length, "sumSquaresRows")) return nullptr;
+  if (v[1] % 8 != 0) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "sumSquaresRows: out = %lld is not a multiple of 8 (a float64 byte offset)", static_cast<long long>(v[1]));
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return nullptr;
+  }
+  // x: rows * cols float32 (as rows x cols, so no product can overflow); out: rows float64
+  if (cols > 0 && !check_extent(env, "sumSquaresRows", "x", v[0], rows, cols, cols, 1, length)) return nullptr;
+  if (!check_extent(env, "sumSquaresRows", "out", v[1], rows, 2, 2, 1, length)) return nullptr;
+  const SumSq s{reinterpret_cast<const float*>(base + v[0]), reinterpret_cast<double*>(base + v[1]), rows, cols};
+  const EnvState* state = env_state(env);
+  sumsq_rows(state->isa, s, threads > 0 ? static_cast<int>(threads) : state->threads);
   return undefined(env);
 }
 
@@ -353,6 +391,7 @@ NAPI_MODULE_INIT() {
       {"setMemory", nullptr, SetMemory, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sumSquaresRows", nullptr, SumSquaresRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"park", nullptr, Park, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getNumThreads", nullptr, GetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -111,6 +111,7 @@ const KernelSet* kernels_avx2() {
 }
 
 SgdKernel sgd_kernel_avx2() { return &sgd_dispatch; }
+SumSqKernel sumsq_kernel_avx2() { return &sumsq_block; }
 
 }  // namespace descent
 
@@ -120,6 +121,7 @@ SgdKernel sgd_kernel_avx2() { return &sgd_dispatch; }
 
 namespace descent {
 SgdKernel sgd_kernel_avx2() { return nullptr; }
+SumSqKernel sumsq_kernel_avx2() { return nullptr; }
 const KernelSet* kernels_avx2() { return nullptr; }
 }  // namespace descent
 

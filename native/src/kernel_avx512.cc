@@ -88,6 +88,7 @@ const KernelSet* kernels_avx512() {
 }
 
 SgdKernel sgd_kernel_avx512() { return &sgd_dispatch; }
+SumSqKernel sumsq_kernel_avx512() { return &sumsq_block; }
 
 }  // namespace descent
 
@@ -97,6 +98,7 @@ SgdKernel sgd_kernel_avx512() { return &sgd_dispatch; }
 
 namespace descent {
 SgdKernel sgd_kernel_avx512() { return nullptr; }
+SumSqKernel sumsq_kernel_avx512() { return nullptr; }
 const KernelSet* kernels_avx512() { return nullptr; }
 }  // namespace descent
 

@@ -1,8 +1,9 @@
 // A small persistent thread pool. A job is a number of chunks; the calling thread and up to
 // `helpers` workers claim chunks one at a time from a shared counter until none are left, so a
 // worker that is slow to wake (or busy elsewhere) only means the others do more of the job.
-// Idle workers spin for about 50 us and then sleep on a condition variable, so back-to-back
-// GEMMs of a training step find them awake and an idle process costs no CPU. One job at a time:
+// Idle workers poll for about 1 ms (yielding their core after the first 50 us) and then sleep
+// on a condition variable, so back-to-back GEMMs of a training step find them awake and an idle
+// process costs no CPU. One job at a time:
 // a caller that finds the pool busy (another Node thread using the addon) runs its job alone.
 #pragma once
 

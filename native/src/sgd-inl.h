@@ -5,6 +5,8 @@
 // and the compiler needs no run-time overlap check to vectorise.
 #pragma once
 
+#include <cstring>
+
 #include "sgd.h"
 
 namespace descent {
@@ -69,6 +71,56 @@ DESCENT_TARGET void sgd_dispatch(const Sgd& s, Index begin, Index end) {
 #undef DESCENT_SGD_CASE
     default:
       return;
+  }
+}
+
+// Four float32 lanes and four float64 lanes (GCC/Clang vector extensions: lane-wise operations,
+// each rounded on its own, compiled to the vectors of the translation unit's target).
+typedef float SumSqF4 __attribute__((vector_size(16)));
+typedef double SumSqD4 __attribute__((vector_size(32)));
+
+// acc += x[j, j + 4) squared in float32, widened to float64 (by reference: a 32-byte vector
+// returned by value would change the ABI between the per-ISA builds).
+DESCENT_TARGET inline void sumsq_add4(SumSqD4& acc, const float* x) {
+  SumSqF4 v;
+  std::memcpy(&v, x, sizeof v);
+  acc += __builtin_convertvector(v * v, SumSqD4);
+}
+
+// A row's end: (l0 + l2) + (l1 + l3), then x[vec, cols) one at a time.
+DESCENT_TARGET inline double sumsq_finish(const SumSqD4& acc, const float* x, Index vec, Index cols) {
+  double t = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+  for (Index j = vec; j < cols; ++j) {
+    const float v = x[j] * x[j];
+    t = static_cast<double>(v) + t;
+  }
+  return t;
+}
+
+constexpr int kSumSqRows = 4;  // rows interleaved: 16 independent float64 sums hide the add latency
+
+DESCENT_TARGET void sumsq_block(const SumSq& s, Index begin, Index end) {
+  const Index cols = s.cols, vec = cols & ~Index{3};
+  Index r = begin;
+  for (; r + kSumSqRows <= end; r += kSumSqRows) {
+    const float* x = s.x + r * cols;
+    SumSqD4 a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    for (Index j = 0; j < vec; j += 4) {
+      sumsq_add4(a0, x + j);
+      sumsq_add4(a1, x + cols + j);
+      sumsq_add4(a2, x + 2 * cols + j);
+      sumsq_add4(a3, x + 3 * cols + j);
+    }
+    s.out[r] = sumsq_finish(a0, x, vec, cols);
+    s.out[r + 1] = sumsq_finish(a1, x + cols, vec, cols);
+    s.out[r + 2] = sumsq_finish(a2, x + 2 * cols, vec, cols);
+    s.out[r + 3] = sumsq_finish(a3, x + 3 * cols, vec, cols);
+  }
+  for (; r < end; ++r) {
+    const float* x = s.x + r * cols;
+    SumSqD4 a = {0, 0, 0, 0};
+    for (Index j = 0; j < vec; j += 4) sumsq_add4(a, x + j);
+    s.out[r] = sumsq_finish(a, x, vec, cols);
   }
 }
 

@@ -35,4 +35,25 @@ SgdKernel sgd_kernel_avx512();  // idem
 // The whole update on up to `threads` threads (updates under about 2^16 elements on the caller).
 void sgd_step(Isa isa, const Sgd& s, int threads);
 
+// Sums of squares by rows (the trainer's gradient norm, Backend.sumSquares): out[r] is the
+// float64 sum over x[r * cols, (r + 1) * cols) of x * x, each square a float32 product, added in
+// the wasm kernel's order (src/backend/wasm/optim.ts, sumsq_rows), so the same bits: four float64
+// lanes l = j % 4 over the first (cols & ~3) elements, then (l0 + l2) + (l1 + l3), then the
+// remaining elements one at a time. Rows are independent, so several run interleaved (each keeps
+// its own order) and the result does not depend on the split over threads.
+struct SumSq {
+  const float* x;
+  double* out;
+  Index rows, cols;
+};
+
+// Rows [begin, end). One per ISA, like the SGD kernels.
+using SumSqKernel = void (*)(const SumSq& s, Index begin, Index end);
+SumSqKernel sumsq_kernel(Isa isa);
+SumSqKernel sumsq_kernel_avx2();    // nullptr where not compiled
+SumSqKernel sumsq_kernel_avx512();  // idem
+
+// Every row on up to `threads` threads (under about 2^16 elements on the caller).
+void sumsq_rows(Isa isa, const SumSq& s, int threads);
+
 }  // namespace descent

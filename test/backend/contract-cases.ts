@@ -570,7 +570,7 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
   sumSquares(c) {
     // squares rounded to the dtype, added in float64 in any fixed order: within n float64 roundings of the sum
     for (const dtype of FLOATS)
-      for (const n of [0, ...SIZES, 16384, 16385, 3 * 16384 + 7]) {
+      for (const n of [0, ...SIZES, 16384, 16385, 3 * 16384 + 7, 9 * 16384 + 5]) {
         const [r, t] = c.pair(dtype, c.values(n));
         const want = c.ref.sumSquares!(r),
           got = c.backend.sumSquares!(t);

@@ -100,7 +100,7 @@ for (const name of listBackends()) {
   });
 }
 
-// The wasm backend's products and SGD updates run in the native addon where it is built (issue 15):
+// The wasm backend's products, SGD updates and sums of squares run in the native addon where it is built (issue 15):
 // their contract on each of its kernel paths the CPU has, and on the wasm kernels with the addon off.
 describe('backend contract: wasm products on every GEMM path', () => {
   const wasm = findBackend('wasm');
@@ -113,7 +113,7 @@ describe('backend contract: wasm products on every GEMM path', () => {
     if (f.avx512f) paths.push('avx512');
   }
   for (const path of paths)
-    for (const kernel of ['matmul', 'sgdStep'] as const) {
+    for (const kernel of ['matmul', 'sgdStep', 'sumSquares'] as const) {
       it(`${kernel} on the ${path === 'wasm' ? 'wasm kernels (native turned off)' : `native ${path} kernels`}`, (t) => {
         if (!wasm) return t.skip('no wasm backend here');
         const isa = addon?.isa();
@@ -127,6 +127,38 @@ describe('backend contract: wasm products on every GEMM path', () => {
         }
       });
     }
+  // The trainer logs the gradient norm from sumSquares: with the addon or without it, the same bits.
+  it("sumSquares gives the wasm kernels' bits on every native path (rows split over threads, NaN, Inf, -0, tails)", (t) => {
+    if (!wasm || !addon) return t.skip('no native addon here');
+    const isa = addon.isa();
+    const row = 16384; // wasm/optim.ts SUMSQ_ROW
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const sizes = [1, 3, 4, 7, row - 1, row, row + 5, 4 * row, 9 * row + 5, 26 * row + 3, 401408];
+    const specials = [NaN, Infinity, -Infinity, -0, 3e38, 1e-45];
+    try {
+      for (const n of sizes)
+        for (const special of [undefined, ...specials]) {
+          if (special !== undefined && n < 4 * row) continue;
+          // magnitudes over 2^-20..2^20, so the float64 sums' order shows in their last bits
+          const v = Array.from({ length: n }, () => rand() * 2 ** (40 * rand() - 20));
+          if (special !== undefined) v[Math.floor(n * 0.7)] = special;
+          const x = f32(wasm, v);
+          useNativeGemm(false);
+          const want = wasm.sumSquares!(x);
+          useNativeGemm(true);
+          for (const path of paths.filter((p) => p !== 'wasm')) {
+            addon.setIsa(path as NativeIsa);
+            const got = wasm.sumSquares!(x);
+            assert.ok(Object.is(got, want), `n=${n}${special === undefined ? '' : ` with ${special}`} on native ${path}: ${got}, wasm kernels ${want}`);
+          }
+          x.release();
+        }
+    } finally {
+      useNativeGemm(true);
+      addon.setIsa(isa);
+    }
+  });
   it('the native kernels are in use wherever they are built (or DESCENT_SKIP_NATIVE says they are not)', (t) => {
     if (process.env.DESCENT_SKIP_NATIVE === '1' || process.env.DESCENT_NATIVE === '0')
       return t.skip('the native kernels are skipped here by DESCENT_SKIP_NATIVE=1 or DESCENT_NATIVE=0');

@@ -97,6 +97,43 @@ describe('native addon: interface', { skip: skipSuite }, () => {
     reset();
   });
 
+  it('refuses bad arguments to the sums of squares the same way, touching nothing', () => {
+    reset();
+    const len = memory.buffer.byteLength;
+    const c = placeC(1, 16, () => 3); // 16 contiguous float32: x in the first 8, out's 2 float64 after them
+    const before = readC(c);
+    const call = (args: number[]): void => (addon.sumSquaresRows as (...x: number[]) => void)(...args);
+    const out = (c.off + 32 + 7) & ~7;
+    // x, out, rows, cols, threads
+    const ok = [c.off, out, 2, 4, 1];
+    const with_ = (i: number, v: number): number[] => ok.map((x, j) => (j === i ? v : x));
+    const cases: [number[], RegExp][] = [
+      [with_(0, len - 28), /sumSquaresRows: x spans/],
+      [with_(1, len - 8), /sumSquaresRows: out spans/],
+      [with_(0, 2), /sumSquaresRows: x = 2 is not a multiple of 4/],
+      [with_(1, out + 4), /sumSquaresRows: out = \d+ is not a multiple of 8/],
+      [with_(2, -1), /sumSquaresRows: rows must be an integer/],
+      [with_(3, 2 ** 31), /sumSquaresRows: cols must be an integer/],
+      [with_(4, -1), /sumSquaresRows: threads must be/],
+    ];
+    for (const [args, message] of cases)
+      assert.throws(
+        () => call(args),
+        (e: Error) => e instanceof RangeError && message.test(e.message),
+        `${args}`,
+      );
+    assert.deepEqual(readC(c), before, 'a refused call writes nothing');
+    // rows = 0 touches nothing (so its offsets are not checked); cols = 0 writes zero sums
+    assert.doesNotThrow(() => call([len, len, 0, 4, 1]));
+    call([c.off, out, 2, 0, 1]);
+    assert.deepEqual(Array.from(new Float64Array(memory.buffer, out, 2)), [0, 0]);
+    call(ok);
+    assert.deepEqual(Array.from(new Float64Array(memory.buffer, out, 2)), [36, 36], 'rows of four 3s: 4 * 9 each');
+    assert.throws(() => (addon.sumSquaresRows as (...x: unknown[]) => void)(c.off, out, '2', 4, 1), TypeError);
+    assert.throws(() => (addon.sumSquaresRows as (...x: unknown[]) => void)(c.off), TypeError);
+    reset();
+  });
+
   it('sees a grown memory only through a new view, and an emptied (detached) view as empty', () => {
     const grown = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
     addon.setMemory(new Uint8Array(grown.buffer));

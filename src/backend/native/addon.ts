@@ -70,6 +70,13 @@ export interface NativeAddon {
     flags: number,
     threads: number,
   ): void;
+  /**
+   * Sums of squares by rows, the wasm kernel sumsq_rows's bits (wasm/optim.ts): out[r] (float64)
+   * = the sum over the float32 x[r * cols, (r + 1) * cols) of x * x, each square rounded to
+   * float32, added in four float64 lanes (j % 4), then (l0 + l2) + (l1 + l3), then the rest in
+   * order. x and out are byte offsets (out 8-aligned). Under about 2^16 elements on the caller.
+   */
+  sumSquaresRows(x: number, out: number, rows: number, cols: number, threads: number): void;
   /** Idle pool threads stop spinning and sleep at once (another thread pool is about to run). */
   park(): void;
   /** Default threads for sgemm(..., threads = 0); initially the number of CPUs. */

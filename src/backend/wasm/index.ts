@@ -23,7 +23,7 @@ import type { SimdBinary } from './elementwise.js';
 import { MR, NR } from './gemm.js';
 import { forEachBlock, toBlocks } from './layout.js';
 import type { Blocks } from './layout.js';
-import { PARALLEL_MIN_ELEMENTS, parallelCalls, parallelFor } from './parallel.js';
+import { parallelCalls, parallelFor, parallelMinElements } from './parallel.js';
 import { nativeGemm } from './native-gemm.js';
 import { sgdFlags, SUMSQ_ROW } from './optim.js';
 import { WasmStorage } from './memory.js';
@@ -145,7 +145,7 @@ function copy32(ps: number, pd: number, shape: readonly number[], srcStrides: re
   }
   const calls: number[][] = [];
   forEachBlock(js, ([so, doff]) => { calls.push(argsAt(ps + so! * 4, pd + doff! * 4, k4)); });
-  if (total >= PARALLEL_MIN_ELEMENTS && calls.length <= 1024) {
+  if (total >= parallelMinElements() && calls.length <= 1024) {
     parallelCalls('copy4d_32', calls);
   } else {
     const k = runtime().kernel('copy4d_32');
@@ -256,7 +256,7 @@ export const wasmBackend: Backend = {
         } else {
           const calls: number[][] = [];
           forEachBlock(bl, ([oo, ao, bo]) => { calls.push([pa + ao! * 4, aRow, pb + bo! * 4, bRow, po + oo! * 4, rows, cols]); });
-          if (shapeSize(shape) >= PARALLEL_MIN_ELEMENTS && calls.length <= 1024) parallelCalls(name, calls);
+          if (shapeSize(shape) >= parallelMinElements() && calls.length <= 1024) parallelCalls(name, calls);
           else {
             const k = runtime().kernel(name);
             for (const c of calls) k(...c);
@@ -453,9 +453,17 @@ export const wasmBackend: Backend = {
     const parts = rows + (tail > 0 ? 1 : 0);
     if (parts === 0) return 0;
     const px = rd(x), po = rt.heap.malloc(parts * 8);
+    const native = nativeGemm(rt.heap);
     try {
-      if (rows > 0) parallelFor('sumsq_rows', rows, rows * SUMSQ_ROW, (s, len) => [px + s * SUMSQ_ROW * 4, po + s * 8, len, SUMSQ_ROW]);
-      if (tail > 0) rt.kernel('sumsq_rows')(px + rows * SUMSQ_ROW * 4, po + rows * 8, 1, tail);
+      if (native !== null) {
+        // the same rows in the same order natively (the same bits), on the pool the backward pass used
+        rt.pool.park();
+        if (rows > 0) native.sumSquaresRows(px, po, rows, SUMSQ_ROW, rt.threads);
+        if (tail > 0) native.sumSquaresRows(px + rows * SUMSQ_ROW * 4, po + rows * 8, 1, tail, 1);
+      } else {
+        if (rows > 0) parallelFor('sumsq_rows', rows, rows * SUMSQ_ROW, (s, len) => [px + s * SUMSQ_ROW * 4, po + s * 8, len, SUMSQ_ROW]);
+        if (tail > 0) rt.kernel('sumsq_rows')(px + rows * SUMSQ_ROW * 4, po + rows * 8, 1, tail);
+      }
       const partial = new Float64Array(rt.heap.buffer, po, parts);
       let s = 0;
       for (let i = 0; i < parts; i++) s += partial[i]!;

@@ -5,11 +5,26 @@
  * results are the same bits as one call's. Small calls run in place: a hand-off costs ~10 us, about
  * what copying 2^15 floats does.
  */
+import { nativeGemmActive } from './native-gemm.js';
 import { runtime } from './runtime.js';
 import type { Task } from './threads.js';
 
 /** Elements (touched per call) below which a kernel runs on the calling thread alone. */
 export const PARALLEL_MIN_ELEMENTS = 1 << 15;
+
+/**
+ * The same where the native kernels run the products (and the SGD update): there the wasm workers
+ * are parked, asleep, whenever the native pool has run, so a round must wake them, and a wake-up
+ * (30-80 us on a 2-core VM) costs more than the work up to about 2^18 elements. Measured: the
+ * MLP's bias adds, ReLUs and ReLU gradients ([128, 512]) took 30-80 us a call on two threads in
+ * the training step and 15-40 us on the calling thread alone.
+ */
+export const PARALLEL_MIN_ELEMENTS_NATIVE = 1 << 18;
+
+/** The threshold in force: PARALLEL_MIN_ELEMENTS, or PARALLEL_MIN_ELEMENTS_NATIVE while native kernels are in use. */
+export function parallelMinElements(): number {
+  return nativeGemmActive() ? PARALLEL_MIN_ELEMENTS_NATIVE : PARALLEL_MIN_ELEMENTS;
+}
 
 /**
  * Run kernel `name` over `count` units holding `elements` elements in all, in ranges of a multiple
@@ -19,7 +34,7 @@ export const PARALLEL_MIN_ELEMENTS = 1 << 15;
 export function parallelFor(name: string, count: number, elements: number, args: (start: number, len: number) => number[], align = 1): void {
   const rt = runtime();
   const threads = Math.min(rt.threads, rt.pool.capacity());
-  if (threads <= 1 || count < 2 || elements < PARALLEL_MIN_ELEMENTS) {
+  if (threads <= 1 || count < 2 || elements < parallelMinElements()) {
     rt.kernel(name)(...args(0, count));
     return;
   }
