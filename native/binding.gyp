@@ -12,7 +12,8 @@
         "src/pool.cc",
         "src/kernel_avx2.cc",
         "src/kernel_avx512.cc",
-        "src/sgd.cc"
+        "src/sgd.cc",
+        "src/layout.cc"
       ],
       "cflags": ["-O3", "-ffp-contract=off"],
       "cflags_cc": ["-std=c++17", "-fno-exceptions"],

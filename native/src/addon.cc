@@ -5,6 +5,8 @@
 //   sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, threads): void
 //   sgdStep(p, g, bIn, pOut, bOut, n, lr, momentum, keep, weightDecay, flags, threads): void
 //   sumSquaresRows(x, out, rows, cols, threads): void   float64 sums of squares by rows (sgd.h)
+//   copyNd(src, dst, layout: Int32Array [sizes, src strides, dst strides], threads): void  (layout.h)
+//   col2im(cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW, threads): void  (layout.h)
 //   park(): idle pool threads sleep at once (another pool is about to run)
 //   setNumThreads(n), getNumThreads(), isa(), setIsa(name), features()
 //
@@ -21,6 +23,7 @@
 #include <utility>
 
 #include "gemm.h"
+#include "layout.h"
 #include "pool.h"
 #include "sgd.h"
 
@@ -272,6 +275,165 @@ napi_value SumSquaresRows(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// The bytes [lo, hi) that the 32-bit elements base + sum_i k_i * s[i] (0 <= k_i < e[i]) span, when
+// base is 4-byte aligned and they lie inside [0, length); else throws a RangeError naming `name`.
+// Extents and |strides| are below 2^31, so each dimension's span is below 2^62; the sums stop as
+// soon as they pass the memory's length, so they stay under 2^63.
+bool span_nd(napi_env env, const char* fn, const char* name, int64_t base, const int64_t* e, const int64_t* s, int dims, size_t length, int64_t* lo,
+             int64_t* hi) {
+  char msg[320];
+  if (base % 4 != 0) {
+    std::snprintf(msg, sizeof msg, "%s: %s = %lld is not a multiple of 4 (a 32-bit element's byte offset)", fn, name, static_cast<long long>(base));
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  const int64_t len = static_cast<int64_t>(length), cap = len / 4 + 1;
+  int64_t below = 0, above = 0;  // elements before and after base
+  for (int i = 0; i < dims && below <= cap && above <= cap; ++i) {
+    const int64_t span = (e[i] - 1) * s[i];
+    if (span < 0) below += -span;
+    else above += span;
+  }
+  if (below > cap || above > cap || below > base / 4 || base > len || above + 1 > (len - base) / 4) {
+    std::snprintf(msg, sizeof msg, "%s: %s spans bytes [%.17g, %.17g), outside the memory of %zu bytes", fn, name,
+                  static_cast<double>(base) - 4.0 * static_cast<double>(below), static_cast<double>(base) + 4.0 * (static_cast<double>(above) + 1.0), length);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  *lo = base - 4 * below;
+  *hi = base + 4 * (above + 1);
+  return true;
+}
+
+// Reads `count` integer arguments args[from..] into out, each in [lo, hi].
+bool get_ints(napi_env env, const napi_value* args, int from, int count, const char* fn, const char* const* names, int64_t lo, int64_t hi,
+              int64_t* out) {
+  for (int i = 0; i < count; ++i)
+    if (!get_int(env, args[from + i], fn, names[i], lo, hi, &out[i])) return false;
+  return true;
+}
+
+// a * b for non-negative a, b, or -1 past 2^53 (a count no memory can hold).
+int64_t checked_mul(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r) || r > kMaxOffset) return -1;
+  return r;
+}
+
+napi_value CopyNdFn(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
+  if (argc != 4) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "copyNd: expected 4 arguments (src, dst, layout, threads)");
+    return nullptr;
+  }
+  static const char* const offs[2] = {"src", "dst"};
+  int64_t o[2], threads = 0;
+  if (!get_ints(env, args, 0, 2, "copyNd", offs, 0, kMaxOffset, o) || !get_int(env, args[3], "copyNd", "threads", 0, Pool::kMaxThreads, &threads))
+    return nullptr;
+  bool is_typed = false;
+  napi_is_typedarray(env, args[2], &is_typed);
+  napi_typedarray_type type = napi_uint8_array;
+  size_t count = 0;
+  void* data = nullptr;
+  if (!is_typed || napi_get_typedarray_info(env, args[2], &type, &count, &data, nullptr, nullptr) != napi_ok || type != napi_int32_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "copyNd: layout must be an Int32Array (sizes, then source strides, then destination strides)");
+    return nullptr;
+  }
+  if (count == 0 || count % 3 != 0 || count / 3 > static_cast<size_t>(kCopyMaxRank)) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "copyNd: layout must hold 3 x rank entries for a rank from 1 to %d, got %zu", kCopyMaxRank, count);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return nullptr;
+  }
+  const int rank = static_cast<int>(count / 3);
+  const int32_t* l = static_cast<const int32_t*>(data);
+  int64_t n[kCopyMaxRank], sv[kCopyMaxRank], dv[kCopyMaxRank], total = 1;
+  for (int i = 0; i < rank; ++i) {
+    n[i] = l[i];
+    sv[i] = l[rank + i];
+    dv[i] = l[2 * rank + i];
+    if (n[i] < 0 || sv[i] == INT32_MIN || dv[i] == INT32_MIN) {
+      char msg[160];
+      std::snprintf(msg, sizeof msg, "copyNd: layout dimension %d has size %lld, strides %lld and %lld (sizes >= 0, |strides| < 2^31)", i,
+                    static_cast<long long>(n[i]), static_cast<long long>(sv[i]), static_cast<long long>(dv[i]));
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+      return nullptr;
+    }
+    if (total >= 0) total = checked_mul(total, n[i]);
+  }
+  if (total == 0) return undefined(env);
+  if (total < 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "copyNd: the block holds more than 2^53 elements");
+    return nullptr;
+  }
+  uint8_t* base = nullptr;
+  size_t length = 0;
+  if (!memory_view(env, &base, &length, "copyNd")) return nullptr;
+  int64_t src_lo, src_hi, dst_lo, dst_hi;
+  if (!span_nd(env, "copyNd", "src", o[0], n, sv, rank, length, &src_lo, &src_hi) || !span_nd(env, "copyNd", "dst", o[1], n, dv, rank, length, &dst_lo, &dst_hi))
+    return nullptr;
+  CopyNd c{reinterpret_cast<const std::uint32_t*>(base + o[0]), reinterpret_cast<std::uint32_t*>(base + o[1]), rank, {}, {}, {}};
+  for (int i = 0; i < rank; ++i) {
+    c.n[i] = n[i];
+    c.s[i] = sv[i];
+    c.d[i] = dv[i];
+  }
+  // threads only where the byte ranges are disjoint; an overlapping copy runs row by row in order
+  const bool apart = src_hi <= dst_lo || dst_hi <= src_lo;
+  copy_nd(c, apart, threads > 0 ? static_cast<int>(threads) : env_state(env)->threads);
+  return undefined(env);
+}
+
+napi_value Col2imFn(napi_env env, napi_callback_info info) {
+  size_t argc = 15;
+  napi_value args[15];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
+  if (argc != 15) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "col2im: expected 15 arguments (cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW, threads)");
+    return nullptr;
+  }
+  static const char* const offs[2] = {"cols", "out"};
+  static const char* const names[12] = {"n", "c", "h", "w", "kh", "kw", "sh", "sw", "dh", "dw", "outH", "outW"};
+  int64_t o[2], v[12], threads = 0;
+  if (!get_ints(env, args, 0, 2, "col2im", offs, 0, kMaxOffset, o) || !get_ints(env, args, 2, 12, "col2im", names, 0, kMaxDim - 1, v) ||
+      !get_int(env, args[14], "col2im", "threads", 0, Pool::kMaxThreads, &threads))
+    return nullptr;
+  const int64_t n = v[0], c = v[1], h = v[2], w = v[3], kh = v[4], kw = v[5], sh = v[6], sw = v[7], dh = v[8], dw = v[9], oh = v[10], ow = v[11];
+  char msg[320];
+  // every window inside the image: the last window's last tap is a pixel
+  // (in 128 bits: each term is below 2^62)
+  const auto last = [](int64_t count, int64_t step, int64_t taps, int64_t dil) {
+    return static_cast<__int128>(count - 1) * step + static_cast<__int128>(taps - 1) * dil;
+  };
+  const bool windows = kh == 0 || kw == 0 || oh == 0 || ow == 0 || (last(oh, sh, kh, dh) < h && last(ow, sw, kw, dw) < w);
+  if (!windows || (oh > 1 && sh == 0) || (ow > 1 && sw == 0)) {
+    std::snprintf(msg, sizeof msg, "col2im: %lld x %lld windows of %lld x %lld (stride %lld x %lld, dilation %lld x %lld) do not fit a %lld x %lld image",
+                  static_cast<long long>(oh), static_cast<long long>(ow), static_cast<long long>(kh), static_cast<long long>(kw), static_cast<long long>(sh),
+                  static_cast<long long>(sw), static_cast<long long>(dh), static_cast<long long>(dw), static_cast<long long>(h), static_cast<long long>(w));
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return nullptr;
+  }
+  const int64_t image = checked_mul(checked_mul(checked_mul(n, c), h), w);
+  const int64_t cols = checked_mul(checked_mul(checked_mul(checked_mul(checked_mul(c, kh), kw), n), oh), ow);
+  if (image < 0 || cols < 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "col2im: the image or its columns hold more than 2^53 elements");
+    return nullptr;
+  }
+  if (image == 0) return undefined(env);
+  uint8_t* base = nullptr;
+  size_t length = 0;
+  if (!memory_view(env, &base, &length, "col2im")) return nullptr;
+  const int64_t one = 1;
+  int64_t lo, hi;
+  if (!span_nd(env, "col2im", "cols", o[0], &cols, &one, cols > 0 ? 1 : 0, length, &lo, &hi) || !span_nd(env, "col2im", "out", o[1], &image, &one, 1, length, &lo, &hi))
+    return nullptr;
+  const Col2im l{reinterpret_cast<const float*>(base + o[0]), reinterpret_cast<float*>(base + o[1]), n, c, h, w, kh, kw, sh, sw, dh, dw, oh, ow};
+  col2im(l, threads > 0 ? static_cast<int>(threads) : env_state(env)->threads);
+  return undefined(env);
+}
+
 napi_value Park(napi_env env, napi_callback_info) {
   Pool::instance().park();
   return undefined(env);
@@ -392,6 +554,8 @@ NAPI_MODULE_INIT() {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sumSquaresRows", nullptr, SumSquaresRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"copyNd", nullptr, CopyNdFn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"col2im", nullptr, Col2imFn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"park", nullptr, Park, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getNumThreads", nullptr, GetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

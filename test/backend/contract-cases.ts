@@ -185,7 +185,7 @@ function window(n: number, ch: number, h: number, w: number, kh: number, kw: num
   return { n, c: ch, h, w, kh, kw, strideH: sh, strideW: sw, dilationH: dh, dilationW: dw, outH, outW };
 }
 
-/** 3x3 convolutions, strided and dilated windows, 2x2 pooling with odd edges, 1x1 images. */
+/** 3x3 convolutions, strided and dilated windows, 2x2 pooling with odd edges, 1x1 images, one large batch. */
 const WINDOWS = [
   window(2, 3, 9, 9, 3, 3, 1, 1, 1, 1),
   window(1, 1, 3, 3, 3, 3, 1, 1, 1, 1),
@@ -196,6 +196,7 @@ const WINDOWS = [
   window(1, 1, 9, 30, 2, 3, 1, 1, 2, 2),
   window(1, 7, 1, 1, 1, 1, 1, 1, 1, 1),
   window(1, 1, 7, 257, 2, 2, 2, 2, 1, 1),
+  window(4, 16, 26, 26, 3, 3, 1, 1, 1, 1), // large enough to be split over threads (the native kernels: 2^16 elements)
 ];
 
 /** Each case, keyed by kernel name: a method added to Backend without one here does not compile. */
@@ -425,9 +426,15 @@ export const CONTRACT: { [K in KernelName]: ContractCase } = {
       [[3, 16, 1], [33 * 5, 10, 1], 2 * 33 * 5 + 9, [16, 1, 1], 10, 100],
       ...SIZES.map((n): [number[], number[], number, number[], number, number] => [[n], [1], size - n, [2], 1, 2 * n + 1]),
     ];
+    // large enough to be split over threads (the native copy: 2^16 elements): a permute of rows of
+    // 11, and im2col's six dimensions (3x3 windows of a [2, 3, 26, 26] image, as [3, 3, 3, 2, 24, 24])
+    cases.push(
+      [[130, 11, 60], [60, 130 * 60, 1], 0, contiguousStrides([130, 11, 60]), 0, 130 * 11 * 60],
+      [[3, 3, 3, 2, 24, 24], [26 * 26, 26, 1, 3 * 26 * 26, 26, 1], 0, contiguousStrides([3, 3, 3, 2, 24, 24]), 0, 3 * 9 * 2 * 24 * 24],
+    );
     for (const dtype of ['float32', 'int32', 'float64'] as const)
       for (const [sh, ss, so, ds, dof, dsize] of cases) {
-        const v = c.values(size);
+        const v = c.values(Math.max(size, so + sh.reduce((e, n, i) => e + (n - 1) * ss[i]!, 1)));
         const [sr, st] = c.pair(dtype, dtype === 'int32' ? toInt(v, 100) : v),
           [dr, dt] = c.out(dtype, dsize);
         c.ref.copy(sr, dr, sh, so, ss, dof, ds);

@@ -8,6 +8,7 @@ import '../helpers.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend } from '../../src/backend/backend.js';
+import type { Storage } from '../../src/core/storage.js';
 import { findBackend, getBackend, listBackends, setBackend } from '../../src/backend/index.js';
 import { jsBackend } from '../../src/backend/js/index.js';
 import { loadNative, nativeStatus } from '../../src/backend/native/addon.js';
@@ -100,7 +101,7 @@ for (const name of listBackends()) {
   });
 }
 
-// The wasm backend's products, SGD updates and sums of squares run in the native addon where it is built (issue 15):
+// The wasm backend's products, SGD updates, sums of squares, copies and col2im run in the native addon where it is built (issue 15):
 // their contract on each of its kernel paths the CPU has, and on the wasm kernels with the addon off.
 describe('backend contract: wasm products on every GEMM path', () => {
   const wasm = findBackend('wasm');
@@ -113,7 +114,7 @@ describe('backend contract: wasm products on every GEMM path', () => {
     if (f.avx512f) paths.push('avx512');
   }
   for (const path of paths)
-    for (const kernel of ['matmul', 'sgdStep', 'sumSquares'] as const) {
+    for (const kernel of ['matmul', 'sgdStep', 'sumSquares', 'copy', 'col2im'] as const) {
       it(`${kernel} on the ${path === 'wasm' ? 'wasm kernels (native turned off)' : `native ${path} kernels`}`, (t) => {
         if (!wasm) return t.skip('no wasm backend here');
         const isa = addon?.isa();
@@ -153,6 +154,61 @@ describe('backend contract: wasm products on every GEMM path', () => {
             assert.ok(Object.is(got, want), `n=${n}${special === undefined ? '' : ` with ${special}`} on native ${path}: ${got}, wasm kernels ${want}`);
           }
           x.release();
+        }
+    } finally {
+      useNativeGemm(true);
+      addon.setIsa(isa);
+    }
+  });
+  // col2im's sums are in the reference's order on both sides: the same bits with the addon or without.
+  it("col2im gives the wasm kernels' bits on every native path (strided, dilated, split over threads, NaN, Inf)", (t) => {
+    if (!wasm || !addon) return t.skip('no native addon here');
+    const isa = addon.isa();
+    let seed = 11;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const win = (n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number) => ({
+      n,
+      c,
+      h,
+      w,
+      kh,
+      kw,
+      strideH: sh,
+      strideW: sw,
+      dilationH: dh,
+      dilationW: dw,
+      outH: Math.floor((h - dh * (kh - 1) - 1) / sh) + 1,
+      outW: Math.floor((w - dw * (kw - 1) - 1) / sw) + 1,
+    });
+    const layouts = [
+      win(4, 16, 26, 26, 3, 3, 1, 1, 1, 1),
+      win(3, 5, 17, 23, 3, 2, 2, 3, 2, 1),
+      win(2, 9, 12, 12, 2, 2, 2, 2, 1, 1),
+      win(1, 1, 5, 5, 5, 5, 1, 1, 1, 1),
+    ];
+    try {
+      for (const l of layouts)
+        for (const special of [undefined, NaN, Infinity, -0]) {
+          const count = l.c * l.kh * l.kw * l.n * l.outH * l.outW;
+          // magnitudes over 2^-20..2^20, so the order of each pixel's sum shows in its last bits
+          const v = Array.from({ length: count }, () => rand() * 2 ** (40 * rand() - 20));
+          if (special !== undefined) v[Math.floor(count / 3)] = special;
+          const cols: Storage = f32(wasm, v),
+            want: Storage = wasm.alloc('float32', l.n * l.c * l.h * l.w),
+            got: Storage = wasm.alloc('float32', l.n * l.c * l.h * l.w);
+          useNativeGemm(false);
+          wasm.col2im!(cols, want, l);
+          useNativeGemm(true);
+          for (const path of paths.filter((p) => p !== 'wasm')) {
+            addon.setIsa(path as NativeIsa);
+            got.data.fill(7); // cleared by the kernel
+            wasm.col2im!(cols, got, l);
+            const a: Uint32Array = new Uint32Array(got.data.buffer, got.data.byteOffset, got.size),
+              b: Uint32Array = new Uint32Array(want.data.buffer, want.data.byteOffset, want.size);
+            const at: number = a.findIndex((x, i) => x !== b[i] && !(Number.isNaN(got.data[i]!) && Number.isNaN(want.data[i]!)));
+            assert.equal(at, -1, `${JSON.stringify(l)} ${special ?? ''} on native ${path}: pixel ${at} is ${got.data[at]}, wasm kernels ${want.data[at]}`);
+          }
+          for (const s of [cols, want, got]) s.release();
         }
     } finally {
       useNativeGemm(true);

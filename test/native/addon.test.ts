@@ -134,6 +134,69 @@ describe('native addon: interface', { skip: skipSuite }, () => {
     reset();
   });
 
+  it('refuses bad copy and col2im arguments the same way, touching nothing; copies and sums what it is given', () => {
+    reset();
+    const len = memory.buffer.byteLength;
+    const c = placeC(1, 32, (_, j) => j); // 32 contiguous float32: 0, 1, ..., 31
+    const before = readC(c);
+    const copy = (...args: unknown[]): void => (addon.copyNd as (...x: unknown[]) => void)(...args);
+    const lay = (...v: number[]): Int32Array => Int32Array.from(v);
+    const copyCases: [unknown[], RegExp, ErrorConstructor][] = [
+      [[c.off, len - 8, lay(4, 1, 1), 1], /copyNd: dst spans/, RangeError],
+      [[len - 4, c.off, lay(4, 1, 1), 1], /copyNd: src spans/, RangeError],
+      [[c.off + 64, c.off, lay(2, 2, -40, 1, 2, 1), 1], /copyNd: src spans bytes \[-?\d+/, RangeError], // a negative stride reaching below 0
+      [[c.off + 2, c.off, lay(4, 1, 1), 1], /copyNd: src = \d+ is not a multiple of 4/, RangeError],
+      [[c.off, c.off, [4, 1, 1], 1], /copyNd: layout must be an Int32Array/, TypeError],
+      [[c.off, c.off, lay(4, 1), 1], /copyNd: layout must hold 3 x rank entries/, RangeError],
+      [[c.off, c.off, new Int32Array(27).fill(1), 1], /copyNd: layout must hold 3 x rank entries for a rank from 1 to 8, got 27/, RangeError],
+      [[c.off, c.off, lay(-1, 1, 1), 1], /copyNd: layout dimension 0 has size -1/, RangeError],
+      [[c.off, c.off, lay(4, 1, 1), -1], /copyNd: threads must be/, RangeError],
+      [[c.off, c.off, lay(4, 1, 1)], /copyNd: expected 4 arguments/, TypeError],
+    ];
+    for (const [args, message, type] of copyCases)
+      assert.throws(
+        () => copy(...args),
+        (e: Error) => e instanceof type && message.test(e.message),
+        `copyNd ${String(args)}`,
+      );
+    assert.deepEqual(readC(c), before, 'a refused copy writes nothing');
+    // a transpose of the 2 x 4 block [0..7] into elements 8..15, and a zero-size block touching nothing
+    copy(c.off, c.off + 32, lay(4, 2, 1, 4, 2, 1), 1);
+    assert.deepEqual(Array.from(readC(c).subarray(8, 16)), [0, 4, 1, 5, 2, 6, 3, 7]);
+    assert.doesNotThrow(() => copy(len, len, lay(0, 5, 1, 1, 1, 1), 1));
+    // overlapping ranges: a shift right by one, row by row in order (as one thread does it)
+    copy(c.off, c.off + 4, lay(4, 1, 1), 2);
+    assert.deepEqual(Array.from(readC(c).subarray(0, 5)), [0, 0, 1, 2, 3]);
+
+    reset();
+    const img = placeC(1, 64, () => 9); // out: a 1 x 1 x 4 x 4 image (16), its 36 columns after it
+    const col2im = (...args: number[]): void => (addon.col2im as (...x: number[]) => void)(...args);
+    // cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW, threads: 2 x 2 windows of 3 x 3, stride 1
+    const ok = [img.off + 64, img.off, 1, 1, 4, 4, 3, 3, 1, 1, 1, 1, 2, 2, 1];
+    const with_ = (i: number, v: number): number[] => ok.map((x, j) => (j === i ? v : x));
+    const colCases: [number[], RegExp][] = [
+      [with_(12, 3), /col2im: 3 x 2 windows of 3 x 3 \(stride 1 x 1, dilation 1 x 1\) do not fit a 4 x 4 image/],
+      [with_(10, 2), /col2im: 2 x 2 windows of 3 x 3 \(stride 1 x 1, dilation 2 x 1\) do not fit/],
+      [with_(8, 0), /col2im: .* do not fit/],
+      [with_(0, len - 32), /col2im: cols spans/],
+      [with_(1, len - 32), /col2im: out spans/],
+      [with_(2, 2 ** 31), /col2im: n must be an integer/],
+      [with_(2, 2 ** 30).map((x, j) => (j === 3 ? 2 ** 30 : x)), /col2im: the image or its columns hold more than 2\^53 elements/],
+    ];
+    const beforeImg = readC(img);
+    for (const [args, message] of colCases)
+      assert.throws(
+        () => col2im(...args),
+        (e: Error) => e instanceof RangeError && message.test(e.message),
+        `col2im ${args}`,
+      );
+    assert.deepEqual(readC(img), beforeImg, 'a refused col2im writes nothing');
+    // all 36 column entries 9: each pixel gets 9 times the number of windows covering it
+    col2im(...ok);
+    assert.deepEqual(Array.from(readC(img).subarray(0, 16)), [9, 18, 18, 9, 18, 36, 36, 18, 18, 36, 36, 18, 9, 18, 18, 9]);
+    reset();
+  });
+
   it('sees a grown memory only through a new view, and an emptied (detached) view as empty', () => {
     const grown = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
     addon.setMemory(new Uint8Array(grown.buffer));

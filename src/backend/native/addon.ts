@@ -77,6 +77,35 @@ export interface NativeAddon {
    * order. x and out are byte offsets (out 8-aligned). Under about 2^16 elements on the caller.
    */
   sumSquaresRows(x: number, out: number, rows: number, cols: number, threads: number): void;
+  /**
+   * A strided copy of 32-bit values, as the wasm kernel copy4d_32 does it (wasm/reduce.ts), in any
+   * rank from 1 to 8: layout holds the sizes, then the source's strides, then the destination's
+   * (elements, any sign); element k moves from src + 4 sum(k_i s_i) to dst + 4 sum(k_i d_i) (byte
+   * offsets). Rows go in row-major order; split over threads only where the byte ranges are disjoint.
+   */
+  copyNd(src: number, dst: number, layout: Int32Array, threads: number): void;
+  /**
+   * col2im in float32 (Backend.col2im, the reference's sums in its order, so the same bits): out
+   * (NCHW) is zero plus each entry of cols [c, kh, kw, n, outH, outW] added at its pixel. Byte
+   * offsets; every window must fit the image (else a RangeError). Split over channels.
+   */
+  col2im(
+    cols: number,
+    out: number,
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    kh: number,
+    kw: number,
+    strideH: number,
+    strideW: number,
+    dilationH: number,
+    dilationW: number,
+    outH: number,
+    outW: number,
+    threads: number,
+  ): void;
   /** Idle pool threads stop spinning and sleep at once (another thread pool is about to run). */
   park(): void;
   /** Default threads for sgemm(..., threads = 0); initially the number of CPUs. */

@@ -115,6 +115,25 @@ function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: numb
 }
 
 /**
+ * The copy natively in one call (the same values), split over the native pool: in a convolution's
+ * step a copy (im2col, a permute) sits between two products, whose pool is then awake. False where
+ * the addon is not in use or the layout does not fit its limits (rank 8, strides below 2^31).
+ */
+function nativeCopy(ps: number, pd: number, bl: Blocks): boolean {
+  const rt = runtime();
+  const native = nativeGemm(rt.heap);
+  const rank = bl.outer.length + 2;
+  if (native === null || rank > 8) return false;
+  const [sr, dr] = bl.rowStride as [number, number];
+  const [sc, dc] = bl.colStride as [number, number];
+  const v = [...bl.outer, bl.rows, bl.cols, ...bl.outerStrides[0]!, sr, sc, ...bl.outerStrides[1]!, dr, dc];
+  if (v.some((x) => x !== (x | 0))) return false;
+  rt.pool.park();
+  native.copyNd(ps, pd, Int32Array.from(v), rt.threads);
+  return true;
+}
+
+/**
  * Strided copy of 32-bit elements (byte pointers, element strides): the layout reduced to blocks of
  * up to four dimensions, each one copy4d_32 call; a single block is split across threads along its
  * first dimension longer than 1, several blocks run as separate tasks.
@@ -133,6 +152,7 @@ function copy32(ps: number, pd: number, shape: readonly number[], srcStrides: re
   const argsAt = (s: number, d: number, k: [number, number, number][]): number[] =>
     [s, d, k[0]![0], k[1]![0], k[2]![0], k[3]![0], k[0]![1], k[1]![1], k[2]![1], k[3]![1], k[0]![2], k[1]![2], k[2]![2], k[3]![2], apart ? 1 : 0];
   const total = shapeSize(shape);
+  if (nativeCopy(ps, pd, bl)) return;
   if (js.outer.length === 0) {
     // one block: split its first dimension longer than 1 (rows at the latest: cols is split never)
     const axis = k4.findIndex(([n], i) => n > 1 || i === 2);
@@ -491,6 +511,13 @@ export const wasmBackend: Backend = {
     }
     const rt = runtime();
     const pc = rd(cols), po = wr(out), plane = l.h * l.w, colsPerChannel = l.kh * l.kw * l.n * l.outH * l.outW;
+    const native = nativeGemm(rt.heap);
+    if (native !== null) {
+      // the same sums in the same order natively (the same bits), on the pool the products use
+      rt.pool.park();
+      native.col2im(pc, po, l.n, l.c, l.h, l.w, l.kh, l.kw, l.strideH, l.strideW, l.dilationH, l.dilationW, l.outH, l.outW, rt.threads);
+      return;
+    }
     rt.heap.zero(po, l.n * l.c * plane * 4);
     parallelFor('col2im_f32', l.c, l.c * colsPerChannel, (s, len) => [pc + s * colsPerChannel * 4, po + s * plane * 4, l.n, l.c, l.h, l.w, l.kh, l.kw, l.strideH, l.strideW, l.dilationH, l.dilationW, l.outH, l.outW, len]);
   },

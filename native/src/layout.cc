@@ -1,0 +1,136 @@
+// The layout kernels of layout.h and their split over the pool.
+#include "layout.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "pool.h"
+
+namespace descent {
+
+namespace {
+// Elements per chunk: a thread is worth waking for about this much memory traffic.
+constexpr Index kLayoutChunk = Index{1} << 16;
+
+// A short row of a copy whose source and destination do not overlap.
+inline void copy_short(std::uint32_t* __restrict d, const std::uint32_t* __restrict s, Index cols) {
+  for (Index j = 0; j < cols; ++j) d[j] = s[j];
+}
+
+// Rows [begin, end) of the copy, numbered in row-major order of the leading rank - 1 indices.
+void copy_rows(const CopyNd& c, bool apart, Index begin, Index end) {
+  const int lead = c.rank - 1;
+  const Index cols = c.n[lead], sc = c.s[lead], dc = c.d[lead];
+  // the first row's indices and offsets; then an odometer
+  Index k[kCopyMaxRank] = {}, so = 0, doff = 0;
+  for (Index rest = begin, i = lead - 1; i >= 0; --i) {
+    k[i] = rest % c.n[i];
+    rest /= c.n[i];
+    so += k[i] * c.s[i];
+    doff += k[i] * c.d[i];
+  }
+  for (Index row = begin; row < end; ++row) {
+    const std::uint32_t* s = c.src + so;
+    std::uint32_t* d = c.dst + doff;
+    if (sc == 1 && dc == 1) {
+      if (apart && cols <= 32) {
+        copy_short(d, s, cols);  // an im2col row is a few elements: no call per row
+      } else {
+        std::memmove(d, s, static_cast<std::size_t>(cols) * sizeof *d);
+      }
+    } else {
+      for (Index j = 0; j < cols; ++j) d[j * dc] = s[j * sc];
+    }
+    for (int i = lead - 1; i >= 0; --i) {
+      so += c.s[i];
+      doff += c.d[i];
+      if (++k[i] < c.n[i]) break;
+      so -= c.s[i] * c.n[i];
+      doff -= c.d[i] * c.n[i];
+      k[i] = 0;
+    }
+  }
+}
+
+struct CopyJob {
+  const CopyNd* c;
+  Index per;  // rows per chunk
+  Index rows;
+  bool apart;
+};
+
+void run_copy_chunk(void* ctx, int chunk) {
+  const auto* job = static_cast<const CopyJob*>(ctx);
+  const Index begin = chunk * job->per;
+  copy_rows(*job->c, job->apart, begin, std::min(job->rows, begin + job->per));
+}
+
+// Channels [begin, end) of col2im: their planes of every image cleared, then the columns added.
+void col2im_channels(const Col2im& l, Index begin, Index end) {
+  const Index plane = l.h * l.w, row_step = l.sh * l.w, per_channel = l.kh * l.kw * l.n * l.out_h * l.out_w;
+  for (Index ch = begin; ch < end; ++ch) {
+    for (Index b = 0; b < l.n; ++b) std::memset(l.out + (b * l.c + ch) * plane, 0, static_cast<std::size_t>(plane) * sizeof(float));
+    const float* col = l.cols + ch * per_channel;
+    for (Index i = 0; i < l.kh; ++i)
+      for (Index j = 0; j < l.kw; ++j)
+        for (Index b = 0; b < l.n; ++b) {
+          float* row = l.out + (b * l.c + ch) * plane + i * l.dh * l.w + j * l.dw;
+          for (Index oh = 0; oh < l.out_h; ++oh, row += row_step, col += l.out_w) {
+            if (l.sw == 1) {
+              for (Index ow = 0; ow < l.out_w; ++ow) row[ow] = row[ow] + col[ow];
+            } else {
+              for (Index ow = 0; ow < l.out_w; ++ow) row[ow * l.sw] = row[ow * l.sw] + col[ow];
+            }
+          }
+        }
+  }
+}
+
+struct Col2imJob {
+  const Col2im* l;
+  Index per;  // channels per chunk
+};
+
+void run_col2im_chunk(void* ctx, int chunk) {
+  const auto* job = static_cast<const Col2imJob*>(ctx);
+  const Index begin = chunk * job->per;
+  col2im_channels(*job->l, begin, std::min(job->l->c, begin + job->per));
+}
+
+// Two chunks per thread (so a thread that starts late takes less) of `units`, for `elements` in all.
+Index parts_for(Index units, Index elements, int threads) {
+  return std::min<Index>({static_cast<Index>(threads), units, elements / kLayoutChunk});
+}
+}  // namespace
+
+void copy_nd(const CopyNd& c, bool apart, int threads) {
+  Index rows = 1;
+  for (int i = 0; i < c.rank; ++i) {
+    if (c.n[i] == 0) return;
+    if (i < c.rank - 1) rows *= c.n[i];
+  }
+  const Index parts = apart ? parts_for(rows, rows * c.n[c.rank - 1], threads) : 1;
+  if (parts <= 1) {
+    copy_rows(c, apart, 0, rows);
+    return;
+  }
+  const Index chunks = std::min<Index>(2 * parts, Pool::kMaxChunks);
+  const Index per = (rows + chunks - 1) / chunks;
+  CopyJob job{&c, per, rows, apart};
+  Pool::instance().run(static_cast<int>((rows + per - 1) / per), static_cast<int>(parts - 1), &run_copy_chunk, &job);
+}
+
+void col2im(const Col2im& l, int threads) {
+  if (l.n * l.c * l.h * l.w == 0) return;
+  const Index parts = parts_for(l.c, l.c * l.kh * l.kw * l.n * l.out_h * l.out_w + l.n * l.c * l.h * l.w, threads);
+  if (parts <= 1) {
+    col2im_channels(l, 0, l.c);
+    return;
+  }
+  const Index chunks = std::min<Index>(2 * parts, Pool::kMaxChunks);
+  const Index per = (l.c + chunks - 1) / chunks;
+  Col2imJob job{&l, per};
+  Pool::instance().run(static_cast<int>((l.c + per - 1) / per), static_cast<int>(parts - 1), &run_col2im_chunk, &job);
+}
+
+}  // namespace descent
