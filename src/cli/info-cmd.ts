@@ -15,7 +15,7 @@ export interface RuntimeInfo {
   backends: string[];
   threads: number;
   wasm: { simd: boolean; relaxedSimd: boolean; threads: boolean };
-  /** The native kernels (issue 15): which ISA path runs the wasm backend's products, or why none does. */
+  /** The native kernels (issue 15): which ISA path runs the wasm backend's products (and the other kernels listed), or why none does. */
   native: { available: boolean; reason?: string; isa?: string; kernels?: string[] };
   /** WebGPU (--backend webgpu): the adapter it would train on, or why it cannot start here. */
   webgpu: { available: true; adapter: string; fallback: boolean } | { available: false; reason: string };
@@ -41,13 +41,16 @@ export async function runtimeInfo(backendName?: string): Promise<RuntimeInfo> {
   };
 }
 
+/** What the addon runs under the wasm backend (float32; everything else stays in wasm). */
+const NATIVE_KERNELS = ['gemm', 'sgd', 'sum of squares', 'col2im', 'strided copy'] as const;
+
 function nativeInfo(backend: string): RuntimeInfo['native'] {
   const s = nativeStatus();
   if (!s.loaded) return { available: false, reason: s.reason ?? 'unknown' };
   if (!nativeGemmActive()) return { available: false, reason: 'built, but turned off in this process', isa: s.isa };
   if (backend !== 'wasm')
     return { available: true, isa: s.isa, kernels: [], reason: `used under the wasm backend; the ${backend} backend runs its own kernels` };
-  return { available: true, isa: s.isa, kernels: ['gemm'] };
+  return { available: true, isa: s.isa, kernels: [...NATIVE_KERNELS] };
 }
 
 function lines(i: RuntimeInfo): string[] {

@@ -140,6 +140,7 @@ function nativeCopy(ps: number, pd: number, bl: Blocks): boolean {
  */
 function copy32(ps: number, pd: number, shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[], apart: boolean): void {
   const bl = toBlocks(shape, [srcStrides, dstStrides]);
+  if (nativeCopy(ps, pd, bl)) return;
   const r = bl.outer.length, cut = Math.max(0, r - 2);
   // the last two outer dimensions (padded with size-1 ones) go to the kernel; the rest loop here
   const dims = bl.outer.slice(cut), ss = bl.outerStrides[0]!.slice(cut), ds = bl.outerStrides[1]!.slice(cut);
@@ -152,7 +153,6 @@ function copy32(ps: number, pd: number, shape: readonly number[], srcStrides: re
   const argsAt = (s: number, d: number, k: [number, number, number][]): number[] =>
     [s, d, k[0]![0], k[1]![0], k[2]![0], k[3]![0], k[0]![1], k[1]![1], k[2]![1], k[3]![1], k[0]![2], k[1]![2], k[2]![2], k[3]![2], apart ? 1 : 0];
   const total = shapeSize(shape);
-  if (nativeCopy(ps, pd, bl)) return;
   if (js.outer.length === 0) {
     // one block: split its first dimension longer than 1 (rows at the latest: cols is split never)
     const axis = k4.findIndex(([n], i) => n > 1 || i === 2);
