@@ -63,6 +63,20 @@ napi_value undefined(napi_env env) {
   return u;
 }
 
+// Reads exactly `count` arguments into args; else throws a TypeError with `usage`.
+bool get_args(napi_env env, napi_callback_info info, size_t count, napi_value* args, const char* usage) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok) {
+    napi_throw_error(env, nullptr, "descent_native: napi_get_cb_info failed");
+    return false;
+  }
+  if (argc != count) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", usage);
+    return false;
+  }
+  return true;
+}
+
 // Reads an integer argument in [lo, hi]; on failure throws (TypeError or RangeError naming it).
 bool get_int(napi_env env, napi_value v, const char* fn, const char* name, int64_t lo, int64_t hi, int64_t* out) {
   char msg[256];
@@ -149,13 +163,8 @@ bool memory_view(napi_env env, uint8_t** data, size_t* length, const char* fn) {
 }
 
 napi_value Sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
   napi_value args[13];
-  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
-  if (argc != 13) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "sgemm: expected 13 arguments (m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, threads)");
-    return nullptr;
-  }
+  if (!get_args(env, info, 13, args, "sgemm: expected 13 arguments (m, n, k, a, rsA, csA, b, rsB, csB, c, ldc, accumulate, threads)")) return nullptr;
   static const char* const names[13] = {"m", "n", "k", "a", "rsA", "csA", "b", "rsB", "csB", "c", "ldc", "accumulate", "threads"};
   static const int64_t lo[13] = {0, 0, 0, 0, -kMaxDim + 1, -kMaxDim + 1, 0, -kMaxDim + 1, -kMaxDim + 1, 0, 0, 0, 0};
   static const int64_t hi[13] = {kMaxDim - 1, kMaxDim - 1, kMaxDim - 1, kMaxOffset, kMaxDim - 1, kMaxDim - 1, kMaxOffset, kMaxDim - 1,
@@ -205,14 +214,8 @@ bool get_float(napi_env env, napi_value v, const char* fn, const char* name, flo
 }
 
 napi_value SgdStep(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
   napi_value args[12];
-  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
-  if (argc != 12) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS",
-                          "sgdStep: expected 12 arguments (p, g, bIn, pOut, bOut, n, lr, momentum, keep, weightDecay, flags, threads)");
-    return nullptr;
-  }
+  if (!get_args(env, info, 12, args, "sgdStep: expected 12 arguments (p, g, bIn, pOut, bOut, n, lr, momentum, keep, weightDecay, flags, threads)")) return nullptr;
   static const char* const names[6] = {"p", "g", "bIn", "pOut", "bOut", "n"};
   int64_t v[6];
   for (int i = 0; i < 6; ++i)
@@ -242,13 +245,8 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
 }
 
 napi_value SumSquaresRows(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value args[5];
-  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
-  if (argc != 5) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "sumSquaresRows: expected 5 arguments (x, out, rows, cols, threads)");
-    return nullptr;
-  }
+  if (!get_args(env, info, 5, args, "sumSquaresRows: expected 5 arguments (x, out, rows, cols, threads)")) return nullptr;
   static const char* const names[4] = {"x", "out", "rows", "cols"};
   int64_t v[4];
   for (int i = 0; i < 4; ++i)
@@ -321,13 +319,8 @@ int64_t checked_mul(int64_t a, int64_t b) {
 }
 
 napi_value CopyNdFn(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value args[4];
-  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
-  if (argc != 4) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "copyNd: expected 4 arguments (src, dst, layout, threads)");
-    return nullptr;
-  }
+  if (!get_args(env, info, 4, args, "copyNd: expected 4 arguments (src, dst, layout, threads)")) return nullptr;
   static const char* const offs[2] = {"src", "dst"};
   int64_t o[2], threads = 0;
   if (!get_ints(env, args, 0, 2, "copyNd", offs, 0, kMaxOffset, o) || !get_int(env, args[3], "copyNd", "threads", 0, Pool::kMaxThreads, &threads))
@@ -387,13 +380,8 @@ napi_value CopyNdFn(napi_env env, napi_callback_info info) {
 }
 
 napi_value Col2imFn(napi_env env, napi_callback_info info) {
-  size_t argc = 15;
   napi_value args[15];
-  CHECK_NAPI(napi_get_cb_info(env, info, &argc, args, nullptr, nullptr));
-  if (argc != 15) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "col2im: expected 15 arguments (cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW, threads)");
-    return nullptr;
-  }
+  if (!get_args(env, info, 15, args, "col2im: expected 15 arguments (cols, out, n, c, h, w, kh, kw, sh, sw, dh, dw, outH, outW, threads)")) return nullptr;
   static const char* const offs[2] = {"cols", "out"};
   static const char* const names[12] = {"n", "c", "h", "w", "kh", "kw", "sh", "sw", "dh", "dw", "outH", "outW"};
   int64_t o[2], v[12], threads = 0;
