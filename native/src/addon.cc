@@ -318,6 +318,29 @@ int64_t checked_mul(int64_t a, int64_t b) {
   return r;
 }
 
+// Whether the elements sum_i k_i d[i] (0 <= k_i < n[i]) are all different: a sufficient test
+// (each dimension's |stride| passes the span of all the dimensions with smaller strides), true
+// for every layout a tensor's copy writes (contiguous, permuted, sliced).
+bool distinct_elements(const int64_t* n, const int64_t* d, int rank) {
+  int order[kCopyMaxRank], m = 0;
+  for (int i = 0; i < rank; ++i)
+    if (n[i] > 1) order[m++] = i;
+  for (int i = 1; i < m; ++i) {  // by |stride| (insertion sort: at most 8)
+    const int key = order[i];
+    int j = i - 1;
+    for (; j >= 0 && std::llabs(d[order[j]]) > std::llabs(d[key]); --j) order[j + 1] = order[j];
+    order[j + 1] = key;
+  }
+  int64_t extent = 1;  // elements spanned by the dimensions so far (each term is below 2^62)
+  for (int i = 0; i < m; ++i) {
+    const int64_t s = std::llabs(d[order[i]]);
+    if (s < extent) return false;
+    extent += (n[order[i]] - 1) * s;
+    if (extent > (int64_t{1} << 62)) return i == m - 1;
+  }
+  return true;
+}
+
 napi_value CopyNdFn(napi_env env, napi_callback_info info) {
   napi_value args[4];
   if (!get_args(env, info, 4, args, "copyNd: expected 4 arguments (src, dst, layout, threads)")) return nullptr;
@@ -373,8 +396,9 @@ napi_value CopyNdFn(napi_env env, napi_callback_info info) {
     c.s[i] = sv[i];
     c.d[i] = dv[i];
   }
-  // threads only where the byte ranges are disjoint; an overlapping copy runs row by row in order
-  const bool apart = src_hi <= dst_lo || dst_hi <= src_lo;
+  // threads only where the byte ranges are disjoint and no two elements land on one destination
+  // element; otherwise the copy runs row by row in order
+  const bool apart = (src_hi <= dst_lo || dst_hi <= src_lo) && distinct_elements(n, dv, rank);
   copy_nd(c, apart, threads > 0 ? static_cast<int>(threads) : env_state(env)->threads);
   return undefined(env);
 }
@@ -396,7 +420,7 @@ napi_value Col2imFn(napi_env env, napi_callback_info info) {
     return static_cast<__int128>(count - 1) * step + static_cast<__int128>(taps - 1) * dil;
   };
   const bool windows = kh == 0 || kw == 0 || oh == 0 || ow == 0 || (last(oh, sh, kh, dh) < h && last(ow, sw, kw, dw) < w);
-  if (!windows || (oh > 1 && sh == 0) || (ow > 1 && sw == 0)) {
+  if (!windows) {
     std::snprintf(msg, sizeof msg, "col2im: %lld x %lld windows of %lld x %lld (stride %lld x %lld, dilation %lld x %lld) do not fit a %lld x %lld image",
                   static_cast<long long>(oh), static_cast<long long>(ow), static_cast<long long>(kh), static_cast<long long>(kw), static_cast<long long>(sh),
                   static_cast<long long>(sw), static_cast<long long>(dh), static_cast<long long>(dw), static_cast<long long>(h), static_cast<long long>(w));
@@ -415,7 +439,8 @@ napi_value Col2imFn(napi_env env, napi_callback_info info) {
   if (!memory_view(env, &base, &length, "col2im")) return nullptr;
   const int64_t one = 1;
   int64_t lo, hi;
-  if (!span_nd(env, "col2im", "cols", o[0], &cols, &one, cols > 0 ? 1 : 0, length, &lo, &hi) || !span_nd(env, "col2im", "out", o[1], &image, &one, 1, length, &lo, &hi))
+  // no columns (a zero window or output size): the image is zeros, and cols is not read
+  if ((cols > 0 && !span_nd(env, "col2im", "cols", o[0], &cols, &one, 1, length, &lo, &hi)) || !span_nd(env, "col2im", "out", o[1], &image, &one, 1, length, &lo, &hi))
     return nullptr;
   const Col2im l{reinterpret_cast<const float*>(base + o[0]), reinterpret_cast<float*>(base + o[1]), n, c, h, w, kh, kw, sh, sw, dh, dw, oh, ow};
   col2im(l, threads > 0 ? static_cast<int>(threads) : env_state(env)->threads);

@@ -122,6 +122,11 @@ void copy_nd(const CopyNd& c, bool apart, int threads) {
 
 void col2im(const Col2im& l, int threads) {
   if (l.n * l.c * l.h * l.w == 0) return;
+  if (l.kh == 0 || l.kw == 0 || l.out_h == 0 || l.out_w == 0) {
+    // no columns: zeros, without walking windows that hold nothing
+    std::memset(l.out, 0, static_cast<std::size_t>(l.n * l.c * l.h * l.w) * sizeof(float));
+    return;
+  }
   const Index parts = parts_for(l.c, l.c * l.kh * l.kw * l.n * l.out_h * l.out_w + l.n * l.c * l.h * l.w, threads);
   if (parts <= 1) {
     col2im_channels(l, 0, l.c);

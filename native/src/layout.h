@@ -12,8 +12,9 @@ namespace descent {
 
 // A strided copy of 32-bit values: element (k_0, ..., k_{rank-1}) of an n[0] x ... x n[rank-1]
 // block moves from src[sum_i k_i s[i]] to dst[sum_i k_i d[i]] (strides in elements, any sign).
-// Rows (all indices but the last) go in row-major order, a row's elements in order, so a copy
-// whose source and destination overlap gives what the wasm kernel gives on one thread.
+// Rows (all indices but the last) go in row-major order; a row with unit strides on both sides
+// moves as memmove moves it, others element by element in order. Split over threads only where
+// that cannot change the result; the library's copies never overlap their source.
 constexpr int kCopyMaxRank = 8;
 
 struct CopyNd {
@@ -26,7 +27,8 @@ struct CopyNd {
 };
 
 // On up to `threads` threads, split by rows (copies under about 2^16 elements on the caller).
-// Threads are used only where the destination cannot overlap the source (`apart`).
+// Threads are used only when `apart`: the source and destination do not overlap and no two
+// elements are written to one place.
 void copy_nd(const CopyNd& c, bool apart, int threads);
 
 // col2im: out (NCHW, [n, c, h, w]) is zero plus, for each entry of cols [c, kh, kw, n, outH,

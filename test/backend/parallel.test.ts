@@ -1,7 +1,8 @@
 /**
  * The wasm kernels that split one call across threads (parallel.ts, copy4d, split-K GEMM): with two
  * threads on inputs large enough to be split (>= 2^15 elements) they must give the reference's bits
- * (or, for the GEMM, the single-thread bits and the reference within float32 rounding).
+ * (or, for the GEMM, the single-thread bits and the reference within float32 rounding). The native
+ * kernels are turned off here (with them, wasm calls under 2^18 elements run on one thread).
  */
 import '../helpers.js';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { describe, it } from 'node:test';
 import type { MatmulLayout, WindowLayout } from '../../src/backend/backend.js';
 import { getNumThreads, setNumThreads } from '../../src/backend/index.js';
 import { col2imReference, windowArgmaxReference } from '../../src/backend/js/conv.js';
+import { useNativeGemm } from '../../src/backend/wasm/native-gemm.js';
 import { parallelCalls } from '../../src/backend/wasm/parallel.js';
 import { contiguousStrides } from '../../src/core/shape.js';
 import { Generator } from '../../src/index.js';
@@ -16,12 +18,15 @@ import { assertSame, jsBackend, pair, randomValues, release, wasmBackend } from 
 
 const g = new Generator(11);
 
+/** With n threads and the native kernels off (these are the wasm kernels' splits; native ones have their own tests). */
 function withThreads(n: number, fn: () => void): void {
   const before = getNumThreads();
   setNumThreads(n);
+  useNativeGemm(false);
   try {
     fn();
   } finally {
+    useNativeGemm(true);
     setNumThreads(before);
   }
 }

@@ -24,7 +24,8 @@ import { MR, NR } from './gemm.js';
 import { forEachBlock, toBlocks } from './layout.js';
 import type { Blocks } from './layout.js';
 import { parallelCalls, parallelFor, parallelMinElements } from './parallel.js';
-import { nativeGemm } from './native-gemm.js';
+import { nativeGemm, nativeGemmActive } from './native-gemm.js';
+import type { NativeAddon } from '../native/addon.js';
 import { sgdFlags, SUMSQ_ROW } from './optim.js';
 import { WasmStorage } from './memory.js';
 import { runtime } from './runtime.js';
@@ -58,19 +59,31 @@ function allF32(...ss: Storage[]): boolean {
 }
 
 /**
+ * The native addon, ready to run a kernel now: null where it is not in use; else the wasm pool's
+ * idle workers are parked (they would spin on the cores the native pool is about to use), and
+ * from the first native call on, every wasm round parks the native pool's idle workers in turn.
+ * Call after any heap allocation (the addon must see the grown memory).
+ */
+function nativeNow(rt: ReturnType<typeof runtime>): NativeAddon | null {
+  const native = nativeGemm(rt.heap);
+  if (native === null) return null;
+  if (rt.pool.beforeRun === null) rt.pool.beforeRun = () => native.park();
+  rt.pool.park();
+  return native;
+}
+
+/**
  * C = op(A) op(B) for one batch entry; pointers in bytes, float32. Large products are cut into up
  * to two blocks per thread (column blocks a multiple of NR wide, or row blocks a multiple of MR
  * tall, each a whole GEMM of its own) that the threads claim one at a time.
  */
 function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: number, b: number, rsB: number, csB: number, c: number): void {
   const rt = runtime();
-  const native = nativeGemm(rt.heap);
+  const native = nativeNow(rt);
   if (native !== null) {
     // the same product on the same memory, natively (native-gemm.ts); its own threads, as many as
     // ours. Each pool parks the other's idle threads before it runs, so that on a machine with as
     // many cores as threads no idle thread spins on a core the running pool needs.
-    if (rt.pool.beforeRun === null) rt.pool.beforeRun = () => native.park();
-    rt.pool.park();
     native.sgemm(m, n, k, a, rsA, csA, b, rsB, csB, c, n, 0, rt.threads);
     return;
   }
@@ -121,15 +134,12 @@ function gemm(m: number, n: number, k: number, a: number, rsA: number, csA: numb
  */
 function nativeCopy(ps: number, pd: number, bl: Blocks): boolean {
   const rt = runtime();
-  const native = nativeGemm(rt.heap);
-  const rank = bl.outer.length + 2;
-  if (native === null || rank > 8) return false;
+  if (bl.outer.length + 2 > 8 || !nativeGemmActive()) return false;
   const [sr, dr] = bl.rowStride as [number, number];
   const [sc, dc] = bl.colStride as [number, number];
   const v = [...bl.outer, bl.rows, bl.cols, ...bl.outerStrides[0]!, sr, sc, ...bl.outerStrides[1]!, dr, dc];
   if (v.some((x) => x !== (x | 0))) return false;
-  rt.pool.park();
-  native.copyNd(ps, pd, Int32Array.from(v), rt.threads);
+  nativeNow(rt)!.copyNd(ps, pd, Int32Array.from(v), rt.threads);
   return true;
 }
 
@@ -140,7 +150,7 @@ function nativeCopy(ps: number, pd: number, bl: Blocks): boolean {
  */
 function copy32(ps: number, pd: number, shape: readonly number[], srcStrides: readonly number[], dstStrides: readonly number[], apart: boolean): void {
   const bl = toBlocks(shape, [srcStrides, dstStrides]);
-  if (nativeCopy(ps, pd, bl)) return;
+  if (apart && nativeCopy(ps, pd, bl)) return; // (a copy within one storage keeps the wasm kernel's order)
   const r = bl.outer.length, cut = Math.max(0, r - 2);
   // the last two outer dimensions (padded with size-1 ones) go to the kernel; the rest loop here
   const dims = bl.outer.slice(cut), ss = bl.outerStrides[0]!.slice(cut), ds = bl.outerStrides[1]!.slice(cut);
@@ -443,12 +453,11 @@ export const wasmBackend: Backend = {
       return sgdStepReference(p, grad, bufIn, pOut, bufOut, h);
     }
     const rt = runtime(), n = p.size;
-    const native = nativeGemm(rt.heap);
+    const native = nativeNow(rt);
     if (native !== null) {
       // natively (the addon's update, the same bits) on the pool the backward pass's products just
       // used, so no worker of ours is woken for it
       const pbi = momentum && !h.first ? rd(bufIn!) : 0, pbo = momentum ? wr(bufOut!) : 0;
-      rt.pool.park();
       native.sgdStep(rd(p), rd(grad), pbi, wr(pOut), pbo, n, h.lr, h.momentum, 1 - h.dampening, h.weightDecay, sgdFlags(h), rt.threads);
       return;
     }
@@ -473,11 +482,10 @@ export const wasmBackend: Backend = {
     const parts = rows + (tail > 0 ? 1 : 0);
     if (parts === 0) return 0;
     const px = rd(x), po = rt.heap.malloc(parts * 8);
-    const native = nativeGemm(rt.heap);
+    const native = nativeNow(rt);
     try {
       if (native !== null) {
         // the same rows in the same order natively (the same bits), on the pool the backward pass used
-        rt.pool.park();
         if (rows > 0) native.sumSquaresRows(px, po, rows, SUMSQ_ROW, rt.threads);
         if (tail > 0) native.sumSquaresRows(px + rows * SUMSQ_ROW * 4, po + rows * 8, 1, tail, 1);
       } else {
@@ -511,10 +519,9 @@ export const wasmBackend: Backend = {
     }
     const rt = runtime();
     const pc = rd(cols), po = wr(out), plane = l.h * l.w, colsPerChannel = l.kh * l.kw * l.n * l.outH * l.outW;
-    const native = nativeGemm(rt.heap);
+    const native = nativeNow(rt);
     if (native !== null) {
       // the same sums in the same order natively (the same bits), on the pool the products use
-      rt.pool.park();
       native.col2im(pc, po, l.n, l.c, l.h, l.w, l.kh, l.kw, l.strideH, l.strideW, l.dilationH, l.dilationW, l.outH, l.outW, rt.threads);
       return;
     }
