@@ -98,28 +98,42 @@ bool get_int(napi_env env, napi_value v, const char* fn, const char* name, int64
   return true;
 }
 
-// Checks that the float32 elements base + i * s1 + j * s2 (0 <= i < e1, 0 <= j < e2) lie inside
-// [0, length) bytes and that base is 4-byte aligned; else throws a RangeError naming `name`.
-// |s| < 2^31 and e < 2^31, so the element spans below stay under 2^63 and nothing overflows.
-bool check_extent(napi_env env, const char* fn, const char* name, int64_t base, int64_t e1, int64_t s1, int64_t e2, int64_t s2, size_t length) {
+// The bytes [lo, hi) that the 32-bit elements base + sum_i k_i * s[i] (0 <= k_i < e[i]) span, when
+// base is 4-byte aligned and they lie inside [0, length); else throws a RangeError naming `name`.
+// Extents and |strides| are below 2^31, so each dimension's span is below 2^62; the sums stop as
+// soon as they pass the memory's length, so they stay under 2^63.
+bool span_nd(napi_env env, const char* fn, const char* name, int64_t base, const int64_t* e, const int64_t* s, int dims, size_t length, int64_t* lo,
+             int64_t* hi) {
   char msg[320];
   if (base % 4 != 0) {
-    std::snprintf(msg, sizeof msg, "%s: %s = %lld is not a multiple of 4 (a float32 byte offset)", fn, name, static_cast<long long>(base));
+    std::snprintf(msg, sizeof msg, "%s: %s = %lld is not a multiple of 4 (a 32-bit element's byte offset)", fn, name, static_cast<long long>(base));
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
     return false;
   }
-  const int64_t d1 = (e1 - 1) * s1, d2 = (e2 - 1) * s2;
-  const int64_t below = (d1 < 0 ? -d1 : 0) + (d2 < 0 ? -d2 : 0);  // elements before base
-  const int64_t above = (d1 > 0 ? d1 : 0) + (d2 > 0 ? d2 : 0);   // elements after base
-  const int64_t len = static_cast<int64_t>(length);
-  if (below > base / 4 || base > len || above + 1 > (len - base) / 4) {
-    const double lo = static_cast<double>(base) - 4.0 * static_cast<double>(below);
-    const double hi = static_cast<double>(base) + 4.0 * (static_cast<double>(above) + 1.0);
-    std::snprintf(msg, sizeof msg, "%s: %s spans bytes [%.17g, %.17g), outside the memory of %zu bytes", fn, name, lo, hi, length);
+  const int64_t len = static_cast<int64_t>(length), cap = len / 4 + 1;
+  int64_t below = 0, above = 0;  // elements before and after base
+  for (int i = 0; i < dims && below <= cap && above <= cap; ++i) {
+    const int64_t span = (e[i] - 1) * s[i];
+    if (span < 0) below += -span;
+    else above += span;
+  }
+  if (below > cap || above > cap || below > base / 4 || base > len || above + 1 > (len - base) / 4) {
+    std::snprintf(msg, sizeof msg, "%s: %s spans bytes [%.17g, %.17g), outside the memory of %zu bytes", fn, name,
+                  static_cast<double>(base) - 4.0 * static_cast<double>(below), static_cast<double>(base) + 4.0 * (static_cast<double>(above) + 1.0), length);
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
     return false;
   }
+  *lo = base - 4 * below;
+  *hi = base + 4 * (above + 1);
   return true;
+}
+
+// Checks that the float32 elements base + i * s1 + j * s2 (0 <= i < e1, 0 <= j < e2) lie inside
+// [0, length) bytes and that base is 4-byte aligned; else throws a RangeError naming `name`.
+bool check_extent(napi_env env, const char* fn, const char* name, int64_t base, int64_t e1, int64_t s1, int64_t e2, int64_t s2, size_t length) {
+  const int64_t e[2] = {e1, e2}, s[2] = {s1, s2};
+  int64_t lo = 0, hi = 0;
+  return span_nd(env, fn, name, base, e, s, 2, length, &lo, &hi);
 }
 
 napi_value SetMemory(napi_env env, napi_callback_info info) {
@@ -271,36 +285,6 @@ napi_value SumSquaresRows(napi_env env, napi_callback_info info) {
   const EnvState* state = env_state(env);
   sumsq_rows(state->isa, s, threads > 0 ? static_cast<int>(threads) : state->threads);
   return undefined(env);
-}
-
-// The bytes [lo, hi) that the 32-bit elements base + sum_i k_i * s[i] (0 <= k_i < e[i]) span, when
-// base is 4-byte aligned and they lie inside [0, length); else throws a RangeError naming `name`.
-// Extents and |strides| are below 2^31, so each dimension's span is below 2^62; the sums stop as
-// soon as they pass the memory's length, so they stay under 2^63.
-bool span_nd(napi_env env, const char* fn, const char* name, int64_t base, const int64_t* e, const int64_t* s, int dims, size_t length, int64_t* lo,
-             int64_t* hi) {
-  char msg[320];
-  if (base % 4 != 0) {
-    std::snprintf(msg, sizeof msg, "%s: %s = %lld is not a multiple of 4 (a 32-bit element's byte offset)", fn, name, static_cast<long long>(base));
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
-    return false;
-  }
-  const int64_t len = static_cast<int64_t>(length), cap = len / 4 + 1;
-  int64_t below = 0, above = 0;  // elements before and after base
-  for (int i = 0; i < dims && below <= cap && above <= cap; ++i) {
-    const int64_t span = (e[i] - 1) * s[i];
-    if (span < 0) below += -span;
-    else above += span;
-  }
-  if (below > cap || above > cap || below > base / 4 || base > len || above + 1 > (len - base) / 4) {
-    std::snprintf(msg, sizeof msg, "%s: %s spans bytes [%.17g, %.17g), outside the memory of %zu bytes", fn, name,
-                  static_cast<double>(base) - 4.0 * static_cast<double>(below), static_cast<double>(base) + 4.0 * (static_cast<double>(above) + 1.0), length);
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
-    return false;
-  }
-  *lo = base - 4 * below;
-  *hi = base + 4 * (above + 1);
-  return true;
 }
 
 // Reads `count` integer arguments args[from..] into out, each in [lo, hi].

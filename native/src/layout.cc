@@ -52,19 +52,6 @@ void copy_rows(const CopyNd& c, bool apart, Index begin, Index end) {
   }
 }
 
-struct CopyJob {
-  const CopyNd* c;
-  Index per;  // rows per chunk
-  Index rows;
-  bool apart;
-};
-
-void run_copy_chunk(void* ctx, int chunk) {
-  const auto* job = static_cast<const CopyJob*>(ctx);
-  const Index begin = chunk * job->per;
-  copy_rows(*job->c, job->apart, begin, std::min(job->rows, begin + job->per));
-}
-
 // Channels [begin, end) of col2im: their planes of every image cleared, then the columns added.
 void col2im_channels(const Col2im& l, Index begin, Index end) {
   const Index plane = l.h * l.w, row_step = l.sh * l.w, per_channel = l.kh * l.kw * l.n * l.out_h * l.out_w;
@@ -86,18 +73,7 @@ void col2im_channels(const Col2im& l, Index begin, Index end) {
   }
 }
 
-struct Col2imJob {
-  const Col2im* l;
-  Index per;  // channels per chunk
-};
-
-void run_col2im_chunk(void* ctx, int chunk) {
-  const auto* job = static_cast<const Col2imJob*>(ctx);
-  const Index begin = chunk * job->per;
-  col2im_channels(*job->l, begin, std::min(job->l->c, begin + job->per));
-}
-
-// Two chunks per thread (so a thread that starts late takes less) of `units`, for `elements` in all.
+// How many threads `units` of work holding `elements` in all are worth (at least kLayoutChunk each).
 Index parts_for(Index units, Index elements, int threads) {
   return std::min<Index>({static_cast<Index>(threads), units, elements / kLayoutChunk});
 }
@@ -110,14 +86,7 @@ void copy_nd(const CopyNd& c, bool apart, int threads) {
     if (i < c.rank - 1) rows *= c.n[i];
   }
   const Index parts = apart ? parts_for(rows, rows * c.n[c.rank - 1], threads) : 1;
-  if (parts <= 1) {
-    copy_rows(c, apart, 0, rows);
-    return;
-  }
-  const Index chunks = std::min<Index>(2 * parts, Pool::kMaxChunks);
-  const Index per = (rows + chunks - 1) / chunks;
-  CopyJob job{&c, per, rows, apart};
-  Pool::instance().run(static_cast<int>((rows + per - 1) / per), static_cast<int>(parts - 1), &run_copy_chunk, &job);
+  run_split(rows, parts, 1, [&](Index begin, Index end) { copy_rows(c, apart, begin, end); });
 }
 
 void col2im(const Col2im& l, int threads) {
@@ -128,14 +97,7 @@ void col2im(const Col2im& l, int threads) {
     return;
   }
   const Index parts = parts_for(l.c, l.c * l.kh * l.kw * l.n * l.out_h * l.out_w + l.n * l.c * l.h * l.w, threads);
-  if (parts <= 1) {
-    col2im_channels(l, 0, l.c);
-    return;
-  }
-  const Index chunks = std::min<Index>(2 * parts, Pool::kMaxChunks);
-  const Index per = (l.c + chunks - 1) / chunks;
-  Col2imJob job{&l, per};
-  Pool::instance().run(static_cast<int>((l.c + per - 1) / per), static_cast<int>(parts - 1), &run_col2im_chunk, &job);
+  run_split(l.c, parts, 1, [&](Index begin, Index end) { col2im_channels(l, begin, end); });
 }
 
 }  // namespace descent

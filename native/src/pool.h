@@ -7,8 +7,10 @@
 // a caller that finds the pool busy (another Node thread using the addon) runs its job alone.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -59,5 +61,29 @@ class Pool {
   void* ctx_ = nullptr;
   std::vector<std::thread> threads_;
 };
+
+// Runs body(begin, end) over [0, units) on the calling thread and up to parts - 1 workers, in
+// two chunks per part (so a thread that starts late takes less), each a multiple of `align`
+// units; on the calling thread alone when parts <= 1. The memory-bound kernels' split (SGD, sums
+// of squares, copies, col2im); the GEMM splits its own way.
+template <class Body>
+void run_split(std::ptrdiff_t units, std::ptrdiff_t parts, std::ptrdiff_t align, const Body& body) {
+  if (parts <= 1) {
+    body(std::ptrdiff_t{0}, units);
+    return;
+  }
+  const std::ptrdiff_t chunks = std::min<std::ptrdiff_t>(2 * parts, Pool::kMaxChunks);
+  const std::ptrdiff_t per = ((units + chunks - 1) / chunks + align - 1) / align * align;
+  struct Job {
+    const Body* body;
+    std::ptrdiff_t per, units;
+  } job{&body, per, units};
+  const Pool::Task task = [](void* ctx, int chunk) {
+    const auto* j = static_cast<const Job*>(ctx);
+    const std::ptrdiff_t begin = chunk * j->per;
+    (*j->body)(begin, std::min(j->units, begin + j->per));
+  };
+  Pool::instance().run(static_cast<int>((units + per - 1) / per), static_cast<int>(parts - 1), task, &job);
+}
 
 }  // namespace descent

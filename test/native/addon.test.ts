@@ -16,6 +16,19 @@ import { expectLoaded, initialIsa, memory, native, pathsOnThisCpu, placeC, readC
 expectLoaded();
 const addonFile = fileURLToPath(new URL('../../native/build/Release/descent_native.node', import.meta.url));
 
+/**
+ * Each call (its arguments, the message it must throw, the error type: RangeError unless given)
+ * throws that error; `label` (optional) names the function in a failure.
+ */
+function assertRefusals<A>(call: (args: A) => void, cases: readonly (readonly [A, RegExp, ErrorConstructor?])[], label = ''): void {
+  for (const [args, message, type = RangeError] of cases)
+    assert.throws(
+      () => call(args),
+      (e: Error) => e instanceof type && message.test(e.message),
+      `${label} ${String(args)}`.trim(),
+    );
+}
+
 describe('native addon: interface', { skip: skipSuite }, () => {
   const addon = native!;
   const isas = native ? pathsOnThisCpu(native) : [];
@@ -49,12 +62,7 @@ describe('native addon: interface', { skip: skipSuite }, () => {
       [[2, 2, 2, 0, 2, 1, 0, 2, 1, c.off, c.rs, 0, -1], /threads must be/],
       [[2, 2, 2, 2 ** 60, 2, 1, 0, 2, 1, c.off, c.rs, 0, 1], /\ba must be an integer/],
     ];
-    for (const [args, message] of cases)
-      assert.throws(
-        () => call(args),
-        (e: Error) => e instanceof RangeError && message.test(e.message),
-        `${args}`,
-      );
+    assertRefusals(call, cases);
     assert.throws(() => (addon.sgemm as (...x: unknown[]) => void)(2, 2, '2', 0, 2, 1, 0, 2, 1, c.off, c.rs, 0, 1), TypeError);
     assert.throws(() => (addon.sgemm as (...x: unknown[]) => void)(2, 2, 2), TypeError);
     assert.deepEqual(readC(c), before);
@@ -82,12 +90,7 @@ describe('native addon: interface', { skip: skipSuite }, () => {
       [with_(10, 32), /sgdStep: flags must be an integer in \[0, 31\]/],
       [with_(11, -1), /sgdStep: threads must be/],
     ];
-    for (const [args, message] of cases)
-      assert.throws(
-        () => call(args),
-        (e: Error) => e instanceof RangeError && message.test(e.message),
-        `${args}`,
-      );
+    assertRefusals(call, cases);
     // without momentum the buffers are neither read nor checked; with it after the first step both are
     assert.doesNotThrow(() => call([c.off, c.off, len, c.off, len, 4, 0, 0, 1, 0, 0, 1]));
     assert.doesNotThrow(() => call([c.off, c.off, len, c.off, c.off, 4, 0, 0.9, 1, 0, 4 | 8, 1]));
@@ -116,12 +119,7 @@ describe('native addon: interface', { skip: skipSuite }, () => {
       [with_(3, 2 ** 31), /sumSquaresRows: cols must be an integer/],
       [with_(4, -1), /sumSquaresRows: threads must be/],
     ];
-    for (const [args, message] of cases)
-      assert.throws(
-        () => call(args),
-        (e: Error) => e instanceof RangeError && message.test(e.message),
-        `${args}`,
-      );
+    assertRefusals(call, cases);
     assert.deepEqual(readC(c), before, 'a refused call writes nothing');
     // rows = 0 touches nothing (so its offsets are not checked); cols = 0 writes zero sums
     assert.doesNotThrow(() => call([len, len, 0, 4, 1]));
@@ -153,12 +151,7 @@ describe('native addon: interface', { skip: skipSuite }, () => {
       [[c.off, c.off, lay(4, 1, 1), -1], /copyNd: threads must be/, RangeError],
       [[c.off, c.off, lay(4, 1, 1)], /copyNd: expected 4 arguments/, TypeError],
     ];
-    for (const [args, message, type] of copyCases)
-      assert.throws(
-        () => copy(...args),
-        (e: Error) => e instanceof type && message.test(e.message),
-        `copyNd ${String(args)}`,
-      );
+    assertRefusals((args) => copy(...args), copyCases, 'copyNd');
     assert.deepEqual(readC(c), before, 'a refused copy writes nothing');
     // a transpose of the 2 x 4 block [0..7] into elements 8..15, and a zero-size block touching nothing
     copy(c.off, c.off + 32, lay(4, 2, 1, 4, 2, 1), 1);
@@ -191,12 +184,7 @@ describe('native addon: interface', { skip: skipSuite }, () => {
       [with_(2, 2 ** 30).map((x, j) => (j === 3 ? 2 ** 30 : x)), /col2im: the image or its columns hold more than 2\^53 elements/],
     ];
     const beforeImg = readC(img);
-    for (const [args, message] of colCases)
-      assert.throws(
-        () => col2im(...args),
-        (e: Error) => e instanceof RangeError && message.test(e.message),
-        `col2im ${args}`,
-      );
+    assertRefusals((args) => col2im(...args), colCases, 'col2im');
     assert.deepEqual(readC(img), beforeImg, 'a refused col2im writes nothing');
     // no columns (outH = 0): zeros at once, whatever the (huge) window and dilation; cols is not read
     const zeroed = [len, img.off, 1, 1, 4, 4, 2 ** 31 - 1, 1, 1, 1, 2 ** 31 - 1, 1, 0, 2, 2];

@@ -81,7 +81,8 @@ export interface NativeAddon {
    * A strided copy of 32-bit values, as the wasm kernel copy4d_32 does it (wasm/reduce.ts), in any
    * rank from 1 to 8: layout holds the sizes, then the source's strides, then the destination's
    * (elements, any sign); element k moves from src + 4 sum(k_i s_i) to dst + 4 sum(k_i d_i) (byte
-   * offsets). Rows go in row-major order; split over threads only where the byte ranges are disjoint.
+   * offsets). Rows go in row-major order, a unit-stride row moved as memmove moves it; split over
+   * threads only where the byte ranges are disjoint and no two elements land on one destination.
    */
   copyNd(src: number, dst: number, layout: Int32Array, threads: number): void;
   /**
